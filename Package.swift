@@ -1,0 +1,122 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "credsd",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "credsd", targets: ["credsd"]),
+        .executable(name: "credsctl", targets: ["credsctl"]),
+        .library(name: "CredsClient", targets: ["CredsClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+        .systemLibrary(
+            name: "CLMDB",
+            pkgConfig: "lmdb",
+            providers: [.apt(["liblmdb-dev"])]
+        ),
+        .target(
+            name: "CredsCrypto",
+            dependencies: ["CSodium"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "CredsStore",
+            dependencies: [
+                "CLMDB",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "CredsProtocol",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "CredsCore",
+            dependencies: [
+                "CredsCrypto",
+                "CredsStore",
+                "CredsProtocol",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
+            resources: [.copy("Catalog/providers.json")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "CredsServer",
+            dependencies: [
+                "CredsCore",
+                "CredsProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "CredsClient",
+            dependencies: ["CredsProtocol"],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "credsd",
+            dependencies: [
+                "CredsServer",
+                "CredsCore",
+                "CredsCrypto",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "credsctl",
+            dependencies: [
+                "CredsClient",
+                "CredsProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CredsdTests",
+            dependencies: [
+                "CredsClient",
+                "CredsProtocol",
+                "CredsCore",
+                "CredsCrypto",
+                "CredsStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+    ]
+)

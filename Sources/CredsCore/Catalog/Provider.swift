@@ -1,0 +1,41 @@
+/// One provider of the catalog (`Catalog/providers.json`).
+public struct Provider: Sendable, Codable, Hashable {
+    /// How a provider's connections hold their credential.
+    public enum Mode: String, Sendable, Codable {
+        /// An API key the workspace pastes in.
+        case service
+        /// Tokens from an OAuth flow.
+        case oauthUser = "oauth-user"
+        /// Listed for completeness, but nothing can be connected.
+        case none
+    }
+
+    /// A field of the credential payload.
+    public struct Field: Sendable, Codable, Hashable {
+        public let name: String
+        public let required: Bool
+        /// Whether `resolve` returns it in `credential` (a webhook secret is used inside credsd only).
+        public let exposed: Bool
+        /// Regular expression of the provider's known key format; a mismatch is a warning, not an error.
+        public let knownShape: String?
+        /// The known format in words, for the warning.
+        public let knownShapeText: String?
+    }
+
+    /// A header `resolve` returns; `{field}` in the template is replaced by that credential field.
+    public struct Header: Sendable, Codable, Hashable {
+        public let name: String
+        public let template: String
+    }
+
+    public let id: String
+    public let displayName: String
+    public let mode: Mode
+    /// Whether the platform may hold a built-in key for it.
+    public let builtIn: Bool
+    public let fields: [Field]
+    public let headers: [Header]
+
+    /// Whether connections, policies and resolves are possible at all.
+    public var isConnectable: Bool { mode != .none }
+}

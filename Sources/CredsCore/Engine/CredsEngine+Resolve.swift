@@ -1,0 +1,102 @@
+public import CredsProtocol
+import CredsCrypto
+import CredsStore
+
+extension CredsEngine {
+    /// `resolve`: the credential and headers for a provider in a workspace, under its routing policy.
+    public func resolve(_ raw: [String: JSONValue]) throws(RPCError) -> JSONValue {
+        let params = try Params(
+            raw, allowed: ["workspaceId", "provider", "grant", "connectionId", "requiredScopes"]
+        )
+        let workspaceId = try params.identifier("workspaceId")
+        let providerId = try params.identifier("provider")
+        let grant = try params.optionalString("grant")
+        let connectionId = try params.optionalIdentifier("connectionId")
+        _ = try params.optionalStringArray("requiredScopes")
+        let provider = try catalog.connectableProvider(providerId)
+        let decision = try read { txn in
+            try checkGrant(txn, grant: grant, workspaceId: workspaceId, provider: provider.id)
+            return try decide(txn, provider: provider, workspaceId: workspaceId, connectionId: connectionId)
+        }
+        let fields = try credentialFields(decision)
+        var result = decision.summary
+        result["workspaceId"] = .string(workspaceId)
+        result["provider"] = .string(provider.id)
+        var credential: [String: JSONValue] = [:]
+        for field in provider.fields where field.exposed {
+            if let value = fields[field.name] { credential[field.name] = .string(value) }
+        }
+        result["credential"] = .object(credential)
+        var headers: [String: JSONValue] = [:]
+        for header in provider.headers {
+            var value = header.template
+            for (name, fieldValue) in fields { value = value.replacingOccurrences(of: "{\(name)}", with: fieldValue) }
+            headers[header.name] = .string(value)
+        }
+        result["headers"] = .object(headers)
+        return .object(result)
+    }
+
+    /// `explain`: what `resolve` would decide, without the credential or a grant.
+    public func explain(_ raw: [String: JSONValue]) throws(RPCError) -> JSONValue {
+        let params = try Params(raw, allowed: ["workspaceId", "provider", "connectionId", "actor"])
+        let workspaceId = try params.identifier("workspaceId")
+        let providerId = try params.identifier("provider")
+        let connectionId = try params.optionalIdentifier("connectionId")
+        let actor = try params.identifier("actor")
+        let provider = try catalog.connectableProvider(providerId)
+        return try read { txn in
+            try authorize(txn, actor: actor, workspaceId: workspaceId, write: false)
+            var result: [String: JSONValue] = ["workspaceId": .string(workspaceId), "provider": .string(provider.id)]
+            do {
+                let decision = try decide(txn, provider: provider, workspaceId: workspaceId, connectionId: connectionId)
+                result.merge(decision.summary) { _, new in new }
+                result["ok"] = true
+            } catch let error as RPCError {
+                result["ok"] = false
+                result["reason"] = .string(error.reason.rawValue)
+                result["message"] = .string(error.message)
+                result["source"] = .null
+                result["mode"] = .string(provider.mode.rawValue)
+                result["policy"] = provider.mode == .service
+                    ? .string(try database.routingMode(txn, workspaceId: workspaceId, provider: provider.id).rawValue)
+                    : .null
+                result["connectionId"] = error.data["connectionId"] ?? connectionId.map { .string($0) } ?? .null
+            }
+            return .object(result)
+        }
+    }
+
+    /// The decrypted credential fields for a decision. The strings live only for the answer being built.
+    private func credentialFields(_ decision: RoutingDecision) throws(RPCError) -> [String: String] {
+        guard let connection = decision.connection else {
+            guard let key = builtinKeys[decision.provider.id] else {
+                throw RPCError(.builtinUnavailable, "the platform has no built-in key for this provider")
+            }
+            let apiKey = key.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
+            return ["apiKey": apiKey]
+        }
+        guard let sealed = connection.sealed else {
+            throw RPCError(.connectionUnavailable, "the connection holds no credential", data: ["connectionId": .string(connection.id)])
+        }
+        let plaintext: SecretBytes
+        do {
+            plaintext = try sealer.open(sealed, associatedData: connection.associatedData)
+        } catch .keyNotConfigured(let keyId) {
+            throw RPCError(
+                .integrityError, "the connection was sealed by master key \(keyId), which is not configured",
+                data: ["connectionId": .string(connection.id), "keyId": .string(keyId)]
+            )
+        } catch {
+            throw RPCError(
+                .integrityError, "the sealed credential failed authentication; it was altered or moved",
+                data: ["connectionId": .string(connection.id)]
+            )
+        }
+        let parsed = plaintext.withUnsafeBytes { try? JSONValue.parse($0) }
+        guard let object = parsed?.objectValue else {
+            throw RPCError(.integrityError, "the sealed credential is not readable", data: ["connectionId": .string(connection.id)])
+        }
+        return object.compactMapValues(\.stringValue)
+    }
+}

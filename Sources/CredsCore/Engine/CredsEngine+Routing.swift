@@ -1,0 +1,69 @@
+import CredsProtocol
+import CredsStore
+
+extension CredsEngine {
+    /// Applies the resolution rules of SPEC section 6 to the stored state, without decrypting anything.
+    func decide(
+        _ txn: borrowing Transaction,
+        provider: Provider,
+        workspaceId: String,
+        connectionId: String?
+    ) throws -> RoutingDecision {
+        let named = try connectionId.map { id in
+            try ownedConnection(txn, id: id, workspaceId: workspaceId, provider: provider.id)
+        }
+        if let named, named.status != .active {
+            throw RPCError(
+                .connectionUnavailable,
+                "the connection is \(named.status.rawValue)",
+                data: ["connectionId": .string(named.id), "status": .string(named.status.rawValue)]
+            )
+        }
+        let policy: RoutingMode? =
+            provider.mode == .service
+            ? try database.routingMode(txn, workspaceId: workspaceId, provider: provider.id) : nil
+        if policy == .builtIn {
+            guard builtinKeys[provider.id] != nil else {
+                throw RPCError(
+                    .builtinUnavailable, "the platform has no built-in \(provider.displayName) key",
+                    data: ["provider": .string(provider.id)]
+                )
+            }
+            return RoutingDecision(provider: provider, policy: policy, source: .builtIn, connection: nil, fallbackReason: nil)
+        }
+        let all = named == nil ? try database.connections(txn, workspaceId: workspaceId, provider: provider.id) : []
+        if let connection = named ?? Self.newest(all.filter { $0.status == .active }) {
+            return RoutingDecision(provider: provider, policy: policy, source: .byo, connection: connection, fallbackReason: nil)
+        }
+        let newest = Self.newest(all)
+        if policy == .auto, builtinKeys[provider.id] != nil {
+            return RoutingDecision(
+                provider: provider, policy: policy, source: .builtIn, connection: nil,
+                fallbackReason: Self.fallbackReason(newest)
+            )
+        }
+        if provider.mode == .oauthUser, let newest, newest.status == .error {
+            throw RPCError(
+                .reauthRequired, "the connection needs to be authorized again",
+                data: ["connectionId": .string(newest.id)]
+            )
+        }
+        throw RPCError(
+            .noCredential,
+            "workspace has no usable \(provider.displayName) credential",
+            data: ["provider": .string(provider.id), "policy": policy.map { .string($0.rawValue) } ?? .null]
+        )
+    }
+
+    private static func newest(_ records: [ConnectionRecord]) -> ConnectionRecord? {
+        records.max { !$0.isNewer(than: $1) }
+    }
+
+    private static func fallbackReason(_ newest: ConnectionRecord?) -> String {
+        switch newest?.status {
+        case .revoked: return "connection_revoked"
+        case .error: return "connection_error"
+        default: return "no_connection"
+        }
+    }
+}

@@ -1,0 +1,98 @@
+public import CredsCrypto
+import CredsProtocol
+import CredsStore
+public import Logging
+import NIOCore
+
+/// The daemon's business logic: every method of SPEC section 6, over the store and the key ring.
+///
+/// Reads run synchronously on the caller's thread; writes go through the store's writer thread and
+/// complete their future after the durable commit.
+public final class CredsEngine: Sendable {
+    public let catalog: ProviderCatalog
+    public let database: CredsDatabase
+    public let resolveConfig: ResolveConfig
+    let sealer: Sealer
+    let builtinKeys: [String: SecretBytes]
+    let validator = CredentialValidator()
+    let logger: Logger
+    let startedAt: Int64
+
+    public init(
+        database: CredsDatabase,
+        keyRing: KeyRing,
+        builtinKeys: [String: SecretBytes],
+        resolveConfig: ResolveConfig,
+        catalog: ProviderCatalog = .bundled,
+        logger: Logger
+    ) {
+        self.database = database
+        self.sealer = Sealer(keyRing: keyRing)
+        self.builtinKeys = builtinKeys
+        self.resolveConfig = resolveConfig
+        self.catalog = catalog
+        self.logger = logger
+        self.startedAt = Timestamp.now()
+    }
+
+    /// The configured key ring.
+    public var keyRing: KeyRing { sealer.keyRing }
+
+    /// Runs `body` in a read transaction, turning store failures into `internal_error`.
+    func read<Value>(_ body: (borrowing Transaction) throws -> Value) throws(RPCError) -> Value {
+        do {
+            return try database.environment.read(body)
+        } catch let error as RPCError {
+            throw error
+        } catch {
+            logger.error("store read failed", metadata: ["store.error": "\(error)"])
+            throw RPCError(.internalError, "the store could not be read")
+        }
+    }
+
+    /// Queues `body` on the writer; the future completes after the durable commit.
+    func write<Value: Sendable>(
+        on eventLoop: any EventLoop,
+        _ body: @escaping @Sendable (borrowing Transaction) throws -> Value
+    ) -> EventLoopFuture<Value> {
+        let promise = eventLoop.makePromise(of: Value.self)
+        let logger = self.logger
+        database.writer.submit(body) { result in
+            switch result {
+            case .success(let value):
+                promise.succeed(value)
+            case .failure(let error as RPCError):
+                promise.fail(error)
+            case .failure(let error):
+                logger.error("store write failed", metadata: ["store.error": "\(error)"])
+                promise.fail(RPCError(.internalError, "the store could not complete the write; nothing was changed"))
+            }
+        }
+        return promise.futureResult
+    }
+
+    /// Refuses with `forbidden` unless `actor` holds the role needed in `workspaceId`.
+    func authorize(
+        _ txn: borrowing Transaction,
+        actor: String,
+        workspaceId: String,
+        write: Bool
+    ) throws {
+        let role = try database.role(txn, workspaceId: workspaceId, principal: actor)
+        guard write ? role.canWrite : role.canRead else {
+            throw RPCError(
+                .forbidden,
+                "\(actor) may not \(write ? "change" : "read") workspace \(workspaceId)",
+                data: ["needed": .string(write ? "write" : "read")]
+            )
+        }
+    }
+
+    /// The connection with `id` in a read transaction, or `not_found`.
+    func existingConnection(_ txn: borrowing Transaction, id: String) throws -> ConnectionRecord {
+        guard let record = try database.connection(txn, id: id) else {
+            throw RPCError(.notFound, "no connection with this id", data: ["connectionId": .string(id)])
+        }
+        return record
+    }
+}

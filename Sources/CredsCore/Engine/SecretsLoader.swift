@@ -1,0 +1,66 @@
+public import CredsCrypto
+import Foundation
+
+/// Loads the master keys and the platform's built-in keys named by the configuration.
+public struct SecretsLoader: Sendable {
+    public let config: DaemonConfig
+    /// `$CREDENTIALS_DIRECTORY`, as systemd passes it.
+    public let credentialsDirectory: String?
+
+    public init(config: DaemonConfig, credentialsDirectory: String?) {
+        self.config = config
+        self.credentialsDirectory = credentialsDirectory
+    }
+
+    /// The key files in force: `keyFiles` if set, else systemd's credential, else the default path if it exists.
+    public func keyFilePaths() -> (paths: [String], explicit: Bool) {
+        if let files = config.keyFiles { return (files, true) }
+        if let directory = credentialsDirectory, !directory.isEmpty {
+            let path = directory + "/master.key"
+            if FileManager.default.fileExists(atPath: path) { return ([path], true) }
+        }
+        if FileManager.default.fileExists(atPath: DaemonConfig.defaultKeyFile) {
+            return ([DaemonConfig.defaultKeyFile], true)
+        }
+        return ([], false)
+    }
+
+    /// The key ring; a key file that cannot be read or is not a key stops startup.
+    public func loadKeyRing() throws(ConfigError) -> KeyRing {
+        var keys: [MasterKey] = []
+        for path in keyFilePaths().paths {
+            do {
+                let text = try SecretFile.read(path: path)
+                let key = try MasterKey(base64Text: text)
+                if !keys.contains(where: { $0.id == key.id }) { keys.append(key) }
+            } catch let error as SecretFileError {
+                throw ConfigError(key: "encryption.keyFiles", problem: error.description)
+            } catch {
+                throw ConfigError(key: "encryption.keyFiles", problem: "\(path): \(error)")
+            }
+        }
+        return KeyRing(keys: keys)
+    }
+
+    /// Built-in keys by provider. A file named in the configuration must exist; a default path may be absent.
+    public func loadBuiltinKeys() throws(ConfigError) -> [String: SecretBytes] {
+        var keys: [String: SecretBytes] = [:]
+        for (provider, path) in config.builtin.sorted(by: { $0.key < $1.key }) {
+            if !config.builtinIsExplicit && !FileManager.default.fileExists(atPath: path) { continue }
+            do {
+                let key = try SecretFile.read(path: path)
+                guard key.count > 0 else {
+                    throw ConfigError(key: "builtin.\(provider)", problem: "\(path): the file is empty")
+                }
+                keys[provider] = key
+            } catch let error as SecretFileError {
+                throw ConfigError(key: "builtin.\(provider)", problem: error.description)
+            } catch let error as ConfigError {
+                throw error
+            } catch {
+                throw ConfigError(key: "builtin.\(provider)", problem: path)
+            }
+        }
+        return keys
+    }
+}

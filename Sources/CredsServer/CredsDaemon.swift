@@ -1,0 +1,84 @@
+public import CredsCore
+import CredsProtocol
+import Glibc
+public import Logging
+import NIOCore
+import NIOPosix
+public import ServiceLifecycle
+
+/// The daemon as a `Service`: both sockets up until graceful shutdown, then drain and close.
+public final class CredsDaemon: Service {
+    public let config: DaemonConfig
+    public let engine: CredsEngine
+    private let logger: Logger
+    /// Longest wait for in-flight requests at shutdown.
+    public let drainTimeout: Duration
+
+    public init(config: DaemonConfig, engine: CredsEngine, logger: Logger, drainTimeout: Duration = .seconds(10)) {
+        self.config = config
+        self.drainTimeout = drainTimeout
+        self.engine = engine
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let inFlight = InFlightTracker()
+        let registry = ChannelRegistry()
+        let idle = TimeAmount.seconds(Int64(config.limits.idleTimeoutSeconds))
+        let listeners = [
+            SocketListener(
+                kind: .resolve, path: config.sockets.resolve, mode: config.sockets.resolveMode,
+                maxFrameBytes: Frame.resolveSocketLimit, idleTimeout: idle,
+                peerPolicy: .resolve(config.sockets.resolveAllowUids),
+                counter: ConnectionCounter(limit: config.limits.maxConnections),
+                table: .resolveSocket(engine), inFlight: inFlight, registry: registry, logger: logger
+            ),
+            SocketListener(
+                kind: .admin, path: config.sockets.admin, mode: config.sockets.adminMode,
+                maxFrameBytes: config.limits.maxFrameBytes, idleTimeout: idle,
+                peerPolicy: .admin(config.sockets.adminAllowUids),
+                counter: ConnectionCounter(limit: config.limits.maxConnections),
+                table: .adminSocket(engine), inFlight: inFlight, registry: registry, logger: logger
+            ),
+        ]
+        var servers: [any Channel] = []
+        do {
+            for listener in listeners {
+                servers.append(try await listener.start(group: group))
+            }
+        } catch {
+            for server in servers { try? await server.close() }
+            for listener in listeners.prefix(servers.count) { unlink(listener.path) }
+            try? await group.shutdownGracefully()
+            engine.database.close()
+            throw error
+        }
+        logger.info(
+            "credsd listening",
+            metadata: [
+                "version": "\(CredsVersion.current)",
+                "socket.resolve": "\(config.sockets.resolve)",
+                "socket.admin": "\(config.sockets.admin)",
+                "data.dir": "\(config.dataDir)",
+                "keys": "\(engine.keyRing.ids.joined(separator: ","))",
+                "encryption": "\(engine.keyRing.active == nil ? "missing" : "configured")",
+            ]
+        )
+
+        try? await gracefulShutdown()
+
+        logger.info("credsd stopping", metadata: ["requests.inflight": "\(inFlight.current)"])
+        for server in servers { try? await server.close() }
+        let clock = ContinuousClock()
+        let deadline = clock.now + drainTimeout
+        while inFlight.current > 0 && clock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        registry.closeAll()
+        for listener in listeners { unlink(listener.path) }
+        try? await group.shutdownGracefully()
+        engine.database.close()
+        logger.info("credsd stopped")
+    }
+}

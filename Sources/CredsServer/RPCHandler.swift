@@ -1,0 +1,117 @@
+import CredsCore
+import CredsProtocol
+import Logging
+import NIOCore
+
+/// Reads frames, dispatches each request and writes each answer as it completes (possibly out of order).
+///
+/// Every failure becomes an error answer on this connection only; the connection stays open except after
+/// `frame_too_large`, on idle timeout and at shutdown.
+final class RPCHandler: ChannelInboundHandler {
+    typealias InboundIn = FrameEvent
+    typealias OutboundOut = ByteBuffer
+
+    private let table: MethodTable
+    private let socket: SocketKind
+    private let maxFrameBytes: Int
+    private let peer: PeerCredentials?
+    private let inFlight: InFlightTracker
+    private let logger: Logger
+    private var pending = 0
+    private var closeWhenIdle = false
+
+    init(
+        table: MethodTable,
+        socket: SocketKind,
+        maxFrameBytes: Int,
+        peer: PeerCredentials?,
+        inFlight: InFlightTracker,
+        logger: Logger
+    ) {
+        self.table = table
+        self.socket = socket
+        self.maxFrameBytes = maxFrameBytes
+        self.peer = peer
+        self.inFlight = inFlight
+        self.logger = logger
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .empty:
+            send(context: context, RPCResponse.failure(id: .null, error: RPCError(.invalidRequest, "empty frame")))
+        case .tooLarge(let announced):
+            let error = RPCError(
+                .frameTooLarge, "the frame is larger than this socket accepts; closing the connection",
+                data: ["announced": .int(Int64(announced)), "limit": .int(Int64(maxFrameBytes))]
+            )
+            let frame = context.channel.allocator.buffer(bytes: Frame.encode(RPCResponse.failure(id: .null, error: error)))
+            context.writeAndFlush(wrapOutboundOut(frame)).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
+        case .frame(let payload):
+            handle(context: context, payload: payload)
+        }
+    }
+
+    private func handle(context: ChannelHandlerContext, payload: ByteBuffer) {
+        let request: RPCRequest
+        do {
+            request = try RPCRequest.parse(payload.readableBytesView)
+        } catch {
+            send(context: context, RPCResponse.failure(id: error.id, error: error.error))
+            return
+        }
+        guard let handler = table.handler(for: request.method) else {
+            let error = RPCError(
+                .methodNotFound, "no method \(request.method) on the \(socket.rawValue) socket",
+                data: ["method": .string(request.method)]
+            )
+            send(context: context, RPCResponse.failure(id: request.id, error: error))
+            return
+        }
+        let callContext = CallContext(socket: socket, eventLoop: context.eventLoop, peerUid: peer?.uid, peerPid: peer?.pid)
+        pending += 1
+        inFlight.begin()
+        let id = request.id
+        let method = request.method
+        let logger = self.logger
+        handler(request.params, callContext).assumeIsolated().whenComplete { result in
+            self.pending -= 1
+            self.inFlight.end()
+            switch result {
+            case .success(let value):
+                self.send(context: context, RPCResponse.success(id: id, result: value))
+            case .failure(let error as RPCError):
+                self.send(context: context, RPCResponse.failure(id: id, error: error))
+            case .failure(let error):
+                logger.error("method failed unexpectedly", metadata: ["rpc.method": "\(method)", "error.type": "\(type(of: error))"])
+                self.send(context: context, RPCResponse.failure(id: id, error: RPCError(.internalError, "internal error")))
+            }
+            if self.closeWhenIdle && self.pending == 0 { context.close(promise: nil) }
+        }
+    }
+
+    private func send(context: ChannelHandlerContext, _ payload: [UInt8]) {
+        guard context.channel.isActive else { return }
+        let frame = context.channel.allocator.buffer(bytes: Frame.encode(payload))
+        context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            if pending == 0 {
+                context.close(promise: nil)
+            } else {
+                closeWhenIdle = true
+            }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.debug("connection error", metadata: ["error.type": "\(type(of: error))"])
+        context.close(promise: nil)
+    }
+}

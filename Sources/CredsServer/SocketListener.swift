@@ -1,0 +1,91 @@
+import CredsCore
+import CredsProtocol
+import Glibc
+import Logging
+import NIOCore
+import NIOPosix
+
+/// One listening socket: its bootstrap, its per-connection pipeline and its limits.
+struct SocketListener: Sendable {
+    let kind: SocketKind
+    let path: String
+    let mode: UInt32
+    let maxFrameBytes: Int
+    let idleTimeout: TimeAmount
+    let peerPolicy: PeerPolicy
+    let counter: ConnectionCounter
+    let table: MethodTable
+    let inFlight: InFlightTracker
+    let registry: ChannelRegistry
+    let logger: Logger
+
+    /// Creates the socket file with its final mode and starts accepting.
+    func start(group: any EventLoopGroup) async throws -> any Channel {
+        let fd = try UnixSocketBinder.bind(path: path, mode: mode)
+        let listener = self
+        return try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 511)
+            .childChannelInitializer { channel in
+                listener.initialize(channel)
+            }
+            .withBoundSocket(fd)
+            .get()
+    }
+
+    private func initialize(_ channel: any Channel) -> EventLoopFuture<Void> {
+        registry.add(channel)
+        guard counter.tryAcquire() else {
+            logger.warning("connection refused: socket full", metadata: ["socket": "\(kind.rawValue)", "limit": "\(counter.limit)"])
+            return add(RejectHandler(error: RPCError(.overloaded, "too many open connections on this socket")), to: channel)
+        }
+        let counter = self.counter
+        channel.closeFuture.whenComplete { _ in counter.release() }
+        return peerCredentials(of: channel).flatMap { peer in
+            guard self.peerPolicy.allows(peer) else {
+                self.logger.warning(
+                    "connection refused: peer not allowed",
+                    metadata: ["socket": "\(self.kind.rawValue)", "conn.peer.uid": "\(peer?.uid ?? UInt32.max)"]
+                )
+                return self.add(RejectHandler(error: RPCError(.forbidden, "this user may not use this socket")), to: channel)
+            }
+            var logger = self.logger
+            logger[metadataKey: "conn.peer.uid"] = "\(peer?.uid ?? UInt32.max)"
+            logger[metadataKey: "conn.peer.pid"] = "\(peer?.pid ?? -1)"
+            let handler = RPCHandler(
+                table: self.table, socket: self.kind, maxFrameBytes: self.maxFrameBytes, peer: peer,
+                inFlight: self.inFlight, logger: logger
+            )
+            return channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandlers([
+                    IdleStateHandler(readTimeout: self.idleTimeout),
+                    ByteToMessageHandler(FrameDecoder(maxFrameBytes: self.maxFrameBytes)),
+                    handler,
+                ])
+            }
+        }
+    }
+
+    private func add(_ handler: RejectHandler, to channel: any Channel) -> EventLoopFuture<Void> {
+        channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(handler)
+        }
+    }
+
+    private func peerCredentials(of channel: any Channel) -> EventLoopFuture<PeerCredentials?> {
+        guard let provider = channel as? any SocketOptionProvider else {
+            return channel.eventLoop.makeSucceededFuture(nil)
+        }
+        return provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
+            .map { (credentials: RawPeerCredentials) in
+                Optional(PeerCredentials(pid: credentials.pid, uid: credentials.uid, gid: credentials.gid))
+            }
+            .recover { _ in nil }
+    }
+}
+
+/// Layout of Linux's `struct ucred` (pid, uid, gid), which Swift's Glibc module does not export.
+struct RawPeerCredentials: Sendable {
+    var pid: Int32 = 0
+    var uid: UInt32 = 0
+    var gid: UInt32 = 0
+}

@@ -1,0 +1,76 @@
+internal import CLMDB
+
+/// An open LMDB transaction. It lives on one thread and is never kept across an `await`.
+public struct Transaction: ~Copyable {
+    let txn: OpaquePointer
+
+    /// The value stored under `key`, copied out of the map.
+    public func get(_ database: LMDBDatabase, _ key: [UInt8]) throws(LMDBError) -> [UInt8]? {
+        var keyValue = MDB_val()
+        var data = MDB_val()
+        let code = key.withUnsafeBytes { keyBytes in
+            keyValue.mv_size = keyBytes.count
+            keyValue.mv_data = UnsafeMutableRawPointer(mutating: keyBytes.baseAddress)
+            return mdb_get(txn, database.handle, &keyValue, &data)
+        }
+        if code == MDB_NOTFOUND { return nil }
+        try LMDBError.check(code, "get")
+        return Array(UnsafeRawBufferPointer(start: data.mv_data, count: data.mv_size))
+    }
+
+    /// Stores `value` under `key`, replacing any value there.
+    public func put(_ database: LMDBDatabase, _ key: [UInt8], _ value: [UInt8]) throws(LMDBError) {
+        var keyValue = MDB_val()
+        var data = MDB_val()
+        let code = key.withUnsafeBytes { keyBytes in
+            value.withUnsafeBytes { valueBytes in
+                keyValue.mv_size = keyBytes.count
+                keyValue.mv_data = UnsafeMutableRawPointer(mutating: keyBytes.baseAddress)
+                data.mv_size = valueBytes.count
+                data.mv_data = UnsafeMutableRawPointer(mutating: valueBytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1))
+                return mdb_put(txn, database.handle, &keyValue, &data, 0)
+            }
+        }
+        try LMDBError.check(code, "put")
+    }
+
+    /// Removes `key`; returns whether it was there.
+    @discardableResult
+    public func delete(_ database: LMDBDatabase, _ key: [UInt8]) throws(LMDBError) -> Bool {
+        var keyValue = MDB_val()
+        let code = key.withUnsafeBytes { keyBytes in
+            keyValue.mv_size = keyBytes.count
+            keyValue.mv_data = UnsafeMutableRawPointer(mutating: keyBytes.baseAddress)
+            return mdb_del(txn, database.handle, &keyValue, nil)
+        }
+        if code == MDB_NOTFOUND { return false }
+        try LMDBError.check(code, "delete")
+        return true
+    }
+
+    /// Visits, in key order, every entry whose key starts with `prefix`, until `body` returns false.
+    public func scan(
+        _ database: LMDBDatabase,
+        prefix: [UInt8],
+        _ body: (_ key: [UInt8], _ value: [UInt8]) throws -> Bool
+    ) throws {
+        var cursor: OpaquePointer?
+        try LMDBError.check(mdb_cursor_open(txn, database.handle, &cursor), "cursor_open")
+        defer { mdb_cursor_close(cursor) }
+        var keyValue = MDB_val()
+        var data = MDB_val()
+        var code = prefix.withUnsafeBytes { prefixBytes in
+            keyValue.mv_size = prefixBytes.count
+            keyValue.mv_data = UnsafeMutableRawPointer(mutating: prefixBytes.baseAddress)
+            return mdb_cursor_get(cursor, &keyValue, &data, prefix.isEmpty ? MDB_FIRST : MDB_SET_RANGE)
+        }
+        while code == 0 {
+            let key = Array(UnsafeRawBufferPointer(start: keyValue.mv_data, count: keyValue.mv_size))
+            guard key.starts(with: prefix) else { return }
+            let value = Array(UnsafeRawBufferPointer(start: data.mv_data, count: data.mv_size))
+            guard try body(key, value) else { return }
+            code = mdb_cursor_get(cursor, &keyValue, &data, MDB_NEXT)
+        }
+        if code != MDB_NOTFOUND { try LMDBError.check(code, "cursor_get") }
+    }
+}

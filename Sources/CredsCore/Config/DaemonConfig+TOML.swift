@@ -31,8 +31,8 @@ extension DaemonConfig {
         if let encryption = try top.table("encryption") {
             try encryption.allowOnly(["keyFiles"])
             if let files = try encryption.strings("keyFiles") {
-                guard !files.isEmpty, files.allSatisfy({ !$0.isEmpty }) else {
-                    throw ConfigError(key: "encryption.keyFiles", problem: "must list at least one non-empty path")
+                guard files.allSatisfy({ !$0.isEmpty }) else {
+                    throw ConfigError(key: "encryption.keyFiles", problem: "must not contain an empty path")
                 }
                 config.keyFiles = files
             }

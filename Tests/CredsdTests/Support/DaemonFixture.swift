@@ -1,0 +1,195 @@
+import CredsClient
+import CredsCrypto
+import CredsProtocol
+import Foundation
+import Testing
+
+/// A real `credsd serve` process on temporary sockets with a temporary data directory.
+final class DaemonFixture: @unchecked Sendable {
+    let directory: TemporaryDirectory
+    let resolveSocket: String
+    let adminSocket: String
+    let dataDir: String
+    let configPath: String
+    private(set) var process: Process?
+    /// Every secret the fixture created, for leak checks.
+    private(set) var secrets: [String] = []
+
+    /// Starts a daemon. `withKey: false` starts it without a master key; `configExtra` is appended to the TOML.
+    init(withKey: Bool = true, configExtra: String = "", builtin: [String: String] = [:]) throws {
+        directory = TemporaryDirectory()
+        resolveSocket = directory.file("resolve.sock")
+        adminSocket = directory.file("admin.sock")
+        dataDir = directory.file("data")
+        var toml = """
+            dataDir = "\(dataDir)"
+
+            [sockets]
+            resolve = "\(resolveSocket)"
+            admin = "\(adminSocket)"
+
+            """
+        if withKey {
+            let key = MasterKey.generate().base64Text()
+            secrets.append(key)
+            let keyPath = directory.write("master.key", key + "\n")
+            toml += "\n[encryption]\nkeyFiles = [\"\(keyPath)\"]\n"
+        } else {
+            toml += "\n[encryption]\nkeyFiles = []\n"
+        }
+        toml += "\n[builtin]\n"
+        for (provider, key) in builtin.sorted(by: { $0.key < $1.key }) {
+            secrets.append(key)
+            toml += "\(provider) = \"\(directory.write("builtin-\(provider).key", key + "\n"))\"\n"
+        }
+        toml += "\n" + configExtra
+        configPath = directory.write("credsd.toml", toml)
+        try start()
+    }
+
+    /// Starts (or restarts) the daemon process and waits until both sockets accept.
+    func start() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Binaries.credsd)
+        process.arguments = ["serve", "--config", configPath]
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "CREDENTIALS_DIRECTORY")
+        process.environment = env
+        let logPath = directory.file("daemon.log")
+        if !FileManager.default.fileExists(atPath: logPath) {
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        }
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        log.seekToEndOfFile()
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        self.process = process
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            if (try? CredsClient(socketPath: adminSocket, timeoutSeconds: 1)) != nil,
+                (try? CredsClient(socketPath: resolveSocket, timeoutSeconds: 1)) != nil
+            {
+                return
+            }
+            guard process.isRunning else { break }
+            usleep(20_000)
+        }
+        throw FixtureError.didNotStart(log: daemonLog)
+    }
+
+    /// Stops the daemon with SIGTERM and returns its exit status.
+    @discardableResult
+    func stop() -> Int32 {
+        guard let process, process.isRunning else { return process?.terminationStatus ?? 0 }
+        process.terminate()
+        process.waitUntilExit()
+        self.process = nil
+        return process.terminationStatus
+    }
+
+    func restart() throws {
+        stop()
+        try start()
+    }
+
+    deinit {
+        if let process, process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    var daemonLog: String {
+        (try? String(contentsOfFile: directory.file("daemon.log"), encoding: .utf8)) ?? ""
+    }
+
+    func admin() throws -> CredsClient { try CredsClient(socketPath: adminSocket) }
+    func resolver() throws -> CredsClient { try CredsClient(socketPath: resolveSocket) }
+
+    /// Calls on the admin socket and returns the result.
+    @discardableResult
+    func adminCall(_ method: String, _ params: [String: JSONValue] = [:]) throws -> JSONValue {
+        try admin().call(method, params)
+    }
+
+    /// Calls on the resolve socket and returns the result.
+    @discardableResult
+    func resolveCall(_ method: String, _ params: [String: JSONValue] = [:]) throws -> JSONValue {
+        try resolver().call(method, params)
+    }
+
+    /// Remembers a secret the test handed to the daemon.
+    func remember(_ secret: String) { secrets.append(secret) }
+
+    /// Makes `actor` a writer of `workspace`.
+    func addWriter(_ actor: String = "alice", workspace: String = "ws1") throws {
+        try adminCall("members.set", ["workspaceId": .string(workspace), "principal": .string(actor), "role": "write"])
+    }
+
+    /// Stores an API key and returns the connection id.
+    @discardableResult
+    func upsert(
+        provider: String,
+        payload: [String: JSONValue],
+        workspace: String = "ws1",
+        actor: String = "alice",
+        name: String = "Key"
+    ) throws -> String {
+        for value in payload.values { if let text = value.stringValue { remember(text) } }
+        let result = try adminCall(
+            "connections.upsert",
+            [
+                "workspaceId": .string(workspace), "provider": .string(provider), "displayName": .string(name),
+                "credentialPayload": .object(payload), "actor": .string(actor),
+            ]
+        )
+        return result["connection"]!["id"]!.stringValue!
+    }
+
+    /// Issues a grant and returns the token.
+    func grant(workspace: String = "ws1", providers: [String]? = nil, ttl: Int64? = nil) throws -> String {
+        var params: [String: JSONValue] = ["workspaceId": .string(workspace)]
+        if let providers { params["providers"] = .array(providers.map { .string($0) }) }
+        if let ttl { params["ttlSeconds"] = .int(ttl) }
+        let grant = try adminCall("grants.issue", params)["grant"]!.stringValue!
+        remember(grant)
+        return grant
+    }
+}
+
+enum FixtureError: Error, CustomStringConvertible {
+    case didNotStart(log: String)
+
+    var description: String {
+        switch self {
+        case .didNotStart(let log): return "credsd did not start:\n\(log)"
+        }
+    }
+}
+
+/// The reason of the error `body` throws, or nil when it succeeds.
+func reason(_ body: () throws -> Any) -> String? {
+    do {
+        _ = try body()
+        return nil
+    } catch let error as CredsClientError {
+        return error.reason ?? "\(error)"
+    } catch {
+        return "\(error)"
+    }
+}
+
+/// The remote error `body` throws; records an issue when it succeeds.
+func remoteError(_ body: () throws -> Any, sourceLocation: SourceLocation = #_sourceLocation) -> CredsRemoteError? {
+    do {
+        _ = try body()
+        Issue.record("expected an error answer", sourceLocation: sourceLocation)
+        return nil
+    } catch CredsClientError.remote(let error) {
+        return error
+    } catch {
+        Issue.record("unexpected error \(error)", sourceLocation: sourceLocation)
+        return nil
+    }
+}

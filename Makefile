@@ -1,0 +1,49 @@
+# credsd — build, run and test. `make run` starts a dev daemon; `make test` runs the whole suite.
+SWIFT ?= swift
+DEV := $(CURDIR)/.dev
+APT_PACKAGES := libsodium-dev liblmdb-dev pkg-config
+PREFIX ?= /usr/local
+
+.PHONY: deps build release run test clean
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else \
+	    echo "missing Debian packages:$$missing"; echo "run: sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+# A dev daemon on sockets under .dev/ with a generated master key and a demo built-in Gemini key.
+run: release
+	@mkdir -p $(DEV)/builtin
+	@[ -f $(DEV)/master.key ] || .build/release/credsd keygen --out $(DEV)/master.key
+	@[ -f $(DEV)/builtin/gemini.key ] || (umask 077; echo "AIzaDemoPlatformKeyNotReal0000000000000" > $(DEV)/builtin/gemini.key)
+	@printf '%s\n' \
+	  'dataDir = "$(DEV)/data"' \
+	  '[sockets]' \
+	  'resolve = "$(DEV)/resolve.sock"' \
+	  'admin = "$(DEV)/admin.sock"' \
+	  '[encryption]' \
+	  'keyFiles = ["$(DEV)/master.key"]' \
+	  '[builtin]' \
+	  'gemini = "$(DEV)/builtin/gemini.key"' > $(DEV)/credsd.toml
+	@echo "credsd dev daemon: in another shell run"
+	@echo "  export CREDSD_ADMIN_SOCKET=$(DEV)/admin.sock CREDSD_RESOLVE_SOCKET=$(DEV)/resolve.sock"
+	@echo "  and follow 'Try it' in README.md. Ctrl-C stops the daemon."
+	exec .build/release/credsd serve --config $(DEV)/credsd.toml
+
+test: deps
+	$(SWIFT) build
+	$(SWIFT) test
+
+clean:
+	rm -rf .build $(DEV)

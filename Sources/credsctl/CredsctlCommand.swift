@@ -12,7 +12,7 @@ struct CredsctlCommand: ParsableCommand {
 
             Secrets are read from files or standard input ('-'), never from the command line.
 
-            Exit status: 0 ok, 1 the daemon answered an error, 2 usage, 3 the daemon could not be reached.
+            Exit status: 0 ok, 1 the daemon answered an error, 64 usage, 3 the daemon could not be reached.
             """,
         subcommands: [
             Connections.self, Policy.self, Members.self, Grants.self, Explain.self, Resolve.self, Health.self,

@@ -1,0 +1,102 @@
+import CredsProtocol
+import Foundation
+import Testing
+
+@Suite("credsctl against a real daemon")
+struct CredsctlTests {
+    @Test("a newcomer's path: member, key from stdin, grant to a file, resolve")
+    func newcomerPath() throws {
+        let daemon = try DaemonFixture()
+        let env = [
+            "CREDSD_ADMIN_SOCKET": daemon.adminSocket, "CREDSD_RESOLVE_SOCKET": daemon.resolveSocket,
+            "CREDSD_ACTOR": "alice",
+        ]
+        var result = try ProcessResult.run(
+            Binaries.credsctl, ["members", "set", "--workspace", "ws1", "--principal", "alice", "--role", "write"],
+            environment: env
+        )
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("role: write"))
+
+        result = try ProcessResult.run(
+            Binaries.credsctl,
+            ["connections", "upsert", "--workspace", "ws1", "--provider", "elevenlabs", "--name", "Voice", "--api-key-file", "-"],
+            input: "sk_from_stdin_42\n", environment: env
+        )
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("status: active"))
+        #expect(!result.stdout.contains("sk_from_stdin_42"))
+
+        let grantFile = daemon.directory.file("grant")
+        result = try ProcessResult.run(
+            Binaries.credsctl, ["grants", "issue", "--workspace", "ws1", "--out", grantFile], environment: env
+        )
+        #expect(result.status == 0)
+        #expect(!result.stdout.contains("cg_"))
+        let mode = (try FileManager.default.attributesOfItem(atPath: grantFile)[.posixPermissions] as? NSNumber)?.intValue
+        #expect(mode == 0o600)
+
+        result = try ProcessResult.run(
+            Binaries.credsctl,
+            ["resolve", "--workspace", "ws1", "--provider", "elevenlabs", "--grant-file", grantFile, "--json"],
+            environment: env
+        )
+        #expect(result.status == 0, "\(result.stderr)")
+        let answer = try JSONValue.parse(Array(result.stdout.utf8))
+        #expect(answer["credential"] == ["apiKey": "sk_from_stdin_42"])
+        #expect(answer["headers"] == ["xi-api-key": "sk_from_stdin_42"])
+
+        result = try ProcessResult.run(
+            Binaries.credsctl, ["connections", "list", "--workspace", "ws1"], environment: env
+        )
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("Voice"))
+        #expect(result.stdout.contains("elevenlabs"))
+    }
+
+    @Test("a failure exits non-zero with the reason; usage errors exit 64; an unreachable socket is exit 3")
+    func failures() throws {
+        let daemon = try DaemonFixture()
+        let env = ["CREDSD_ADMIN_SOCKET": daemon.adminSocket, "CREDSD_RESOLVE_SOCKET": daemon.resolveSocket]
+        var result = try ProcessResult.run(
+            Binaries.credsctl, ["resolve", "--workspace", "ws1", "--provider", "fal"], environment: env
+        )
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("grant_required"))
+
+        result = try ProcessResult.run(
+            Binaries.credsctl, ["resolve", "--workspace", "ws1", "--provider", "fal", "--json"], environment: env
+        )
+        #expect(result.status == 1)
+        #expect(try JSONValue.parse(Array(result.stdout.utf8))["error"]?["data"]?["reason"] == "grant_required")
+
+        result = try ProcessResult.run(
+            Binaries.credsctl, ["connections", "list", "--workspace", "ws1"], environment: env
+        )
+        #expect(result.status == 64)
+
+        result = try ProcessResult.run(
+            Binaries.credsctl, ["health", "--socket", daemon.directory.file("nothing.sock")]
+        )
+        #expect(result.status == 3)
+        #expect(result.stderr.contains("cannot connect"))
+    }
+
+    @Test("call sends any method, with params from the command line or stdin")
+    func call() throws {
+        let daemon = try DaemonFixture()
+        var result = try ProcessResult.run(
+            Binaries.credsctl, ["call", "--socket", daemon.adminSocket, "members.set",
+                                "{\"workspaceId\":\"ws1\",\"principal\":\"al\",\"role\":\"read\"}", "--json"]
+        )
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try JSONValue.parse(Array(result.stdout.utf8))["role"] == "read")
+        result = try ProcessResult.run(
+            Binaries.credsctl, ["call", "--socket", daemon.adminSocket, "members.list", "-"], input: "{\"workspaceId\":\"ws1\"}"
+        )
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("al"))
+        result = try ProcessResult.run(Binaries.credsctl, ["call", "--socket", daemon.adminSocket, "health", "[1]"])
+        #expect(result.status == 64)
+    }
+}

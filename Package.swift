@@ -32,6 +32,7 @@ let package = Package(
             pkgConfig: "lmdb",
             providers: [.apt(["liblmdb-dev"])]
         ),
+        .target(name: "CCredsSystem"),
         .target(
             name: "CredsCrypto",
             dependencies: ["CSodium"],
@@ -87,6 +88,7 @@ let package = Package(
         .executableTarget(
             name: "credsd",
             dependencies: [
+                "CCredsSystem",
                 "CredsServer",
                 "CredsCore",
                 "CredsCrypto",

@@ -1,10 +1,10 @@
 internal import CSodium
 
-/// Secret material in guarded memory (`sodium_malloc`), wiped and freed on release.
+/// Secret material in guarded memory (`sodium_malloc`): read-only once filled, wiped and freed on release.
 ///
 /// It has no `description` that shows its bytes: printing it shows only its length.
 public final class SecretBytes: @unchecked Sendable, CustomStringConvertible, CustomDebugStringConvertible {
-    // @unchecked Sendable: the buffer is written only during `init` and then only read.
+    // @unchecked Sendable: the buffer is written only during `init`, then `sodium_mprotect_readonly`.
     private let pointer: UnsafeMutableRawPointer
     /// Number of secret bytes held.
     public let count: Int
@@ -20,10 +20,10 @@ public final class SecretBytes: @unchecked Sendable, CustomStringConvertible, Cu
         do {
             try fill(UnsafeMutableRawBufferPointer(start: pointer, count: count))
         } catch {
-            sodium_memzero(pointer, count)
             sodium_free(pointer)
             throw error
         }
+        sodium_mprotect_readonly(pointer)
     }
 
     /// Copies `bytes` into guarded memory.
@@ -34,7 +34,7 @@ public final class SecretBytes: @unchecked Sendable, CustomStringConvertible, Cu
     }
 
     deinit {
-        sodium_memzero(pointer, count)
+        // sodium_free makes the pages writable again, zeroes them and unmaps them with their guard pages.
         sodium_free(pointer)
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CCredsSystem
 import CredsCore
 import CredsServer
 import Foundation
@@ -85,9 +86,11 @@ struct ServeCommand: AsyncParsableCommand {
         return effective
     }
 
+    /// No core file and no dumpable process: a crash must not write decrypted credentials to disk.
     private func disableCoreDumps() {
         var limit = rlimit(rlim_cur: 0, rlim_max: 0)
         _ = setrlimit(RLIMIT_CORE_VALUE, &limit)
+        _ = credsd_disable_dumpable()
     }
 }
 

@@ -12,6 +12,38 @@ public enum Base64 {
         bytes.withUnsafeBytes { encode($0, variant: sodium_base64_VARIANT_URLSAFE_NO_PADDING) }
     }
 
+    /// Decodes standard base64 (padding optional) into guarded memory; nil when it is not base64.
+    public static func decodeSecret<Bytes: Collection>(_ text: Bytes) -> SecretBytes? where Bytes.Element == UInt8 {
+        Sodium.ensureInitialized()
+        let input = Array(text)
+        guard !input.isEmpty else { return nil }
+        var length = 0
+        var status: Int32 = -1
+        let decoded = input.withUnsafeBytes { raw in
+            SecretBytes(count: input.count) { out in
+                status = sodium_base642bin(
+                    out.baseAddress!.assumingMemoryBound(to: UInt8.self), out.count,
+                    raw.baseAddress!.assumingMemoryBound(to: CChar.self), raw.count, nil, &length, nil,
+                    sodium_base64_VARIANT_ORIGINAL
+                )
+                if status != 0 {
+                    status = sodium_base642bin(
+                        out.baseAddress!.assumingMemoryBound(to: UInt8.self), out.count,
+                        raw.baseAddress!.assumingMemoryBound(to: CChar.self), raw.count, nil, &length, nil,
+                        sodium_base64_VARIANT_ORIGINAL_NO_PADDING
+                    )
+                }
+            }
+        }
+        guard status == 0, length > 0 else { return nil }
+        return decoded.withUnsafeBytes { SecretBytes(copying: $0.prefix(length)) }
+    }
+
+    /// Decodes standard base64 (padding optional) of public data; nil when it is not base64.
+    public static func decode(_ text: String) -> [UInt8]? {
+        decodeSecret(text.utf8).map { secret in secret.withUnsafeBytes { Array($0) } }
+    }
+
     private static func encode(_ bytes: UnsafeRawBufferPointer, variant: Int32) -> String {
         Sodium.ensureInitialized()
         let length = sodium_base64_encoded_len(bytes.count, variant)

@@ -6,9 +6,25 @@ import NIOCore
 struct MethodTable: Sendable {
     typealias Handler = @Sendable (_ params: [String: JSONValue], _ context: CallContext) -> EventLoopFuture<JSONValue>
 
-    let methods: [String: Handler]
+    /// How a method is audited.
+    enum Kind: Sendable {
+        /// Not audited (reads of the admin socket, health, the catalog).
+        case read
+        /// An admin write: audited in its own commit when it succeeds, afterwards when it fails.
+        case write
+        /// A use of a credential: audited afterwards, success or failure, without delaying the answer.
+        case use
+    }
 
-    func handler(for method: String) -> Handler? {
+    struct Entry: Sendable {
+        let kind: Kind
+        let handler: Handler
+    }
+
+    let engine: CredsEngine
+    let methods: [String: Entry]
+
+    func entry(for method: String) -> Entry? {
         methods[method]
     }
 
@@ -26,36 +42,46 @@ struct MethodTable: Sendable {
     }
 
     /// Methods shared by both sockets.
-    private static func common(_ engine: CredsEngine) -> [String: Handler] {
+    private static func common(_ engine: CredsEngine) -> [String: Entry] {
         [
-            "health": sync(engine.health),
-            "providers.list": sync(engine.providersList),
+            "health": Entry(kind: .read, handler: sync(engine.health)),
+            "providers.list": Entry(kind: .read, handler: sync(engine.providersList)),
         ]
     }
 
-    /// The resolve socket: `resolve`, `health`, `providers.list` (and `events.verify` with the security work).
+    /// The resolve socket: `resolve`, `events.verify`, `health`, `providers.list`.
     static func resolveSocket(_ engine: CredsEngine) -> MethodTable {
         var methods = common(engine)
-        methods["resolve"] = sync(engine.resolve)
-        return MethodTable(methods: methods)
+        methods["resolve"] = Entry(kind: .use, handler: sync(engine.resolve))
+        methods["events.verify"] = Entry(kind: .use, handler: sync(engine.eventsVerify))
+        return MethodTable(engine: engine, methods: methods)
     }
 
     /// The admin socket: every method except `resolve` and `events.verify`.
     static func adminSocket(_ engine: CredsEngine) -> MethodTable {
         var methods = common(engine)
-        methods["connections.upsert"] = engine.connectionsUpsert
-        methods["connections.get"] = sync(engine.connectionsGet)
-        methods["connections.list"] = sync(engine.connectionsList)
-        methods["connections.revoke"] = engine.connectionsRevoke
-        methods["connections.delete"] = engine.connectionsDelete
-        methods["policy.set"] = engine.policySet
-        methods["policy.get"] = sync(engine.policyGet)
-        methods["members.set"] = engine.membersSet
-        methods["members.list"] = sync(engine.membersList)
-        methods["grants.issue"] = engine.grantsIssue
-        methods["grants.revoke"] = engine.grantsRevoke
-        methods["explain"] = sync(engine.explain)
-        methods["keys.status"] = sync(engine.keysStatus)
-        return MethodTable(methods: methods)
+        let writes: [String: Handler] = [
+            "connections.upsert": engine.connectionsUpsert,
+            "connections.revoke": engine.connectionsRevoke,
+            "connections.delete": engine.connectionsDelete,
+            "policy.set": engine.policySet,
+            "members.set": engine.membersSet,
+            "grants.issue": engine.grantsIssue,
+            "grants.revoke": engine.grantsRevoke,
+            "keys.rotate": engine.keysRotate,
+        ]
+        for (name, handler) in writes { methods[name] = Entry(kind: .write, handler: handler) }
+        let reads: [String: @Sendable ([String: JSONValue]) throws(RPCError) -> JSONValue] = [
+            "connections.get": engine.connectionsGet,
+            "connections.list": engine.connectionsList,
+            "policy.get": engine.policyGet,
+            "members.list": engine.membersList,
+            "explain": engine.explain,
+            "keys.status": engine.keysStatus,
+            "audit.list": engine.auditList,
+            "audit.verify": engine.auditVerify,
+        ]
+        for (name, body) in reads { methods[name] = Entry(kind: .read, handler: sync(body)) }
+        return MethodTable(engine: engine, methods: methods)
     }
 }

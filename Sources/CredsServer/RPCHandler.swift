@@ -62,7 +62,7 @@ final class RPCHandler: ChannelInboundHandler {
             send(context: context, RPCResponse.failure(id: error.id, error: error.error))
             return
         }
-        guard let handler = table.handler(for: request.method) else {
+        guard let entry = table.entry(for: request.method) else {
             let error = RPCError(
                 .methodNotFound, "no method \(request.method) on the \(socket.rawValue) socket",
                 data: ["method": .string(request.method)]
@@ -70,23 +70,38 @@ final class RPCHandler: ChannelInboundHandler {
             send(context: context, RPCResponse.failure(id: request.id, error: error))
             return
         }
-        let callContext = CallContext(socket: socket, eventLoop: context.eventLoop, peerUid: peer?.uid, peerPid: peer?.pid)
+        let callContext = CallContext(
+            socket: socket, eventLoop: context.eventLoop, method: request.method, params: request.params,
+            peerUid: peer?.uid, peerPid: peer?.pid
+        )
         pending += 1
         inFlight.begin()
         let id = request.id
-        let method = request.method
         let logger = self.logger
-        handler(request.params, callContext).assumeIsolated().whenComplete { result in
+        let engine = table.engine
+        entry.handler(request.params, callContext).assumeIsolated().whenComplete { result in
             self.pending -= 1
             self.inFlight.end()
+            let outcome: Result<JSONValue, RPCError>
             switch result {
             case .success(let value):
-                self.send(context: context, RPCResponse.success(id: id, result: value))
+                outcome = .success(value)
             case .failure(let error as RPCError):
-                self.send(context: context, RPCResponse.failure(id: id, error: error))
+                outcome = .failure(error)
             case .failure(let error):
-                logger.error("method failed unexpectedly", metadata: ["rpc.method": "\(method)", "error.type": "\(type(of: error))"])
-                self.send(context: context, RPCResponse.failure(id: id, error: RPCError(.internalError, "internal error")))
+                logger.error(
+                    "method failed unexpectedly",
+                    metadata: ["rpc.method": "\(request.method)", "error.type": "\(type(of: error))"]
+                )
+                outcome = .failure(RPCError(.internalError, "internal error"))
+            }
+            switch (entry.kind, outcome) {
+            case (.use, _), (.write, .failure): engine.recordOutcome(callContext, outcome)
+            default: break
+            }
+            switch outcome {
+            case .success(let value): self.send(context: context, RPCResponse.success(id: id, result: value))
+            case .failure(let error): self.send(context: context, RPCResponse.failure(id: id, error: error))
             }
             if self.closeWhenIdle && self.pending == 0 { context.close(promise: nil) }
         }

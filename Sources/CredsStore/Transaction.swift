@@ -48,9 +48,27 @@ public struct Transaction: ~Copyable {
         return true
     }
 
+    /// Visits, in key order, every entry from the first key at or after `start`, until `body` returns false.
+    public func scan(
+        _ database: LMDBDatabase,
+        from start: [UInt8],
+        _ body: (_ key: [UInt8], _ value: [UInt8]) throws -> Bool
+    ) throws {
+        try walk(database, start: start, prefix: [], body)
+    }
+
     /// Visits, in key order, every entry whose key starts with `prefix`, until `body` returns false.
     public func scan(
         _ database: LMDBDatabase,
+        prefix: [UInt8],
+        _ body: (_ key: [UInt8], _ value: [UInt8]) throws -> Bool
+    ) throws {
+        try walk(database, start: prefix, prefix: prefix, body)
+    }
+
+    private func walk(
+        _ database: LMDBDatabase,
+        start: [UInt8],
         prefix: [UInt8],
         _ body: (_ key: [UInt8], _ value: [UInt8]) throws -> Bool
     ) throws {
@@ -59,10 +77,10 @@ public struct Transaction: ~Copyable {
         defer { mdb_cursor_close(cursor) }
         var keyValue = MDB_val()
         var data = MDB_val()
-        var code = prefix.withUnsafeBytes { prefixBytes in
-            keyValue.mv_size = prefixBytes.count
-            keyValue.mv_data = UnsafeMutableRawPointer(mutating: prefixBytes.baseAddress)
-            return mdb_cursor_get(cursor, &keyValue, &data, prefix.isEmpty ? MDB_FIRST : MDB_SET_RANGE)
+        var code = start.withUnsafeBytes { startBytes in
+            keyValue.mv_size = startBytes.count
+            keyValue.mv_data = UnsafeMutableRawPointer(mutating: startBytes.baseAddress)
+            return mdb_cursor_get(cursor, &keyValue, &data, start.isEmpty ? MDB_FIRST : MDB_SET_RANGE)
         }
         while code == 0 {
             let key = Array(UnsafeRawBufferPointer(start: keyValue.mv_data, count: keyValue.mv_size))

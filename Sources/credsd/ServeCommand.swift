@@ -52,7 +52,7 @@ struct ServeCommand: AsyncParsableCommand {
             logger.warning("no master key configured: health is degraded and writes of credentials are refused")
         }
         try startup { try DataDirectory.prepare(effective.dataDir) }
-        let database = try startup { try CredsDatabase(directory: effective.dataDir) }
+        let database = try startup { try CredsDatabase(directory: effective.dataDir, auditMaxEntries: UInt64(effective.audit.maxEntries)) }
         let engine = CredsEngine(
             database: database, keyRing: keyRing, builtinKeys: builtinKeys, resolveConfig: effective.resolve,
             logger: logger

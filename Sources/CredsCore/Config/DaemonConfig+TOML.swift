@@ -16,7 +16,7 @@ extension DaemonConfig {
         }
         var config = DaemonConfig()
         let top = TOMLTableReader(root, path: "")
-        try top.allowOnly(["dataDir", "sockets", "encryption", "resolve", "limits", "builtin", "oauth"])
+        try top.allowOnly(["dataDir", "sockets", "encryption", "resolve", "limits", "builtin", "oauth", "audit"])
         if let dataDir = try top.string("dataDir") { config.dataDir = try top.nonEmpty(dataDir, "dataDir") }
 
         if let sockets = try top.table("sockets") {
@@ -51,6 +51,10 @@ extension DaemonConfig {
             if let value = try limits.int("idleTimeoutSeconds", in: 1...86_400) {
                 config.limits.idleTimeoutSeconds = value
             }
+        }
+        if let audit = try top.table("audit") {
+            try audit.allowOnly(["maxEntries"])
+            if let value = try audit.int("maxEntries", in: 100...1_000_000_000) { config.audit.maxEntries = value }
         }
         if let builtin = try top.table("builtin") {
             var files: [String: String] = [:]

@@ -13,7 +13,7 @@ extension CredsEngine {
             return context.eventLoop.makeFailedFuture(error)
         }
         let database = self.database
-        return write(on: context.eventLoop) { txn in
+        return write(context: context) { txn in
             try self.authorize(txn, actor: prepared.actor, workspaceId: prepared.record.workspaceId, write: true)
             var record = prepared.record
             if prepared.isUpdate {
@@ -29,9 +29,7 @@ extension CredsEngine {
             }
             record.revision = try database.nextRevision(txn)
             try database.put(txn, record)
-            return record
-        }.map { record in
-            .object(["connection": record.publicJSON, "warnings": .array(prepared.warnings)])
+            return ["connection": record.publicJSON, "warnings": .array(prepared.warnings)]
         }
     }
 
@@ -150,7 +148,7 @@ extension CredsEngine {
         } catch {
             return context.eventLoop.makeFailedFuture(error)
         }
-        return write(on: context.eventLoop) { txn in
+        return write(context: context) { txn in
             var record = try self.existingConnection(txn, id: id)
             try self.authorize(txn, actor: actor, workspaceId: record.workspaceId, write: true)
             return try change(txn, &record)

@@ -32,9 +32,8 @@ extension CredsEngine {
         let grant = Random.token(prefix: "cg_", byteCount: 32)
         let digest = Digest.sha256(grant.utf8)
         let database = self.database
-        return write(on: context.eventLoop) { txn in
+        return write(context: context) { txn in
             try txn.put(database.grants, digest, RecordCoding.encode(record))
-        }.map {
             var result: [String: JSONValue] = [
                 "grant": .string(grant), "expiresAt": .string(Timestamp.rfc3339(record.expiresAt)),
                 "workspaceId": .string(record.workspaceId),
@@ -54,7 +53,7 @@ extension CredsEngine {
             return context.eventLoop.makeFailedFuture(error)
         }
         let database = self.database
-        return write(on: context.eventLoop) { txn in
+        return write(context: context) { txn in
             guard try txn.delete(database.grants, digest) else {
                 throw RPCError(.notFound, "no such grant")
             }

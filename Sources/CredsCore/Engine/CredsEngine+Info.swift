@@ -6,8 +6,15 @@ extension CredsEngine {
     public func health(_ raw: [String: JSONValue]) throws(RPCError) -> JSONValue {
         _ = try Params(raw, allowed: [])
         let encryption = keyRing.active != nil
+        let unreadable = try unreadableRecords()
+        var problems: [JSONValue] = []
+        if !encryption { problems.append("no master key is configured") }
+        for (keyId, count) in unreadable.sorted(by: { $0.key < $1.key }) {
+            problems.append(.string("\(count) record(s) sealed by key \(keyId), which is not configured"))
+        }
         return [
-            "status": .string(encryption ? "ok" : "degraded"),
+            "status": .string(problems.isEmpty ? "ok" : "degraded"),
+            "problems": .array(problems),
             "version": .string(CredsVersion.current),
             "encryption": .string(encryption ? "configured" : "missing"),
             "activeKeyId": keyRing.active.map { .string($0.id) } ?? .null,
@@ -43,16 +50,7 @@ extension CredsEngine {
     /// `keys.status`: the active key and how many records each key seals.
     public func keysStatus(_ raw: [String: JSONValue]) throws(RPCError) -> JSONValue {
         _ = try Params(raw, allowed: [])
-        let counts = try read { txn in
-            var counts: [String: Int64] = [:]
-            try txn.scan(database.connections, prefix: []) { _, value in
-                if let record = try? RecordCoding.decode(ConnectionRecord.self, from: value), let sealed = record.sealed {
-                    counts[sealed.keyId, default: 0] += 1
-                }
-                return true
-            }
-            return counts
-        }
+        let counts = try read { txn in try database.keyCounts(txn) }
         let configured = keyRing.ids
         var keys: [JSONValue] = configured.enumerated().map { index, id in
             ["id": .string(id), "active": .bool(index == 0), "configured": true, "records": .int(counts[id] ?? 0)]
@@ -61,5 +59,11 @@ extension CredsEngine {
             keys.append(["id": .string(id), "active": false, "configured": false, "records": .int(count)])
         }
         return ["activeKeyId": keyRing.active.map { .string($0.id) } ?? .null, "keys": .array(keys)]
+    }
+
+    /// Records sealed by keys that are not configured: they cannot be opened.
+    func unreadableRecords() throws(RPCError) -> [String: Int64] {
+        let configured = Set(keyRing.ids)
+        return try read { txn in try database.keyCounts(txn) }.filter { !configured.contains($0.key) }
     }
 }

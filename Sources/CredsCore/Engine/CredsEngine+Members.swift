@@ -20,7 +20,7 @@ extension CredsEngine {
             return context.eventLoop.makeFailedFuture(error)
         }
         let database = self.database
-        return write(on: context.eventLoop) { txn in
+        return write(context: context) { txn in
             let key = StoreKeys.member(workspaceId, principal)
             if role == .none {
                 try txn.delete(database.members, key)

@@ -23,7 +23,7 @@ extension CredsEngine {
             return context.eventLoop.makeFailedFuture(error)
         }
         let database = self.database
-        return write(on: context.eventLoop) { txn in
+        return write(context: context) { txn in
             try self.authorize(txn, actor: actor, workspaceId: workspaceId, write: true)
             try txn.put(database.policies, StoreKeys.policy(workspaceId, provider.id), Array(mode.rawValue.utf8))
             return ["workspaceId": .string(workspaceId), "provider": .string(provider.id), "mode": .string(mode.rawValue)]

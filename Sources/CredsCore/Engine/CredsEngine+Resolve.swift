@@ -76,6 +76,11 @@ extension CredsEngine {
             let apiKey = key.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
             return ["apiKey": apiKey]
         }
+        return try openPayload(connection)
+    }
+
+    /// Opens a connection's sealed payload: its fields, for the answer being built.
+    func openPayload(_ connection: ConnectionRecord) throws(RPCError) -> [String: String] {
         guard let sealed = connection.sealed else {
             throw RPCError(.connectionUnavailable, "the connection holds no credential", data: ["connectionId": .string(connection.id)])
         }

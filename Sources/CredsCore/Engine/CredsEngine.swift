@@ -17,6 +17,7 @@ public final class CredsEngine: Sendable {
     let validator = CredentialValidator()
     let logger: Logger
     let startedAt: Int64
+    let replayCache = ReplayCache(retentionSeconds: 2 * CredsEngine.webhookTolerance)
 
     public init(
         database: CredsDatabase,
@@ -47,6 +48,22 @@ public final class CredsEngine: Sendable {
         } catch {
             logger.error("store read failed", metadata: ["store.error": "\(error)"])
             throw RPCError(.internalError, "the store could not be read")
+        }
+    }
+
+    /// Runs an admin write: `body` and its audit entry commit together; the future completes after the commit.
+    func write(
+        context: CallContext,
+        _ body: @escaping @Sendable (borrowing Transaction) throws -> JSONValue
+    ) -> EventLoopFuture<JSONValue> {
+        let draft = AuditDraft(context)
+        let auditLog = database.auditLog
+        return write(on: context.eventLoop) { txn in
+            let result = try body(txn)
+            var entry = draft
+            entry.complete(with: result)
+            try auditLog.append(txn, entry)
+            return result
         }
     }
 

@@ -10,9 +10,10 @@ public final class CredsDatabase: Sendable {
     let members: LMDBDatabase
     let grants: LMDBDatabase
     let meta: LMDBDatabase
+    let auditLog: AuditLog
 
     /// Opens the store in `directory` (created 0700 by the caller).
-    public init(directory: String, initialMapSize: Int = 64 << 20) throws {
+    public init(directory: String, initialMapSize: Int = 64 << 20, auditMaxEntries: UInt64 = 1_000_000) throws {
         let environment = try LMDBEnvironment(directory: directory, initialMapSize: initialMapSize)
         self.environment = environment
         connections = try environment.openDatabase("connections")
@@ -21,6 +22,7 @@ public final class CredsDatabase: Sendable {
         members = try environment.openDatabase("members")
         grants = try environment.openDatabase("grants")
         meta = try environment.openDatabase("meta")
+        auditLog = AuditLog(entries: try environment.openDatabase("audit"), meta: meta, maxEntries: auditMaxEntries)
         writer = StoreWriter(environment: environment)
     }
 
@@ -58,16 +60,41 @@ public final class CredsDatabase: Sendable {
         return records.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
     }
 
-    /// Writes a connection and its owner index entry.
+    /// Writes a connection and its owner index entry, keeping the per-key record counts.
     func put(_ txn: borrowing Transaction, _ record: ConnectionRecord) throws {
+        let previous = try connection(txn, id: record.id)
+        if previous?.sealed?.keyId != record.sealed?.keyId {
+            if let keyId = previous?.sealed?.keyId { try adjustKeyCount(txn, keyId: keyId, by: -1) }
+            if let keyId = record.sealed?.keyId { try adjustKeyCount(txn, keyId: keyId, by: 1) }
+        }
         try txn.put(connections, StoreKeys.connection(record.id), RecordCoding.encode(record))
         try txn.put(connectionsByOwner, StoreKeys.ownerIndex(record.workspaceId, record.provider, record.id), [])
     }
 
     /// Removes a connection and its owner index entry.
     func remove(_ txn: borrowing Transaction, _ record: ConnectionRecord) throws {
+        if let keyId = record.sealed?.keyId { try adjustKeyCount(txn, keyId: keyId, by: -1) }
         try txn.delete(connections, StoreKeys.connection(record.id))
         try txn.delete(connectionsByOwner, StoreKeys.ownerIndex(record.workspaceId, record.provider, record.id))
+    }
+
+    /// How many records each master key seals, kept up to date by every write.
+    func keyCounts(_ txn: borrowing Transaction) throws -> [String: Int64] {
+        var counts: [String: Int64] = [:]
+        try txn.scan(meta, prefix: StoreKeys.keyCountPrefix) { key, value in
+            let keyId = String(decoding: key.dropFirst(StoreKeys.keyCountPrefix.count), as: UTF8.self)
+            let count = value.reduce(Int64(0)) { ($0 << 8) | Int64($1) }
+            if count > 0 { counts[keyId] = count }
+            return true
+        }
+        return counts
+    }
+
+    private func adjustKeyCount(_ txn: borrowing Transaction, keyId: String, by delta: Int64) throws {
+        let key = StoreKeys.keyCountPrefix + Array(keyId.utf8)
+        let current = try txn.get(meta, key).map { $0.reduce(Int64(0)) { ($0 << 8) | Int64($1) } } ?? 0
+        let next = max(0, current + delta)
+        try txn.put(meta, key, (0..<8).reversed().map { UInt8(truncatingIfNeeded: next >> ($0 * 8)) })
     }
 
     /// The role of `principal` in `workspaceId`.

@@ -1,0 +1,49 @@
+public import CredsProtocol
+import CredsStore
+import NIOCore
+
+extension CredsEngine {
+    /// Records how a call ended in its own transaction, without making anyone wait for it:
+    /// resolves (success or failure) and admin writes that failed before committing.
+    public func recordOutcome(_ context: CallContext, _ outcome: Result<JSONValue, RPCError>) {
+        var draft = AuditDraft(context)
+        switch outcome {
+        case .success(let result): draft.complete(with: result)
+        case .failure(let error):
+            draft.outcome = error.reason.rawValue
+            if let connectionId = error.data["connectionId"]?.stringValue { draft.connectionId = connectionId }
+        }
+        let auditLog = database.auditLog
+        let logger = self.logger
+        database.writer.submit({ txn in try auditLog.append(txn, draft) }) { result in
+            if case .failure(let error) = result {
+                logger.error("audit append failed", metadata: ["store.error": "\(error)", "rpc.method": "\(draft.method)"])
+            }
+        }
+    }
+
+    /// `audit.list {since?, limit?, workspaceId?}`: entries after sequence number `since`, oldest first.
+    public func auditList(_ raw: [String: JSONValue]) throws(RPCError) -> JSONValue {
+        let params = try Params(raw, allowed: ["since", "limit", "workspaceId"])
+        let since = try params.optionalInt("since") ?? 0
+        let limit = try params.optionalInt("limit") ?? 100
+        let workspaceId = try params.optionalIdentifier("workspaceId")
+        guard since >= 0 else { throw RPCError.invalidParams("since must be a sequence number, 0 or more") }
+        guard (1...1000).contains(limit) else { throw RPCError.invalidParams("limit must be from 1 to 1000") }
+        let entries = try read { txn in
+            try database.auditLog.list(txn, since: UInt64(since), limit: Int(limit), workspaceId: workspaceId)
+        }
+        var result: [String: JSONValue] = ["entries": .array(entries.map(\.json))]
+        result["nextSince"] = entries.last.map { .int(Int64($0.seq)) } ?? .int(since)
+        return .object(result)
+    }
+
+    /// `audit.verify`: walks the kept chain and names the first entry that was changed or removed.
+    public func auditVerify(_ raw: [String: JSONValue]) throws(RPCError) -> JSONValue {
+        _ = try Params(raw, allowed: [])
+        let outcome = try read { txn in try database.auditLog.verify(txn) }
+        var result: [String: JSONValue] = ["ok": .bool(outcome.firstBroken == nil), "checked": .int(Int64(outcome.checked))]
+        if let broken = outcome.firstBroken { result["firstBroken"] = .int(Int64(broken)) }
+        return .object(result)
+    }
+}

@@ -1,0 +1,101 @@
+public import CredsProtocol
+import CredsCrypto
+import CredsStore
+
+extension CredsEngine {
+    /// Tolerance of a webhook timestamp, either way, in seconds.
+    static let webhookTolerance: Int64 = 300
+
+    /// `events.verify`: checks a Svix-signed webhook with the stored secret, which never leaves credsd.
+    public func eventsVerify(_ raw: [String: JSONValue]) throws(RPCError) -> JSONValue {
+        let params = try Params(raw, allowed: ["workspaceId", "provider", "grant", "connectionId", "headers", "body"])
+        let workspaceId = try params.identifier("workspaceId")
+        let provider = try catalog.connectableProvider(try params.identifier("provider"))
+        let grant = try params.optionalString("grant")
+        let connectionId = try params.optionalIdentifier("connectionId")
+        let body = try params.string("body")
+        let headers = try Self.lowercasedHeaders(try params.object("headers"))
+        guard provider.fields.contains(where: { $0.name == "webhookSecret" }) else {
+            throw RPCError(.invalidParams, "\(provider.displayName) has no webhook verification")
+        }
+        guard let messageId = headers["svix-id"], let timestampText = headers["svix-timestamp"],
+            let signatures = headers["svix-signature"]
+        else {
+            throw RPCError(.invalidParams, "headers must include svix-id, svix-timestamp and svix-signature")
+        }
+        guard let timestamp = Int64(timestampText) else {
+            throw RPCError(.invalidParams, "svix-timestamp must be whole seconds since the epoch")
+        }
+        let connection = try read { txn in
+            try checkGrant(txn, grant: grant, workspaceId: workspaceId, provider: provider.id)
+            if let connectionId {
+                let named = try ownedConnection(txn, id: connectionId, workspaceId: workspaceId, provider: provider.id)
+                guard named.status == .active else {
+                    throw RPCError(
+                        .connectionUnavailable, "the connection is \(named.status.rawValue)",
+                        data: ["connectionId": .string(named.id), "status": .string(named.status.rawValue)]
+                    )
+                }
+                return named
+            }
+            let active = try database.connections(txn, workspaceId: workspaceId, provider: provider.id)
+                .filter { $0.status == .active }
+            guard let newest = active.max(by: { !$0.isNewer(than: $1) }) else {
+                throw RPCError(.noCredential, "workspace has no active \(provider.displayName) connection")
+            }
+            return newest
+        }
+        let now = Timestamp.now()
+        guard abs(now / 1_000_000 - timestamp) <= Self.webhookTolerance else {
+            throw RPCError(
+                .timestampOutOfTolerance, "the webhook timestamp is more than 5 minutes from now",
+                data: ["connectionId": .string(connection.id)]
+            )
+        }
+        let secret = try webhookKey(connection)
+        let expected = HMAC.sha256(key: secret, message: Array("\(messageId).\(timestampText).\(body)".utf8))
+        let matched = signatures.split(separator: " ").contains { candidate in
+            let parts = candidate.split(separator: ",", maxSplits: 1)
+            guard parts.count == 2, parts[0] == "v1", let given = Base64.decode(String(parts[1])) else { return false }
+            return HMAC.constantTimeEquals(given, expected)
+        }
+        guard matched else {
+            throw RPCError(.signatureInvalid, "no signature matches", data: ["connectionId": .string(connection.id)])
+        }
+        guard replayCache.firstSighting("\(connection.id)\u{0}\(messageId)", now: now) else {
+            throw RPCError(.replayed, "this svix-id was already verified", data: ["connectionId": .string(connection.id)])
+        }
+        let event = (try? JSONValue.parse(Array(body.utf8))) ?? .string(body)
+        return [
+            "verified": true, "event": event, "workspaceId": .string(workspaceId), "provider": .string(provider.id),
+            "connectionId": .string(connection.id),
+        ]
+    }
+
+    /// The decoded `whsec_` secret of a connection, in guarded memory.
+    private func webhookKey(_ connection: ConnectionRecord) throws(RPCError) -> SecretBytes {
+        let fields = try openPayload(connection)
+        guard let secret = fields["webhookSecret"] else {
+            throw RPCError(
+                .noCredential, "the connection has no webhook secret", data: ["connectionId": .string(connection.id)]
+            )
+        }
+        let encoded = secret.hasPrefix("whsec_") ? secret.dropFirst(6) : Substring(secret)
+        guard let key = Base64.decodeSecret(encoded.utf8) else {
+            throw RPCError(
+                .noCredential, "the stored webhook secret is not whsec_ followed by base64",
+                data: ["connectionId": .string(connection.id)]
+            )
+        }
+        return key
+    }
+
+    private static func lowercasedHeaders(_ headers: [String: JSONValue]) throws(RPCError) -> [String: String] {
+        var lowered: [String: String] = [:]
+        for (name, value) in headers {
+            guard let text = value.stringValue else { throw RPCError.invalidParams("header values must be strings") }
+            lowered[name.lowercased()] = text
+        }
+        return lowered
+    }
+}

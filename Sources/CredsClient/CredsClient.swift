@@ -54,7 +54,14 @@ public final class CredsClient {
         let id = nextId
         nextId += 1
         let request: JSONValue = ["jsonrpc": "2.0", "id": .int(id), "method": .string(method), "params": .object(params)]
-        try sendFrame(request.serialized())
+        do {
+            try sendFrame(request.serialized())
+        } catch {
+            // The daemon may have refused the connection (forbidden, overloaded) and closed it before our
+            // request went out: its answer is still there to read.
+            if let answer = try? readAnswer(), let refusal = answer["error"] { throw .remote(CredsRemoteError(json: refusal)) }
+            throw error
+        }
         while true {
             let answer = try readAnswer()
             guard answer["id"] == .int(id) || answer["id"] == .null else { continue }

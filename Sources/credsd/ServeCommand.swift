@@ -41,6 +41,7 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "credsd")
+        logger.info("core dumps disabled", metadata: ["process.dumpable": "\(credsd_is_dumpable())", "rlimit.core": "0"])
         let effective = try effectiveConfig()
         let loader = SecretsLoader(
             config: effective,

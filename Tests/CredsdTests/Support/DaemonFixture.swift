@@ -15,43 +15,81 @@ final class DaemonFixture: @unchecked Sendable {
     /// Every secret the fixture created, for leak checks.
     private(set) var secrets: [String] = []
 
-    /// Starts a daemon. `withKey: false` starts it without a master key; `configExtra` is appended to the TOML.
-    init(withKey: Bool = true, configExtra: String = "", builtin: [String: String] = [:]) throws {
+    /// Master key files, first seals; rewritten into the config by `setKeys`.
+    private(set) var keyFiles: [String] = []
+    private let builtinLines: String
+    private let socketsExtra: String
+    private let configExtra: String
+
+    /// Starts a daemon. `withKey: false` starts it without a master key; `socketsExtra` goes under
+    /// `[sockets]`, `configExtra` at the end of the TOML.
+    init(
+        withKey: Bool = true,
+        configExtra: String = "",
+        socketsExtra: String = "",
+        builtin: [String: String] = [:],
+        logLevel: String = "info"
+    ) throws {
         directory = TemporaryDirectory()
         resolveSocket = directory.file("resolve.sock")
         adminSocket = directory.file("admin.sock")
         dataDir = directory.file("data")
-        var toml = """
+        configPath = directory.file("credsd.toml")
+        self.logLevel = logLevel
+        self.socketsExtra = socketsExtra
+        self.configExtra = configExtra
+        var lines = ""
+        for (provider, key) in builtin.sorted(by: { $0.key < $1.key }) {
+            lines += "\(provider) = \"\(directory.write("builtin-\(provider).key", key + "\n"))\"\n"
+        }
+        builtinLines = lines
+        for key in builtin.values { secrets.append(key) }
+        if withKey { keyFiles = [makeKey(named: "master.key")] }
+        writeConfig()
+        try start()
+    }
+
+    private let logLevel: String
+
+    /// Writes a new random master key file and returns its path.
+    func makeKey(named name: String) -> String {
+        let key = MasterKey.generate().base64Text()
+        secrets.append(key)
+        return directory.write(name, key + "\n")
+    }
+
+    /// Changes the configured key files; takes effect at the next start.
+    func setKeys(_ files: [String]) {
+        keyFiles = files
+        writeConfig()
+    }
+
+    private func writeConfig() {
+        let keys = keyFiles.map { "\"\($0)\"" }.joined(separator: ", ")
+        let toml = """
             dataDir = "\(dataDir)"
 
             [sockets]
             resolve = "\(resolveSocket)"
             admin = "\(adminSocket)"
+            \(socketsExtra)
 
+            [encryption]
+            keyFiles = [\(keys)]
+
+            [builtin]
+            \(builtinLines)
+
+            \(configExtra)
             """
-        if withKey {
-            let key = MasterKey.generate().base64Text()
-            secrets.append(key)
-            let keyPath = directory.write("master.key", key + "\n")
-            toml += "\n[encryption]\nkeyFiles = [\"\(keyPath)\"]\n"
-        } else {
-            toml += "\n[encryption]\nkeyFiles = []\n"
-        }
-        toml += "\n[builtin]\n"
-        for (provider, key) in builtin.sorted(by: { $0.key < $1.key }) {
-            secrets.append(key)
-            toml += "\(provider) = \"\(directory.write("builtin-\(provider).key", key + "\n"))\"\n"
-        }
-        toml += "\n" + configExtra
-        configPath = directory.write("credsd.toml", toml)
-        try start()
+        directory.write("credsd.toml", toml)
     }
 
     /// Starts (or restarts) the daemon process and waits until both sockets accept.
     func start() throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Binaries.credsd)
-        process.arguments = ["serve", "--config", configPath]
+        process.arguments = ["serve", "--config", configPath, "--log-level", logLevel]
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "CREDENTIALS_DIRECTORY")
         process.environment = env
@@ -87,6 +125,16 @@ final class DaemonFixture: @unchecked Sendable {
         self.process = nil
         return process.terminationStatus
     }
+
+    /// Kills the daemon with SIGKILL, as a crash would.
+    func kill9() {
+        guard let process, process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        self.process = nil
+    }
+
+    var pid: Int32? { process?.processIdentifier }
 
     func restart() throws {
         stop()

@@ -28,7 +28,18 @@ struct Providers: ParsableCommand {
 
 /// `credsctl keys status`
 struct Keys: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Master keys.", subcommands: [Status.self])
+    static let configuration = CommandConfiguration(abstract: "Master keys.", subcommands: [Status.self, Rotate.self])
+
+    struct Rotate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Re-seal every record under the active key (safe to interrupt and run again)."
+        )
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            _ = try Invocation.run("keys.rotate", [:], options: global)
+        }
+    }
 
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The active key and how many records each key seals.")

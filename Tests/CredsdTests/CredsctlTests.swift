@@ -52,6 +52,15 @@ struct CredsctlTests {
         #expect(result.status == 0)
         #expect(result.stdout.contains("Voice"))
         #expect(result.stdout.contains("elevenlabs"))
+
+        result = try ProcessResult.run(Binaries.credsctl, ["keys", "rotate"], environment: env)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("rotated: 0"))
+        result = try ProcessResult.run(Binaries.credsctl, ["audit", "verify"], environment: env)
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("ok: yes"))
+        result = try ProcessResult.run(Binaries.credsctl, ["audit", "list", "--workspace", "ws1"], environment: env)
+        #expect(result.stdout.contains("connections.upsert"))
     }
 
     @Test("a failure exits non-zero with the reason; usage errors exit 64; an unreachable socket is exit 3")

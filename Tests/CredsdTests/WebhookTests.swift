@@ -87,6 +87,23 @@ struct WebhookTests {
         #expect(try verify(daemon, id: "edge", timestamp: edge, signature: sign("edge", edge, "{}"), body: "{}")["verified"] == true)
     }
 
+    @Test("credsctl events verify reads headers and the raw body from files")
+    func credsctl() throws {
+        let daemon = try daemonWithSecret()
+        let now = Int(Date().timeIntervalSince1970)
+        let body = "{\"type\":\"email.bounced\"}\n"
+        let headers: JSONValue = ["Svix-Id": "msg_cli", "Svix-Timestamp": .string(String(now)), "Svix-Signature": .string(sign("msg_cli", now, body))]
+        let headersFile = daemon.directory.write("headers.json", String(decoding: headers.serialized(), as: UTF8.self))
+        let bodyFile = daemon.directory.write("body.json", body)
+        let result = try ProcessResult.run(
+            Binaries.credsctl,
+            ["events", "verify", "--workspace", "ws1", "--headers-file", headersFile, "--body-file", bodyFile,
+             "--socket", daemon.resolveSocket, "--json"]
+        )
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try JSONValue.parse(Array(result.stdout.utf8))["event"]?["type"] == "email.bounced")
+    }
+
     @Test("a replayed svix-id is refused")
     func replay() throws {
         let daemon = try daemonWithSecret()

@@ -52,7 +52,7 @@ struct MethodTable: Sendable {
     /// The resolve socket: `resolve`, `events.verify`, `health`, `providers.list`.
     static func resolveSocket(_ engine: CredsEngine) -> MethodTable {
         var methods = common(engine)
-        methods["resolve"] = Entry(kind: .use, handler: sync(engine.resolve))
+        methods["resolve"] = Entry(kind: .use, handler: engine.resolve)
         methods["events.verify"] = Entry(kind: .use, handler: sync(engine.eventsVerify))
         return MethodTable(engine: engine, methods: methods)
     }
@@ -69,6 +69,8 @@ struct MethodTable: Sendable {
             "grants.issue": engine.grantsIssue,
             "grants.revoke": engine.grantsRevoke,
             "keys.rotate": engine.keysRotate,
+            "oauth.begin": engine.oauthBegin,
+            "oauth.complete": engine.oauthComplete,
         ]
         for (name, handler) in writes { methods[name] = Entry(kind: .write, handler: handler) }
         let reads: [String: @Sendable ([String: JSONValue]) throws(RPCError) -> JSONValue] = [

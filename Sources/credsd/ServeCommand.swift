@@ -49,6 +49,7 @@ struct ServeCommand: AsyncParsableCommand {
         )
         let keyRing = try startup { try loader.loadKeyRing() }
         let builtinKeys = try startup { try loader.loadBuiltinKeys() }
+        let oauth = try startup { try loader.loadOAuth() }
         if keyRing.active == nil {
             logger.warning("no master key configured: health is degraded and writes of credentials are refused")
         }
@@ -56,7 +57,7 @@ struct ServeCommand: AsyncParsableCommand {
         let database = try startup { try CredsDatabase(directory: effective.dataDir, auditMaxEntries: UInt64(effective.audit.maxEntries)) }
         let engine = CredsEngine(
             database: database, keyRing: keyRing, builtinKeys: builtinKeys, resolveConfig: effective.resolve,
-            logger: logger
+            oauth: oauth, logger: logger
         )
         let daemon = CredsDaemon(config: effective, engine: engine, logger: logger)
         let group = ServiceGroup(

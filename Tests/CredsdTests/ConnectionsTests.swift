@@ -138,7 +138,7 @@ struct ConnectionsTests {
         let github = upsert("github")
         #expect(github?.reason == "invalid_params")
         #expect(github?.message.contains("oauth.begin") == true)
-        #expect(upsert("google-workspace")?.reason == "invalid_params")
+        #expect(upsert("google-workspace")?.reason == "invalid_credential")
     }
 
     @Test("a malformed credential is refused field by field and nothing is stored")

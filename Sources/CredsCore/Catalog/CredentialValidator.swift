@@ -12,7 +12,12 @@ public struct CredentialValidator: Sendable {
 
     /// The accepted fields and the warnings to report.
     public struct Outcome: Sendable {
+        /// String fields, to be sealed.
         public let fields: [String: String]
+        /// `strings` fields (scopes).
+        public let lists: [String: [String]]
+        /// `time` fields, microseconds since the epoch.
+        public let times: [String: Int64]
         public let warnings: [JSONValue]
     }
 
@@ -20,6 +25,8 @@ public struct CredentialValidator: Sendable {
         var problems: [JSONValue] = []
         var warnings: [JSONValue] = []
         var accepted: [String: String] = [:]
+        var lists: [String: [String]] = [:]
+        var times: [String: Int64] = [:]
         let known = Set(provider.fields.map(\.name))
 
         for name in payload.keys.sorted() where !known.contains(name) {
@@ -27,6 +34,23 @@ public struct CredentialValidator: Sendable {
         }
         for field in provider.fields {
             guard let value = payload[field.name], !value.isNull || field.required else { continue }
+            if field.kind == "strings" {
+                guard let elements = value.arrayValue, elements.allSatisfy({ $0.stringValue.map { Self.structuralProblem($0) == nil } ?? false })
+                else {
+                    problems.append(Self.problem(field.name, "wrong_type", "must be an array of non-empty strings without white space"))
+                    continue
+                }
+                lists[field.name] = elements.compactMap(\.stringValue)
+                continue
+            }
+            if field.kind == "time" {
+                guard let text = value.stringValue, let time = Timestamp.parse(text) else {
+                    problems.append(Self.problem(field.name, "wrong_type", "must be an RFC 3339 time such as 2026-01-01T00:00:00Z"))
+                    continue
+                }
+                times[field.name] = time
+                continue
+            }
             guard case .string(let text) = value else {
                 if value.isNull {
                     problems.append(Self.problem(field.name, "missing", "is required"))
@@ -59,7 +83,7 @@ public struct CredentialValidator: Sendable {
                 data: ["fields": .array(problems)]
             )
         }
-        return Outcome(fields: accepted, warnings: warnings)
+        return Outcome(fields: accepted, lists: lists, times: times, warnings: warnings)
     }
 
     private static func structuralProblem(_ text: String) -> (code: String, message: String)? {

@@ -20,6 +20,11 @@ public struct Provider: Sendable, Codable, Hashable {
         public let knownShape: String?
         /// The known format in words, for the warning.
         public let knownShapeText: String?
+        /// `string` (the default), `strings` (an array of strings) or `time` (RFC 3339).
+        public let type: String?
+
+        /// The value's kind, `string` when the catalog says nothing.
+        public var kind: String { type ?? "string" }
     }
 
     /// A header `resolve` returns; `{field}` in the template is replaced by that credential field.
@@ -35,6 +40,8 @@ public struct Provider: Sendable, Codable, Hashable {
     public let builtIn: Bool
     public let fields: [Field]
     public let headers: [Header]
+    /// Whether `connections.upsert` may import tokens obtained elsewhere (OAuth providers).
+    public let importable: Bool?
 
     /// Whether connections, policies and resolves are possible at all.
     public var isConnectable: Bool { mode != .none }

@@ -22,7 +22,8 @@ extension CredsEngine {
                 )
                 record = ConnectionRecord(
                     id: existing.id, workspaceId: existing.workspaceId, provider: existing.provider,
-                    displayName: record.displayName, mode: record.mode, status: .active, scopes: nil, expiresAt: nil,
+                    displayName: record.displayName, mode: record.mode, status: .active, scopes: record.scopes,
+                    expiresAt: record.expiresAt,
                     lastError: nil, createdAt: existing.createdAt, updatedAt: record.updatedAt, revision: 0,
                     sealed: record.sealed
                 )
@@ -51,10 +52,10 @@ extension CredsEngine {
             throw RPCError.invalidParams("displayName must be 1 to 200 characters")
         }
         let provider = try catalog.connectableProvider(providerId)
-        guard provider.mode == .service else {
+        guard provider.mode == .service || provider.importable == true else {
             throw RPCError(
                 .invalidParams,
-                "\(provider.displayName) connections are made through the OAuth flow (oauth.begin), which this build does not offer yet",
+                "\(provider.displayName) connections are made through the OAuth flow: oauth.begin, then oauth.complete",
                 data: ["provider": .string(provider.id)]
             )
         }
@@ -70,8 +71,8 @@ extension CredsEngine {
         let now = Timestamp.now()
         let record = ConnectionRecord(
             id: id, workspaceId: workspaceId, provider: provider.id, displayName: displayName, mode: provider.mode,
-            status: .active, scopes: nil, expiresAt: nil, lastError: nil, createdAt: now, updatedAt: now,
-            revision: 0, sealed: sealed
+            status: .active, scopes: outcome.lists["scopes"], expiresAt: outcome.times["expiresAt"], lastError: nil,
+            createdAt: now, updatedAt: now, revision: 0, sealed: sealed
         )
         return (record, connectionId != nil, outcome.warnings, actor)
     }

@@ -1,10 +1,44 @@
 public import CredsProtocol
 import CredsCrypto
 import CredsStore
+public import NIOCore
 
 extension CredsEngine {
     /// `resolve`: the credential and headers for a provider in a workspace, under its routing policy.
-    public func resolve(_ raw: [String: JSONValue]) throws(RPCError) -> JSONValue {
+    /// API keys are answered at once; OAuth tokens may need a refresh first.
+    public func resolve(_ raw: [String: JSONValue], context: CallContext) -> EventLoopFuture<JSONValue> {
+        let decision: RoutingDecision
+        let requiredScopes: [String]
+        do {
+            (decision, requiredScopes) = try decideResolve(raw)
+            guard decision.provider.mode == .oauthUser, let connection = decision.connection else {
+                return context.eventLoop.makeSucceededFuture(try resolveAnswer(decision, fields: credentialFields(decision)))
+            }
+            return oauthAccessToken(connection, context: context).flatMapThrowing { token in
+                let missing = requiredScopes.filter { !Self.grants(token.scopes, $0) }
+                guard missing.isEmpty else {
+                    throw RPCError(
+                        .insufficientScope, "the connection was not granted every required scope",
+                        data: ["missing": .array(missing.map { .string($0) }), "connectionId": .string(connection.id)]
+                    )
+                }
+                var answer = try self.resolveAnswer(decision, fields: ["accessToken": token.tokenText]).objectValue ?? [:]
+                answer["credential"] = ["accessToken": .string(token.tokenText), "tokenType": .string(token.tokenType)]
+                answer["expiresAt"] = token.expiresAt.map { .string(Timestamp.rfc3339($0)) } ?? .null
+                answer["scopes"] = .array(token.scopes.map { .string($0) })
+                return .object(answer)
+            }
+        } catch {
+            return context.eventLoop.makeFailedFuture(error)
+        }
+    }
+
+    /// Whether `granted` covers `required`; a GitHub `name:write` permission also covers `name:read`.
+    static func grants(_ granted: [String], _ required: String) -> Bool {
+        granted.contains(required) || (required.hasSuffix(":read") && granted.contains(String(required.dropLast(5)) + ":write"))
+    }
+
+    private func decideResolve(_ raw: [String: JSONValue]) throws(RPCError) -> (RoutingDecision, [String]) {
         let params = try Params(
             raw, allowed: ["workspaceId", "provider", "grant", "connectionId", "requiredScopes"]
         )
@@ -12,15 +46,20 @@ extension CredsEngine {
         let providerId = try params.identifier("provider")
         let grant = try params.optionalString("grant")
         let connectionId = try params.optionalIdentifier("connectionId")
-        _ = try params.optionalStringArray("requiredScopes")
+        let requiredScopes = try params.optionalStringArray("requiredScopes") ?? []
         let provider = try catalog.connectableProvider(providerId)
         let decision = try read { txn in
             try checkGrant(txn, grant: grant, workspaceId: workspaceId, provider: provider.id)
             return try decide(txn, provider: provider, workspaceId: workspaceId, connectionId: connectionId)
         }
-        let fields = try credentialFields(decision)
+        return (decision, requiredScopes)
+    }
+
+    /// The answer for a decision whose credential fields are known.
+    private func resolveAnswer(_ decision: RoutingDecision, fields: [String: String]) throws(RPCError) -> JSONValue {
+        let provider = decision.provider
         var result = decision.summary
-        result["workspaceId"] = .string(workspaceId)
+        result["workspaceId"] = .string(decision.workspaceId)
         result["provider"] = .string(provider.id)
         var credential: [String: JSONValue] = [:]
         for field in provider.fields where field.exposed {

@@ -29,16 +29,16 @@ extension CredsEngine {
                     data: ["provider": .string(provider.id)]
                 )
             }
-            return RoutingDecision(provider: provider, policy: policy, source: .builtIn, connection: nil, fallbackReason: nil)
+            return RoutingDecision(provider: provider, workspaceId: workspaceId, policy: policy, source: .builtIn, connection: nil, fallbackReason: nil)
         }
         let all = named == nil ? try database.connections(txn, workspaceId: workspaceId, provider: provider.id) : []
         if let connection = named ?? Self.newest(all.filter { $0.status == .active }) {
-            return RoutingDecision(provider: provider, policy: policy, source: .byo, connection: connection, fallbackReason: nil)
+            return RoutingDecision(provider: provider, workspaceId: workspaceId, policy: policy, source: .byo, connection: connection, fallbackReason: nil)
         }
         let newest = Self.newest(all)
         if policy == .auto, builtinKeys[provider.id] != nil {
             return RoutingDecision(
-                provider: provider, policy: policy, source: .builtIn, connection: nil,
+                provider: provider, workspaceId: workspaceId, policy: policy, source: .builtIn, connection: nil,
                 fallbackReason: Self.fallbackReason(newest)
             )
         }

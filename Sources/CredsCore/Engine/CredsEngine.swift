@@ -1,4 +1,5 @@
 public import CredsCrypto
+public import CredsOAuth
 import CredsProtocol
 import CredsStore
 public import Logging
@@ -18,15 +19,23 @@ public final class CredsEngine: Sendable {
     let logger: Logger
     let startedAt: Int64
     let replayCache = ReplayCache(retentionSeconds: 2 * CredsEngine.webhookTolerance)
+    let oauth: OAuthSettings
+    let tokenClient: TokenEndpointClient
+    let flights = TokenFlights()
+    let installationTokens = InstallationTokenCache()
 
     public init(
         database: CredsDatabase,
         keyRing: KeyRing,
         builtinKeys: [String: SecretBytes],
         resolveConfig: ResolveConfig,
+        oauth: OAuthSettings = OAuthSettings(),
+        tokenClient: TokenEndpointClient = TokenEndpointClient(),
         catalog: ProviderCatalog = .bundled,
         logger: Logger
     ) {
+        self.oauth = oauth
+        self.tokenClient = tokenClient
         self.database = database
         self.sealer = Sealer(keyRing: keyRing)
         self.builtinKeys = builtinKeys

@@ -8,6 +8,7 @@ struct RoutingDecision: Sendable {
     }
 
     let provider: Provider
+    let workspaceId: String
     /// The workspace's policy; nil for OAuth providers, which have none.
     let policy: RoutingMode?
     let source: Source

@@ -10,6 +10,7 @@ public final class CredsDatabase: Sendable {
     let members: LMDBDatabase
     let grants: LMDBDatabase
     let meta: LMDBDatabase
+    let oauthStates: LMDBDatabase
     let auditLog: AuditLog
 
     /// Opens the store in `directory` (created 0700 by the caller).
@@ -22,6 +23,7 @@ public final class CredsDatabase: Sendable {
         members = try environment.openDatabase("members")
         grants = try environment.openDatabase("grants")
         meta = try environment.openDatabase("meta")
+        oauthStates = try environment.openDatabase("oauth_states")
         auditLog = AuditLog(entries: try environment.openDatabase("audit"), meta: meta, maxEntries: auditMaxEntries)
         writer = StoreWriter(environment: environment)
     }

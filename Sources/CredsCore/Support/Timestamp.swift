@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 
 /// Times as microseconds since the Unix epoch, shown as RFC 3339 UTC.
@@ -20,5 +21,15 @@ public enum Timestamp {
         }
         return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
             + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))Z"
+    }
+
+    /// Reads an RFC 3339 / ISO 8601 time (`2026-11-27T22:54:44Z`, fractions and offsets allowed).
+    public static func parse(_ text: String) -> Int64? {
+        let plain = ISO8601DateFormatter()
+        plain.formatOptions = [.withInternetDateTime]
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        guard let date = plain.date(from: text) ?? fractional.date(from: text) else { return nil }
+        return Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
     }
 }

@@ -1,0 +1,303 @@
+public import CredsProtocol
+import CredsCrypto
+import CredsOAuth
+import CredsStore
+public import NIOCore
+
+extension CredsEngine {
+    /// How long an authorization `state` may be used.
+    static let oauthStateLifetime: Int64 = 600
+    /// Google scopes asked for when `oauth.begin` names none: Drive files the app opens or creates, and Sheets.
+    static let defaultGoogleScopes = [
+        "https://www.googleapis.com/auth/drive.file", "https://www.googleapis.com/auth/spreadsheets",
+    ]
+
+    /// `oauth.begin`: a pending connection (or a re-authorization), a single-use state, and where to send the user.
+    public func oauthBegin(_ raw: [String: JSONValue], context: CallContext) -> EventLoopFuture<JSONValue> {
+        let begin: OAuthBegin
+        do {
+            begin = try prepareBegin(raw)
+        } catch {
+            return context.eventLoop.makeFailedFuture(error)
+        }
+        let database = self.database
+        return write(context: context) { txn in
+            try self.authorize(txn, actor: begin.actor, workspaceId: begin.workspaceId, write: true)
+            if let existing = begin.existingConnectionId {
+                _ = try self.ownedConnection(txn, id: existing, workspaceId: begin.workspaceId, provider: begin.provider.id)
+            } else {
+                let now = Timestamp.now()
+                var pending = ConnectionRecord(
+                    id: begin.connectionId, workspaceId: begin.workspaceId, provider: begin.provider.id,
+                    displayName: begin.displayName, mode: .oauthUser, status: .pending, scopes: nil, expiresAt: nil,
+                    lastError: nil, createdAt: now, updatedAt: now, revision: 0, sealed: nil
+                )
+                pending.revision = try database.nextRevision(txn)
+                try database.put(txn, pending)
+            }
+            try txn.put(database.oauthStates, begin.stateDigest, RecordCoding.encode(begin.record))
+            return [
+                "connectionId": .string(begin.connectionId), "state": .string(begin.state),
+                "authorizationUrl": .string(begin.authorizationUrl),
+                "expiresAt": .string(Timestamp.rfc3339(begin.record.expiresAt)),
+                "workspaceId": .string(begin.workspaceId), "provider": .string(begin.provider.id),
+            ]
+        }
+    }
+
+    private func prepareBegin(_ raw: [String: JSONValue]) throws(RPCError) -> OAuthBegin {
+        let params = try Params(
+            raw, allowed: ["workspaceId", "provider", "displayName", "redirectUri", "scopes", "connectionId", "actor"]
+        )
+        let workspaceId = try params.identifier("workspaceId")
+        let provider = try catalog.connectableProvider(try params.identifier("provider"))
+        let displayName = try params.string("displayName")
+        let redirectUri = try params.string("redirectUri")
+        let requested = try params.optionalStringArray("scopes")
+        let existing = try params.optionalIdentifier("connectionId")
+        let actor = try params.identifier("actor")
+        guard (1...200).contains(displayName.count) else {
+            throw RPCError.invalidParams("displayName must be 1 to 200 characters")
+        }
+        guard redirectUri.hasPrefix("https://") || redirectUri.hasPrefix("http://") else {
+            throw RPCError.invalidParams("redirectUri must be an http or https URL")
+        }
+        guard provider.mode == .oauthUser else {
+            throw RPCError(.invalidParams, "\(provider.displayName) uses API keys: store one with connections.upsert")
+        }
+        try read { txn in try authorize(txn, actor: actor, workspaceId: workspaceId, write: true) }
+        guard keyRing.active != nil else {
+            throw RPCError(.encryptionKeyMissing, "no master key is configured; credsd cannot store tokens")
+        }
+        let state = Random.token(prefix: "st_", byteCount: 32)
+        let stateDigest = Digest.sha256(state.utf8)
+        let connectionId = existing ?? Random.token(prefix: "conn_", byteCount: 12)
+        let expiresAt = Timestamp.now() + Self.oauthStateLifetime * 1_000_000
+        let scopes = requested ?? (provider.id == "google-workspace" ? Self.defaultGoogleScopes : [])
+        let authorizationUrl: String
+        var sealedVerifier: SealedValue?
+        switch provider.id {
+        case "google-workspace":
+            guard let google = oauth.google else { throw Self.notConfigured(provider) }
+            let verifier = Random.token(prefix: "", byteCount: 48)
+            sealedVerifier = sealer.seal(
+                SecretBytes(copying: Array(verifier.utf8)),
+                associatedData: OAuthStateRecord.verifierAssociatedData(stateDigest: stateDigest)
+            )
+            authorizationUrl = FormEncoding.url(
+                google.authorizeUrl,
+                adding: [
+                    ("client_id", google.clientId), ("redirect_uri", redirectUri), ("response_type", "code"),
+                    ("scope", scopes.joined(separator: " ")), ("state", state),
+                    ("code_challenge", PKCE.challenge(for: verifier)), ("code_challenge_method", "S256"),
+                    ("access_type", "offline"), ("prompt", "consent"), ("include_granted_scopes", "true"),
+                ]
+            )
+        case "github":
+            guard let github = oauth.github else { throw Self.notConfigured(provider) }
+            authorizationUrl = FormEncoding.url(github.installUrl, adding: [("state", state)])
+        default:
+            throw Self.notConfigured(provider)
+        }
+        let record = OAuthStateRecord(
+            workspaceId: workspaceId, provider: provider.id, connectionId: connectionId, redirectUri: redirectUri,
+            scopes: scopes, expiresAt: expiresAt, sealedVerifier: sealedVerifier
+        )
+        return OAuthBegin(
+            workspaceId: workspaceId, provider: provider, displayName: displayName, actor: actor,
+            existingConnectionId: existing, connectionId: connectionId, state: state, stateDigest: stateDigest,
+            authorizationUrl: authorizationUrl, record: record
+        )
+    }
+
+    static func notConfigured(_ provider: Provider) -> RPCError {
+        RPCError(
+            .invalidParams, "OAuth for \(provider.displayName) is not configured on this daemon ([oauth.\(provider.id)])",
+            data: ["provider": .string(provider.id)]
+        )
+    }
+
+    /// `oauth.complete`: uses the state once, exchanges the code (or records the installation), stores the tokens.
+    public func oauthComplete(_ raw: [String: JSONValue], context: CallContext) -> EventLoopFuture<JSONValue> {
+        let stateDigest: [UInt8]
+        let code: String?
+        let installationId: String?
+        let providerError: String?
+        do {
+            let params = try Params(raw, allowed: ["state", "code", "installationId", "error"])
+            stateDigest = Digest.sha256(try params.string("state").utf8)
+            code = try params.optionalString("code")
+            providerError = try params.optionalString("error")
+            switch raw["installationId"] {
+            case nil, .null: installationId = nil
+            case .some(let value):
+                guard let number = value.intValue ?? value.stringValue.flatMap({ Int64($0) }), number > 0 else {
+                    throw RPCError.invalidParams("installationId must be a positive number or a string of digits")
+                }
+                installationId = String(number)
+            }
+        } catch {
+            return context.eventLoop.makeFailedFuture(error)
+        }
+        let database = self.database
+        return write(on: context.eventLoop) { txn -> OAuthStateRecord? in
+            guard let bytes = try txn.get(database.oauthStates, stateDigest) else { return nil }
+            try txn.delete(database.oauthStates, stateDigest)
+            let record = try RecordCoding.decode(OAuthStateRecord.self, from: bytes)
+            return record.expiresAt > Timestamp.now() ? record : nil
+        }.flatMap { state -> EventLoopFuture<JSONValue> in
+            guard let state else {
+                return context.eventLoop.makeFailedFuture(
+                    RPCError(.invalidState, "the state is unknown, already used or expired; start again with oauth.begin")
+                )
+            }
+            if let providerError {
+                return self.markError(state.connectionId, "authorization refused: \(Self.printable(providerError))", context: context)
+            }
+            switch state.provider {
+            case "google-workspace": return self.completeGoogle(state, code: code, stateDigest: stateDigest, context: context)
+            default: return self.completeGitHub(state, code: code, installationId: installationId, context: context)
+            }
+        }
+    }
+
+    private func completeGoogle(
+        _ state: OAuthStateRecord,
+        code: String?,
+        stateDigest: [UInt8],
+        context: CallContext
+    ) -> EventLoopFuture<JSONValue> {
+        guard let code, !code.isEmpty else {
+            return context.eventLoop.makeFailedFuture(RPCError.invalidParams("code is required to complete a Google authorization"))
+        }
+        guard let google = oauth.google, let sealed = state.sealedVerifier,
+            let verifier = try? sealer.open(sealed, associatedData: OAuthStateRecord.verifierAssociatedData(stateDigest: stateDigest))
+        else {
+            return markError(state.connectionId, "the authorization could not be completed on this daemon", context: context)
+        }
+        let form = [
+            ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", state.redirectUri),
+            ("client_id", google.clientId), ("client_secret", google.clientSecret.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }),
+            ("code_verifier", verifier.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }),
+        ]
+        return exchange(google.tokenUrl, form: form, state: state, context: context) { grant, previous in
+            var fields = ["accessToken": grant.accessToken]
+            if let refresh = grant.refreshToken ?? previous["refreshToken"] { fields["refreshToken"] = refresh }
+            return (fields, grant.expiresAt, grant.scopes ?? state.scopes)
+        }
+    }
+
+    private func completeGitHub(
+        _ state: OAuthStateRecord,
+        code: String?,
+        installationId: String?,
+        context: CallContext
+    ) -> EventLoopFuture<JSONValue> {
+        guard let installationId else {
+            return context.eventLoop.makeFailedFuture(RPCError.invalidParams("installationId is required to complete a GitHub installation"))
+        }
+        guard let code, !code.isEmpty, let github = oauth.github, let clientId = github.clientId,
+            let clientSecret = github.clientSecret
+        else {
+            return storeTokens(state, fields: ["installationId": installationId], expiresAt: nil, scopes: [], context: context)
+        }
+        let form = [
+            ("client_id", clientId), ("client_secret", clientSecret.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }),
+            ("code", code), ("redirect_uri", state.redirectUri),
+        ]
+        return exchange(github.tokenUrl, form: form, state: state, context: context) { grant, _ in
+            var fields = ["installationId": installationId, "userAccessToken": grant.accessToken]
+            if let refresh = grant.refreshToken { fields["userRefreshToken"] = refresh }
+            return (fields, nil, [])
+        }
+    }
+
+    /// POSTs a code exchange and stores what `fields` makes of the answer; a refusal marks the connection `error`.
+    private func exchange(
+        _ url: String,
+        form: [(String, String)],
+        state: OAuthStateRecord,
+        context: CallContext,
+        fields: @escaping @Sendable (TokenGrant, [String: String]) -> ([String: String], Int64?, [String])
+    ) -> EventLoopFuture<JSONValue> {
+        tokenClient.postForm(url, form: form, on: context.eventLoop).flatMap { reply in
+            let json = try? JSONValue.parse(reply.body)
+            if reply.isSuccess, let json, json["error"] == nil, let grant = TokenGrant(json: json, now: Timestamp.now()) {
+                let previous = (try? self.read { txn in try self.database.connection(txn, id: state.connectionId) })
+                    .flatMap { $0 }.flatMap { try? self.openPayload($0) } ?? [:]
+                let (payload, expiresAt, scopes) = fields(grant, previous)
+                return self.storeTokens(state, fields: payload, expiresAt: expiresAt, scopes: scopes, context: context)
+            }
+            let reason = json?["error"]?.stringValue.map(Self.printable) ?? "HTTP \(reply.status)"
+            return self.markError(state.connectionId, "the token exchange was refused: \(reason)", context: context)
+        }.flatMapError { error in
+            guard let transport = error as? TokenEndpointError else { return context.eventLoop.makeFailedFuture(error) }
+            return self.markError(state.connectionId, "the token endpoint failed: \(transport)", context: context)
+                .flatMapThrowing { _ in
+                    throw RPCError(.upstreamUnavailable, "\(transport); start again with oauth.begin")
+                }
+        }
+    }
+
+    /// Seals the tokens into the connection and makes it `active`.
+    func storeTokens(
+        _ state: OAuthStateRecord,
+        fields: [String: String],
+        expiresAt: Int64?,
+        scopes: [String],
+        context: CallContext
+    ) -> EventLoopFuture<JSONValue> {
+        let plaintext = Self.sealablePayload(fields)
+        let sealer = self.sealer
+        let database = self.database
+        return write(context: context) { txn in
+            var record = try self.ownedConnection(txn, id: state.connectionId, workspaceId: state.workspaceId, provider: state.provider)
+            guard let sealed = sealer.seal(plaintext, associatedData: record.associatedData) else {
+                throw RPCError(.encryptionKeyMissing, "no master key is configured; credsd cannot store tokens")
+            }
+            record.sealed = sealed
+            record.status = .active
+            record.lastError = nil
+            record.expiresAt = expiresAt
+            record.scopes = scopes
+            record.updatedAt = Timestamp.now()
+            record.revision = try database.nextRevision(txn)
+            try database.put(txn, record)
+            return ["connection": record.publicJSON]
+        }
+    }
+
+    /// Sets a connection to `error` with `lastError`, and answers it.
+    func markError(_ connectionId: String, _ message: String, context: CallContext) -> EventLoopFuture<JSONValue> {
+        let database = self.database
+        installationTokens.remove(connectionId)
+        return write(context: context) { txn in
+            var record = try self.existingConnection(txn, id: connectionId)
+            record.status = .error
+            record.lastError = message
+            record.updatedAt = Timestamp.now()
+            record.revision = try database.nextRevision(txn)
+            try database.put(txn, record)
+            return ["connection": record.publicJSON]
+        }
+    }
+
+    /// Provider-supplied text cut to something safe to store and show: 100 printable ASCII characters.
+    static func printable(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.filter { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F }.prefix(100)))
+    }
+}
+
+/// Everything `oauth.begin` worked out before its write.
+private struct OAuthBegin: Sendable {
+    let workspaceId: String
+    let provider: Provider
+    let displayName: String
+    let actor: String
+    let existingConnectionId: String?
+    let connectionId: String
+    let state: String
+    let stateDigest: [UInt8]
+    let authorizationUrl: String
+    let record: OAuthStateRecord
+}

@@ -1,0 +1,222 @@
+import CredsCrypto
+import CredsOAuth
+import CredsProtocol
+import CredsStore
+import NIOCore
+
+extension CredsEngine {
+    /// A valid access token for an OAuth connection: the stored one while it is fresh, else a refreshed or
+    /// newly minted one, with one refresh per connection in flight however many resolves wait for it.
+    func oauthAccessToken(_ connection: ConnectionRecord, context: CallContext) -> EventLoopFuture<AccessToken> {
+        do {
+            switch connection.provider {
+            case "google-workspace": return try googleToken(connection, context: context)
+            case "github": return try githubToken(connection, context: context)
+            default: throw RPCError(.noCredential, "no token source for \(connection.provider)")
+            }
+        } catch {
+            return context.eventLoop.makeFailedFuture(error)
+        }
+    }
+
+    private var refreshWindow: Int64 { Int64(resolveConfig.refreshWindowSeconds) * 1_000_000 }
+
+    // MARK: Google
+
+    private func googleToken(_ connection: ConnectionRecord, context: CallContext) throws(RPCError) -> EventLoopFuture<AccessToken> {
+        let fields = try openPayload(connection)
+        guard let accessToken = fields["accessToken"] else {
+            throw RPCError(.reauthRequired, "the connection holds no access token", data: ["connectionId": .string(connection.id)])
+        }
+        let current = AccessToken(
+            token: SecretBytes(copying: Array(accessToken.utf8)), tokenType: "Bearer", expiresAt: connection.expiresAt,
+            scopes: connection.scopes ?? []
+        )
+        let now = Timestamp.now()
+        if let expiresAt = connection.expiresAt, expiresAt - now > refreshWindow {
+            return context.eventLoop.makeSucceededFuture(current)
+        }
+        let fallback = { @Sendable (error: any Error) -> EventLoopFuture<AccessToken> in
+            if let error = error as? RPCError, error.reason != .upstreamUnavailable {
+                return context.eventLoop.makeFailedFuture(error)
+            }
+            if let expiresAt = current.expiresAt, expiresAt > Timestamp.now() {
+                return context.eventLoop.makeSucceededFuture(current)
+            }
+            return context.eventLoop.makeFailedFuture(error)
+        }
+        guard let google = oauth.google, let refreshToken = fields["refreshToken"] else {
+            return fallback(RPCError(.upstreamUnavailable, "the token has expired and cannot be refreshed here",
+                                     data: ["connectionId": .string(connection.id)]))
+        }
+        if flights.isBackingOff(connection.id, now: now) {
+            return fallback(RPCError(.upstreamUnavailable, "the token endpoint failed recently; waiting before trying again",
+                                     data: ["connectionId": .string(connection.id)]))
+        }
+        return flights.refresh(connection.id, on: context.eventLoop) {
+            refreshGoogle(connection, refreshToken: refreshToken, settings: google, context: context)
+        }.flatMapError(fallback)
+    }
+
+    private func refreshGoogle(
+        _ connection: ConnectionRecord,
+        refreshToken: String,
+        settings: GoogleOAuthSettings,
+        context: CallContext
+    ) -> EventLoopFuture<AccessToken> {
+        let form = [
+            ("grant_type", "refresh_token"), ("refresh_token", refreshToken), ("client_id", settings.clientId),
+            ("client_secret", settings.clientSecret.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }),
+        ]
+        let id = connection.id
+        return tokenClient.postForm(settings.tokenUrl, form: form, on: context.eventLoop).flatMap { reply in
+            let json = try? JSONValue.parse(reply.body)
+            let now = Timestamp.now()
+            if reply.isSuccess, let json, let grant = TokenGrant(json: json, now: now) {
+                self.flights.recordSuccess(id)
+                return self.storeRefreshed(id, grant: grant, keepRefreshToken: refreshToken, context: context)
+            }
+            if json?["error"]?.stringValue == "invalid_grant" {
+                self.flights.recordSuccess(id)
+                return self.requireReauth(id, "Google refused the refresh token (invalid_grant)", context: context)
+            }
+            self.flights.recordFailure(id, now: now)
+            self.logger.warning("token refresh failed", metadata: ["conn.id": "\(id)", "http.status": "\(reply.status)"])
+            return context.eventLoop.makeFailedFuture(
+                RPCError(.upstreamUnavailable, "the token endpoint answered HTTP \(reply.status)", data: ["connectionId": .string(id)])
+            )
+        }.flatMapErrorThrowing { error in
+            if error is RPCError { throw error }
+            self.flights.recordFailure(id, now: Timestamp.now())
+            self.logger.warning("token refresh failed", metadata: ["conn.id": "\(id)", "error": "\(error)"])
+            throw RPCError(.upstreamUnavailable, "\(error)", data: ["connectionId": .string(id)])
+        }
+    }
+
+    /// Stores a refreshed token (and a rotated refresh token) durably before it is answered.
+    private func storeRefreshed(
+        _ id: String,
+        grant: TokenGrant,
+        keepRefreshToken: String,
+        context: CallContext
+    ) -> EventLoopFuture<AccessToken> {
+        var fields = ["accessToken": grant.accessToken]
+        fields["refreshToken"] = grant.refreshToken ?? keepRefreshToken
+        let plaintext = Self.sealablePayload(fields)
+        let sealer = self.sealer
+        let database = self.database
+        return write(on: context.eventLoop) { txn -> AccessToken in
+            var record = try self.existingConnection(txn, id: id)
+            guard record.status == .active, let sealed = sealer.seal(plaintext, associatedData: record.associatedData) else {
+                throw RPCError(.connectionUnavailable, "the connection changed during the refresh", data: ["connectionId": .string(id)])
+            }
+            record.sealed = sealed
+            record.expiresAt = grant.expiresAt
+            if let scopes = grant.scopes { record.scopes = scopes }
+            record.updatedAt = Timestamp.now()
+            record.revision = try database.nextRevision(txn)
+            try database.put(txn, record)
+            return AccessToken(
+                token: SecretBytes(copying: Array(grant.accessToken.utf8)), tokenType: "Bearer",
+                expiresAt: grant.expiresAt, scopes: record.scopes ?? []
+            )
+        }
+    }
+
+    /// Sets the connection to `error` and answers `reauth_required`.
+    private func requireReauth(_ id: String, _ message: String, context: CallContext) -> EventLoopFuture<AccessToken> {
+        let database = self.database
+        installationTokens.remove(id)
+        return write(on: context.eventLoop) { txn in
+            var record = try self.existingConnection(txn, id: id)
+            record.status = .error
+            record.lastError = message
+            record.updatedAt = Timestamp.now()
+            record.revision = try database.nextRevision(txn)
+            try database.put(txn, record)
+        }.flatMapThrowing { _ in
+            throw RPCError(.reauthRequired, message, data: ["connectionId": .string(id)])
+        }
+    }
+
+    // MARK: GitHub
+
+    private func githubToken(_ connection: ConnectionRecord, context: CallContext) throws(RPCError) -> EventLoopFuture<AccessToken> {
+        let fields = try openPayload(connection)
+        guard let installationId = fields["installationId"] else {
+            throw RPCError(.reauthRequired, "the connection has no installation", data: ["connectionId": .string(connection.id)])
+        }
+        let now = Timestamp.now()
+        let cached = installationTokens.token(for: connection.id)
+        if let cached, let expiresAt = cached.expiresAt, expiresAt - now > refreshWindow {
+            return context.eventLoop.makeSucceededFuture(cached)
+        }
+        let fallback = { @Sendable (error: any Error) -> EventLoopFuture<AccessToken> in
+            if let error = error as? RPCError, error.reason != .upstreamUnavailable {
+                return context.eventLoop.makeFailedFuture(error)
+            }
+            if let cached, let expiresAt = cached.expiresAt, expiresAt > Timestamp.now() {
+                return context.eventLoop.makeSucceededFuture(cached)
+            }
+            return context.eventLoop.makeFailedFuture(error)
+        }
+        guard let github = oauth.github else {
+            return fallback(RPCError(.upstreamUnavailable, "the GitHub App is not configured on this daemon"))
+        }
+        if flights.isBackingOff(connection.id, now: now) {
+            return fallback(RPCError(.upstreamUnavailable, "the GitHub API failed recently; waiting before trying again",
+                                     data: ["connectionId": .string(connection.id)]))
+        }
+        return flights.refresh(connection.id, on: context.eventLoop) {
+            mintInstallationToken(connection.id, installationId: installationId, settings: github, context: context)
+        }.flatMapError(fallback)
+    }
+
+    private func mintInstallationToken(
+        _ id: String,
+        installationId: String,
+        settings: GitHubAppSettings,
+        context: CallContext
+    ) -> EventLoopFuture<AccessToken> {
+        let jwt: String
+        do {
+            jwt = try settings.key.jwt(appId: settings.appId, now: Timestamp.now() / 1_000_000)
+        } catch {
+            return context.eventLoop.makeFailedFuture(RPCError(.internalError, "the GitHub App key could not sign"))
+        }
+        let url = "\(settings.apiBaseUrl)/app/installations/\(installationId)/access_tokens"
+        let headers = [
+            ("Authorization", "Bearer \(jwt)"), ("Accept", "application/vnd.github+json"),
+            ("X-GitHub-Api-Version", "2022-11-28"),
+        ]
+        return tokenClient.post(url, body: [], headers: headers, on: context.eventLoop).flatMap { reply in
+            let now = Timestamp.now()
+            let json = try? JSONValue.parse(reply.body)
+            if reply.isSuccess, let token = json?["token"]?.stringValue, !token.isEmpty {
+                self.flights.recordSuccess(id)
+                let permissions = json?["permissions"]?.objectValue ?? [:]
+                let minted = AccessToken(
+                    token: SecretBytes(copying: Array(token.utf8)), tokenType: "Bearer",
+                    expiresAt: json?["expires_at"]?.stringValue.flatMap(Timestamp.parse) ?? now + 3_000_000_000,
+                    scopes: permissions.keys.sorted().compactMap { key in permissions[key]?.stringValue.map { "\(key):\($0)" } }
+                )
+                self.installationTokens.store(minted, for: id)
+                return context.eventLoop.makeSucceededFuture(minted)
+            }
+            if reply.status == 404 {
+                self.flights.recordSuccess(id)
+                return self.requireReauth(id, "the GitHub App is no longer installed (HTTP 404)", context: context)
+            }
+            self.flights.recordFailure(id, now: now)
+            self.logger.warning("installation token failed", metadata: ["conn.id": "\(id)", "http.status": "\(reply.status)"])
+            return context.eventLoop.makeFailedFuture(
+                RPCError(.upstreamUnavailable, "the GitHub API answered HTTP \(reply.status)", data: ["connectionId": .string(id)])
+            )
+        }.flatMapErrorThrowing { error in
+            if error is RPCError { throw error }
+            self.flights.recordFailure(id, now: Timestamp.now())
+            self.logger.warning("installation token failed", metadata: ["conn.id": "\(id)", "error": "\(error)"])
+            throw RPCError(.upstreamUnavailable, "\(error)", data: ["connectionId": .string(id)])
+        }
+    }
+}

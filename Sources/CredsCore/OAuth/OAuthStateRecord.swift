@@ -1,0 +1,18 @@
+import CredsCrypto
+
+/// A pending authorization, stored under the SHA-256 of its `state` until `oauth.complete` uses it once.
+struct OAuthStateRecord: Sendable, Codable {
+    let workspaceId: String
+    let provider: String
+    let connectionId: String
+    let redirectUri: String
+    let scopes: [String]
+    /// Microseconds since the epoch.
+    let expiresAt: Int64
+    /// The PKCE verifier, sealed under the master key (Google only).
+    let sealedVerifier: SealedValue?
+
+    static func verifierAssociatedData(stateDigest: [UInt8]) -> [UInt8] {
+        Array("credsd.oauth-state.v1\u{0}".utf8) + stateDigest
+    }
+}

@@ -1,0 +1,59 @@
+import NIOCore
+import Synchronization
+
+/// One token refresh in flight per connection, however many resolves wait for it;
+/// and after a failure, a pause that grows before the next attempt.
+final class TokenFlights: Sendable {
+    private struct State {
+        var flights: [String: EventLoopFuture<AccessToken>] = [:]
+        var failures: [String: (count: Int, retryAt: Int64)] = [:]
+    }
+
+    private let state = Mutex(State())
+    /// First pause after a failure, in microseconds; it doubles up to `maxBackoff`.
+    let firstBackoff: Int64
+    let maxBackoff: Int64
+
+    init(firstBackoffSeconds: Int64 = 5, maxBackoffSeconds: Int64 = 300) {
+        firstBackoff = firstBackoffSeconds * 1_000_000
+        maxBackoff = maxBackoffSeconds * 1_000_000
+    }
+
+    /// Whether refreshing `connectionId` must wait because of recent failures.
+    func isBackingOff(_ connectionId: String, now: Int64) -> Bool {
+        state.withLock { ($0.failures[connectionId]?.retryAt ?? 0) > now }
+    }
+
+    /// Joins the refresh in flight for `connectionId`, or starts one with `start` (called outside the lock).
+    func refresh(
+        _ connectionId: String,
+        on eventLoop: any EventLoop,
+        start: () -> EventLoopFuture<AccessToken>
+    ) -> EventLoopFuture<AccessToken> {
+        let promise = eventLoop.makePromise(of: AccessToken.self)
+        let existing = state.withLock { state -> EventLoopFuture<AccessToken>? in
+            if let flight = state.flights[connectionId] { return flight }
+            state.flights[connectionId] = promise.futureResult
+            return nil
+        }
+        if let existing { return existing.hop(to: eventLoop) }
+        promise.futureResult.whenComplete { _ in
+            self.state.withLock { _ = $0.flights.removeValue(forKey: connectionId) }
+        }
+        promise.completeWith(start())
+        return promise.futureResult
+    }
+
+    /// Notes a failed attempt: the next is allowed after a pause that doubles with each failure.
+    func recordFailure(_ connectionId: String, now: Int64) {
+        state.withLock { state in
+            let count = (state.failures[connectionId]?.count ?? 0) + 1
+            let pause = min(maxBackoff, firstBackoff << min(count - 1, 20))
+            state.failures[connectionId] = (count, now + pause)
+        }
+    }
+
+    func recordSuccess(_ connectionId: String) {
+        state.withLock { _ = $0.failures.removeValue(forKey: connectionId) }
+    }
+}

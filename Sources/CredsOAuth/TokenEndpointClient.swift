@@ -44,8 +44,8 @@ public struct TokenEndpointClient: Sendable {
             return eventLoop.makeFailedFuture(TokenEndpointError(kind: .unreachable, host: host))
         }
         return httpClient.execute(
-            request: request, eventLoop: .delegate(on: eventLoop), deadline: .now() + timeout
-        ).flatMapErrorThrowing { error in
+            request: request, eventLoop: .indifferent, deadline: .now() + timeout
+        ).hop(to: eventLoop).flatMapErrorThrowing { error in
             if let error = error as? HTTPClientError, error == .deadlineExceeded || error == .readTimeout
                 || error == .connectTimeout
             {

@@ -142,6 +142,7 @@ final class DaemonFixture: @unchecked Sendable {
     }
 
     deinit {
+        if ProcessInfo.processInfo.environment["CREDSD_TEST_DUMP_LOG"] != nil { print(daemonLog) }
         if let process, process.isRunning {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()

@@ -30,13 +30,18 @@ final class TokenFlights: Sendable {
         on eventLoop: any EventLoop,
         start: () -> EventLoopFuture<AccessToken>
     ) -> EventLoopFuture<AccessToken> {
+        if let existing = state.withLock({ $0.flights[connectionId] }) { return existing.hop(to: eventLoop) }
         let promise = eventLoop.makePromise(of: AccessToken.self)
         let existing = state.withLock { state -> EventLoopFuture<AccessToken>? in
             if let flight = state.flights[connectionId] { return flight }
             state.flights[connectionId] = promise.futureResult
             return nil
         }
-        if let existing { return existing.hop(to: eventLoop) }
+        if let existing {
+            // Another caller started a flight between the two looks: ours only mirrors it.
+            promise.completeWith(existing)
+            return existing.hop(to: eventLoop)
+        }
         promise.futureResult.whenComplete { _ in
             self.state.withLock { _ = $0.flights.removeValue(forKey: connectionId) }
         }

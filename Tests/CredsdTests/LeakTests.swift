@@ -92,6 +92,55 @@ struct LeakTests {
         }
     }
 
+    @Test("OAuth client secrets, refresh tokens and access tokens never reach logs, audit, errors or the store in clear")
+    func oauthSweep() throws {
+        let provider = try FakeOAuthProvider()
+        provider.configure {
+            $0.rotateRefreshTokens = true
+            $0.expiresIn = 60
+        }
+        let daemon = try DaemonFixture(
+            configExtra: "[resolve]\nrequireGrant = false\n\n" + provider.configSections(), logLevel: "trace"
+        )
+        try daemon.addWriter()
+        let begun = try daemon.adminCall("oauth.begin", [
+            "workspaceId": "ws1", "provider": "google-workspace", "displayName": "Drive",
+            "redirectUri": "https://app.example/oauth/callback", "actor": "alice",
+        ])
+        let url = begun["authorizationUrl"]!.stringValue!
+        let challenge = FakeOAuthProvider.parseForm(String(url.split(separator: "?").last!))["code_challenge"]!
+        provider.configure { $0.codes["leak-code"] = challenge }
+        try daemon.adminCall("oauth.complete", ["state": begun["state"]!, "code": "leak-code"])
+        var tokens: [String] = []
+        for _ in 0..<2 {
+            let answer = try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "google-workspace"])
+            tokens.append(answer["credential"]!["accessToken"]!.stringValue!)
+        }
+        let gh = try daemon.adminCall("oauth.begin", [
+            "workspaceId": "ws1", "provider": "github", "displayName": "Repos",
+            "redirectUri": "https://app.example/oauth/callback", "actor": "alice",
+        ])
+        try daemon.adminCall("oauth.complete", ["state": gh["state"]!, "installationId": 99, "code": "gh-code"])
+        tokens.append(try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "github"])["credential"]!["accessToken"]!.stringValue!)
+        provider.configure { $0.behaviour = .invalidGrant }
+        let refusal = remoteError { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "google-workspace"]) }
+        #expect(refusal?.reason == "reauth_required")
+        Thread.sleep(forTimeInterval: 0.3)
+        let audit = String(decoding: try daemon.adminCall("audit.list", ["limit": 1000]).serialized(), as: UTF8.self)
+        let listed = String(decoding: try daemon.adminCall("connections.list", ["workspaceId": "ws1", "actor": "alice"]).serialized(), as: UTF8.self)
+        daemon.stop()
+        let store = try Data(contentsOf: URL(fileURLWithPath: daemon.dataDir + "/data.mdb"))
+        let secrets = [FakeOAuthProvider.clientSecret, FakeOAuthProvider.githubClientSecret, "1//refresh-1", "1//refresh-2",
+                       "1//refresh-3", "ghu_user_", "ghr_", begun["state"]!.stringValue!] + tokens
+        let outputs = [daemon.daemonLog, audit, listed, refusal.map { "\($0)\($0.data)" } ?? ""]
+        for secret in secrets {
+            for form in Self.forms(of: secret) {
+                for output in outputs { #expect(!output.contains(form), "a secret leaked") }
+                #expect(store.range(of: Data(form.utf8)) == nil, "a secret is in the store in clear")
+            }
+        }
+    }
+
     @Test("the daemon process is not dumpable and may not write a core file")
     func noCoreDumps() throws {
         let daemon = try DaemonFixture()

@@ -22,6 +22,8 @@ public final class CredsDaemon: Service {
     }
 
     public func run() async throws {
+        let activated = try ActivatedSockets.fromEnvironment()
+        let notifier = SystemdNotifier()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let inFlight = InFlightTracker()
         let registry = ChannelRegistry()
@@ -32,14 +34,16 @@ public final class CredsDaemon: Service {
                 maxFrameBytes: Frame.resolveSocketLimit, idleTimeout: idle,
                 peerPolicy: .resolve(config.sockets.resolveAllowUids),
                 counter: ConnectionCounter(limit: config.limits.maxConnections),
-                table: .resolveSocket(engine), inFlight: inFlight, registry: registry, logger: logger
+                table: .resolveSocket(engine), inFlight: inFlight, registry: registry, logger: logger,
+                activatedFD: activated.byName["resolve"]
             ),
             SocketListener(
                 kind: .admin, path: config.sockets.admin, mode: config.sockets.adminMode,
                 maxFrameBytes: config.limits.maxFrameBytes, idleTimeout: idle,
                 peerPolicy: .admin(config.sockets.adminAllowUids),
                 counter: ConnectionCounter(limit: config.limits.maxConnections),
-                table: .adminSocket(engine), inFlight: inFlight, registry: registry, logger: logger
+                table: .adminSocket(engine), inFlight: inFlight, registry: registry, logger: logger,
+                activatedFD: activated.byName["admin"]
             ),
         ]
         var servers: [any Channel] = []
@@ -49,7 +53,7 @@ public final class CredsDaemon: Service {
             }
         } catch {
             for server in servers { try? await server.close() }
-            for listener in listeners.prefix(servers.count) { unlink(listener.path) }
+            for listener in listeners.prefix(servers.count) where listener.ownsSocketFile { unlink(listener.path) }
             try? await group.shutdownGracefully()
             engine.database.close()
             throw error
@@ -63,10 +67,24 @@ public final class CredsDaemon: Service {
                 "data.dir": "\(config.dataDir)",
                 "keys": "\(engine.keyRing.ids.joined(separator: ","))",
                 "encryption": "\(engine.keyRing.active == nil ? "missing" : "configured")",
+                "socket.activation": "\(activated.byName.isEmpty ? "none" : activated.byName.keys.sorted().joined(separator: ","))",
             ]
         )
+        notifier.notify("READY=1\nSTATUS=serving\nMAINPID=\(getpid())")
 
-        try? await gracefulShutdown()
+        await withTaskGroup(of: Void.self) { tasks in
+            if let interval = notifier.watchdogInterval {
+                tasks.addTask {
+                    while !Task.isCancelled {
+                        notifier.notify("WATCHDOG=1")
+                        try? await Task.sleep(for: interval)
+                    }
+                }
+            }
+            try? await gracefulShutdown()
+            tasks.cancelAll()
+        }
+        notifier.notify("STOPPING=1\nSTATUS=draining")
 
         logger.info("credsd stopping", metadata: ["requests.inflight": "\(inFlight.current)"])
         for server in servers { try? await server.close() }
@@ -76,7 +94,7 @@ public final class CredsDaemon: Service {
             try? await Task.sleep(for: .milliseconds(10))
         }
         registry.closeAll()
-        for listener in listeners { unlink(listener.path) }
+        for listener in listeners where listener.ownsSocketFile { unlink(listener.path) }
         try? await group.shutdownGracefully()
         engine.database.close()
         logger.info("credsd stopped")

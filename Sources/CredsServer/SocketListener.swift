@@ -19,9 +19,20 @@ struct SocketListener: Sendable {
     let registry: ChannelRegistry
     let logger: Logger
 
-    /// Creates the socket file with its final mode and starts accepting.
+    /// A socket handed over by systemd, used as it is; nil to create the socket file here.
+    let activatedFD: Int32?
+
+    /// Whether credsd created the socket file (and so removes it at shutdown).
+    var ownsSocketFile: Bool { activatedFD == nil }
+
+    /// Creates the socket file with its final mode (or takes systemd's) and starts accepting.
     func start(group: any EventLoopGroup) async throws -> any Channel {
-        let fd = try UnixSocketBinder.bind(path: path, mode: mode)
+        let fd: Int32
+        if let activatedFD {
+            fd = activatedFD
+        } else {
+            fd = try UnixSocketBinder.bind(path: path, mode: mode)
+        }
         let listener = self
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 511)

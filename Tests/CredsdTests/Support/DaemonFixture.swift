@@ -28,11 +28,16 @@ final class DaemonFixture: @unchecked Sendable {
         configExtra: String = "",
         socketsExtra: String = "",
         builtin: [String: String] = [:],
-        logLevel: String = "info"
+        logLevel: String = "info",
+        launcher: [String] = [],
+        environment: [String: String] = [:],
+        activatedSockets: (resolve: String, admin: String)? = nil
     ) throws {
+        self.launcher = launcher
+        self.environment = environment
         directory = TemporaryDirectory()
-        resolveSocket = directory.file("resolve.sock")
-        adminSocket = directory.file("admin.sock")
+        resolveSocket = activatedSockets?.resolve ?? directory.file("resolve.sock")
+        adminSocket = activatedSockets?.admin ?? directory.file("admin.sock")
         dataDir = directory.file("data")
         configPath = directory.file("credsd.toml")
         self.logLevel = logLevel
@@ -50,6 +55,9 @@ final class DaemonFixture: @unchecked Sendable {
     }
 
     private let logLevel: String
+    /// A command the daemon is started through (e.g. systemd-socket-activate), or empty.
+    private let launcher: [String]
+    private let environment: [String: String]
 
     /// Writes a new random master key file and returns its path.
     func makeKey(named name: String) -> String {
@@ -88,10 +96,12 @@ final class DaemonFixture: @unchecked Sendable {
     /// Starts (or restarts) the daemon process and waits until both sockets accept.
     func start() throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Binaries.credsd)
-        process.arguments = ["serve", "--config", configPath, "--log-level", logLevel]
+        let command = launcher + [Binaries.credsd, "serve", "--config", configPath, "--log-level", logLevel]
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "CREDENTIALS_DIRECTORY")
+        env.merge(environment) { _, new in new }
         process.environment = env
         let logPath = directory.file("daemon.log")
         if !FileManager.default.fileExists(atPath: logPath) {

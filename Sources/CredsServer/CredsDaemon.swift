@@ -13,9 +13,17 @@ public final class CredsDaemon: Service {
     private let logger: Logger
     /// Longest wait for in-flight requests at shutdown.
     public let drainTimeout: Duration
+    private let metrics: MetricsListener?
 
-    public init(config: DaemonConfig, engine: CredsEngine, logger: Logger, drainTimeout: Duration = .seconds(10)) {
+    public init(
+        config: DaemonConfig,
+        engine: CredsEngine,
+        logger: Logger,
+        metrics: MetricsListener? = nil,
+        drainTimeout: Duration = .seconds(10)
+    ) {
         self.config = config
+        self.metrics = metrics
         self.drainTimeout = drainTimeout
         self.engine = engine
         self.logger = logger
@@ -47,9 +55,13 @@ public final class CredsDaemon: Service {
             ),
         ]
         var servers: [any Channel] = []
+        var metricsChannel: (any Channel)?
         do {
             for listener in listeners {
                 servers.append(try await listener.start(group: group))
+            }
+            if let metrics, let listen = config.metrics.listen, let (host, port) = MetricsConfig.split(listen) {
+                metricsChannel = try await metrics.start(host: host, port: port, group: group, engine: engine)
             }
         } catch {
             for server in servers { try? await server.close() }
@@ -67,6 +79,7 @@ public final class CredsDaemon: Service {
                 "data.dir": "\(config.dataDir)",
                 "keys": "\(engine.keyRing.ids.joined(separator: ","))",
                 "encryption": "\(engine.keyRing.active == nil ? "missing" : "configured")",
+                "metrics.listen": "\(config.metrics.listen ?? "off")",
                 "socket.activation": "\(activated.byName.isEmpty ? "none" : activated.byName.keys.sorted().joined(separator: ","))",
             ]
         )
@@ -88,6 +101,7 @@ public final class CredsDaemon: Service {
 
         logger.info("credsd stopping", metadata: ["requests.inflight": "\(inFlight.current)"])
         for server in servers { try? await server.close() }
+        try? await metricsChannel?.close()
         let clock = ContinuousClock()
         let deadline = clock.now + drainTimeout
         while inFlight.current > 0 && clock.now < deadline {

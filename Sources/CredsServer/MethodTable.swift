@@ -82,6 +82,7 @@ struct MethodTable: Sendable {
             "keys.status": engine.keysStatus,
             "audit.list": engine.auditList,
             "audit.verify": engine.auditVerify,
+            "stats": engine.stats,
         ]
         for (name, body) in reads { methods[name] = Entry(kind: .read, handler: sync(body)) }
         return MethodTable(engine: engine, methods: methods)

@@ -59,6 +59,7 @@ final class RPCHandler: ChannelInboundHandler {
         do {
             request = try RPCRequest.parse(payload.readableBytesView)
         } catch {
+            table.engine.statistics.recordRequest(method: "unknown", outcome: error.error.reason.rawValue, micros: 0)
             send(context: context, RPCResponse.failure(id: error.id, error: error.error))
             return
         }
@@ -67,6 +68,7 @@ final class RPCHandler: ChannelInboundHandler {
                 .methodNotFound, "no method \(request.method) on the \(socket.rawValue) socket",
                 data: ["method": .string(request.method)]
             )
+            table.engine.statistics.recordRequest(method: "unknown", outcome: error.reason.rawValue, micros: 0)
             send(context: context, RPCResponse.failure(id: request.id, error: error))
             return
         }
@@ -76,6 +78,7 @@ final class RPCHandler: ChannelInboundHandler {
         )
         pending += 1
         inFlight.begin()
+        let started = NIODeadline.now()
         let id = request.id
         let logger = self.logger
         let engine = table.engine
@@ -98,6 +101,18 @@ final class RPCHandler: ChannelInboundHandler {
             switch (entry.kind, outcome) {
             case (.use, _), (.write, .failure): engine.recordOutcome(callContext, outcome)
             default: break
+            }
+            let micros = (NIODeadline.now() - started).nanoseconds / 1_000
+            switch outcome {
+            case .success(let value):
+                engine.statistics.recordRequest(method: request.method, outcome: "ok", micros: micros)
+                if request.method == "resolve", let provider = value["provider"]?.stringValue,
+                    let source = value["source"]?.stringValue
+                {
+                    engine.statistics.recordResolution(provider: provider, source: source)
+                }
+            case .failure(let error):
+                engine.statistics.recordRequest(method: request.method, outcome: error.reason.rawValue, micros: micros)
             }
             switch outcome {
             case .success(let value): self.send(context: context, RPCResponse.success(id: id, result: value))

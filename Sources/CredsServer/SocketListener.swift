@@ -50,7 +50,13 @@ struct SocketListener: Sendable {
             return add(RejectHandler(error: RPCError(.overloaded, "too many open connections on this socket")), to: channel)
         }
         let counter = self.counter
-        channel.closeFuture.whenComplete { _ in counter.release() }
+        let statistics = table.engine.statistics
+        let socket = kind.rawValue
+        statistics.connectionOpened(socket: socket)
+        channel.closeFuture.whenComplete { _ in
+            counter.release()
+            statistics.connectionClosed(socket: socket)
+        }
         return peerCredentials(of: channel).flatMap { peer in
             guard self.peerPolicy.allows(peer) else {
                 self.logger.warning(

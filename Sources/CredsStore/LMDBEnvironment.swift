@@ -71,6 +71,15 @@ public final class LMDBEnvironment: @unchecked Sendable {
         }
     }
 
+    /// Bytes of the map in use: pages up to the last one written.
+    public var usedBytes: Int {
+        var info = MDB_envinfo()
+        var stat = MDB_stat()
+        mdb_env_info(env, &info)
+        mdb_env_stat(env, &stat)
+        return (info.me_last_pgno + 1) * Int(stat.ms_psize)
+    }
+
     /// Bytes of the map currently reserved.
     public var currentMapSize: Int { mapLock.withShared { mapSize } }
 }

@@ -16,7 +16,7 @@ struct CredsctlCommand: ParsableCommand {
             """,
         subcommands: [
             Connections.self, Policy.self, Members.self, Grants.self, Explain.self, Resolve.self, Health.self,
-            Providers.self, Keys.self, Audit.self, Events.self, Call.self,
+            Providers.self, Keys.self, Audit.self, Events.self, Stats.self, Call.self,
         ]
     )
 }

@@ -12,6 +12,18 @@ struct Health: ParsableCommand {
     }
 }
 
+/// `credsctl stats`
+struct Stats: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Request counts, resolve latency, resolutions by source, OAuth refreshes, connections, store size."
+    )
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        _ = try Invocation.run("stats", [:], options: global)
+    }
+}
+
 /// `credsctl providers list`
 struct Providers: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "The provider catalog.", subcommands: [List.self])

@@ -5,6 +5,8 @@ import CredsServer
 import Foundation
 import Glibc
 import Logging
+import Metrics
+import Prometheus
 import ServiceLifecycle
 
 /// `credsd serve`: runs the daemon in the foreground until SIGTERM or SIGINT.
@@ -41,6 +43,8 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "credsd")
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         logger.info("core dumps disabled", metadata: ["process.dumpable": "\(credsd_is_dumpable())", "rlimit.core": "0"])
         let effective = try effectiveConfig()
         let loader = SecretsLoader(
@@ -59,7 +63,7 @@ struct ServeCommand: AsyncParsableCommand {
             database: database, keyRing: keyRing, builtinKeys: builtinKeys, resolveConfig: effective.resolve,
             oauth: oauth, logger: logger
         )
-        let daemon = CredsDaemon(config: effective, engine: engine, logger: logger)
+        let daemon = CredsDaemon(config: effective, engine: engine, logger: logger, metrics: MetricsListener(registry: registry))
         let group = ServiceGroup(
             services: [daemon],
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -70,7 +70,7 @@ struct LeakTests {
         Thread.sleep(forTimeInterval: 0.3)
 
         let admin = try daemon.admin()
-        for method in ["health", "keys.status", "audit.list", "audit.verify", "providers.list"] {
+        for method in ["health", "keys.status", "audit.list", "audit.verify", "providers.list", "stats"] {
             outputs.append(String(decoding: try admin.call(method).serialized(), as: UTF8.self))
         }
         outputs.append(String(decoding: try admin.call("audit.list", ["limit": 1000]).serialized(), as: UTF8.self))

@@ -16,7 +16,7 @@ struct ProtocolDocumentTests {
             "resolve", "events.verify", "health", "providers.list", "connections.upsert", "connections.get",
             "connections.list", "connections.revoke", "connections.delete", "policy.set", "policy.get",
             "members.set", "members.list", "grants.issue", "grants.revoke", "explain", "keys.status", "keys.rotate",
-            "audit.list", "audit.verify", "oauth.begin", "oauth.complete",
+            "audit.list", "audit.verify", "oauth.begin", "oauth.complete", "stats",
         ]
         #expect(Set(methods.keys) == implemented)
         let daemon = try DaemonFixture()

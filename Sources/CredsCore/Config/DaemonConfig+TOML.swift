@@ -16,7 +16,7 @@ extension DaemonConfig {
         }
         var config = DaemonConfig()
         let top = TOMLTableReader(root, path: "")
-        try top.allowOnly(["dataDir", "sockets", "encryption", "resolve", "limits", "builtin", "oauth", "audit"])
+        try top.allowOnly(["dataDir", "sockets", "encryption", "resolve", "limits", "builtin", "oauth", "audit", "metrics"])
         if let dataDir = try top.string("dataDir") { config.dataDir = try top.nonEmpty(dataDir, "dataDir") }
 
         if let sockets = try top.table("sockets") {
@@ -55,6 +55,15 @@ extension DaemonConfig {
         if let audit = try top.table("audit") {
             try audit.allowOnly(["maxEntries"])
             if let value = try audit.int("maxEntries", in: 100...1_000_000_000) { config.audit.maxEntries = value }
+        }
+        if let metrics = try top.table("metrics") {
+            try metrics.allowOnly(["listen"])
+            if let listen = try metrics.string("listen") {
+                guard MetricsConfig.split(listen) != nil else {
+                    throw ConfigError(key: "metrics.listen", problem: "must be host:port, e.g. \"127.0.0.1:9464\"")
+                }
+                config.metrics.listen = listen
+            }
         }
         if let builtin = try top.table("builtin") {
             var files: [String: String] = [:]

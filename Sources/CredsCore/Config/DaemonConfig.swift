@@ -7,6 +7,7 @@ public struct DaemonConfig: Sendable, Equatable {
     public var resolve = ResolveConfig()
     public var limits = LimitsConfig()
     public var audit = AuditConfig()
+    public var metrics = MetricsConfig()
     /// `[builtin]`: provider id to key file.
     public var builtin: [String: String] = DaemonConfig.defaultBuiltin
     /// Whether `builtin` came from the file: then a missing key file is an error, not an absent key.

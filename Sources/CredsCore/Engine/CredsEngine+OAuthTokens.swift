@@ -74,13 +74,16 @@ extension CredsEngine {
             let now = Timestamp.now()
             if reply.isSuccess, let json, let grant = TokenGrant(json: json, now: now) {
                 self.flights.recordSuccess(id)
+                self.statistics.recordRefresh("ok")
                 return self.storeRefreshed(id, grant: grant, keepRefreshToken: refreshToken, context: context)
             }
             if json?["error"]?.stringValue == "invalid_grant" {
                 self.flights.recordSuccess(id)
+                self.statistics.recordRefresh("reauth_required")
                 return self.requireReauth(id, "Google refused the refresh token (invalid_grant)", context: context)
             }
             self.flights.recordFailure(id, now: now)
+            self.statistics.recordRefresh("failed")
             self.logger.warning("token refresh failed", metadata: ["conn.id": "\(id)", "http.status": "\(reply.status)"])
             return context.eventLoop.makeFailedFuture(
                 RPCError(.upstreamUnavailable, "the token endpoint answered HTTP \(reply.status)", data: ["connectionId": .string(id)])
@@ -88,6 +91,7 @@ extension CredsEngine {
         }.flatMapErrorThrowing { error in
             if error is RPCError { throw error }
             self.flights.recordFailure(id, now: Timestamp.now())
+            self.statistics.recordRefresh("failed")
             self.logger.warning("token refresh failed", metadata: ["conn.id": "\(id)", "error": "\(error)"])
             throw RPCError(.upstreamUnavailable, "\(error)", data: ["connectionId": .string(id)])
         }
@@ -194,6 +198,7 @@ extension CredsEngine {
             let json = try? JSONValue.parse(reply.body)
             if reply.isSuccess, let token = json?["token"]?.stringValue, !token.isEmpty {
                 self.flights.recordSuccess(id)
+                self.statistics.recordRefresh("ok")
                 let permissions = json?["permissions"]?.objectValue ?? [:]
                 let minted = AccessToken(
                     token: SecretBytes(copying: Array(token.utf8)), tokenType: "Bearer",
@@ -205,9 +210,11 @@ extension CredsEngine {
             }
             if reply.status == 404 {
                 self.flights.recordSuccess(id)
+                self.statistics.recordRefresh("reauth_required")
                 return self.requireReauth(id, "the GitHub App is no longer installed (HTTP 404)", context: context)
             }
             self.flights.recordFailure(id, now: now)
+            self.statistics.recordRefresh("failed")
             self.logger.warning("installation token failed", metadata: ["conn.id": "\(id)", "http.status": "\(reply.status)"])
             return context.eventLoop.makeFailedFuture(
                 RPCError(.upstreamUnavailable, "the GitHub API answered HTTP \(reply.status)", data: ["connectionId": .string(id)])
@@ -215,6 +222,7 @@ extension CredsEngine {
         }.flatMapErrorThrowing { error in
             if error is RPCError { throw error }
             self.flights.recordFailure(id, now: Timestamp.now())
+            self.statistics.recordRefresh("failed")
             self.logger.warning("installation token failed", metadata: ["conn.id": "\(id)", "error": "\(error)"])
             throw RPCError(.upstreamUnavailable, "\(error)", data: ["connectionId": .string(id)])
         }

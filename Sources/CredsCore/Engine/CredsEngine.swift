@@ -23,6 +23,8 @@ public final class CredsEngine: Sendable {
     let tokenClient: TokenEndpointClient
     let flights = TokenFlights()
     let installationTokens = InstallationTokenCache()
+    /// Figures for `stats` and the metrics listener.
+    public let statistics = DaemonStats()
 
     public init(
         database: CredsDatabase,

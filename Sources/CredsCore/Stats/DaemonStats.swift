@@ -1,0 +1,113 @@
+import CoreMetrics
+import CredsProtocol
+import Synchronization
+
+/// The daemon's figures: kept here for `stats`, and mirrored to swift-metrics (Prometheus) as they happen.
+/// Only names from fixed sets are recorded (method names of the catalog of methods, reasons, provider ids),
+/// so nothing a client sends can put a secret, or unbounded labels, into the figures.
+public final class DaemonStats: Sendable {
+    private struct State {
+        var requests: [String: [String: Int64]] = [:]
+        var resolveLatency = LatencyHistogram()
+        var resolutions: [String: [String: Int64]] = [:]
+        var refreshes: [String: Int64] = [:]
+        var open: [String: Int64] = [:]
+        var counters: [String: Counter] = [:]
+    }
+
+    private let state = Mutex(State())
+    private let resolveTimer = Timer(label: "credsd_resolve_duration_seconds")
+    private let openGauges = [
+        "resolve": Gauge(label: "credsd_open_connections", dimensions: [("socket", "resolve")]),
+        "admin": Gauge(label: "credsd_open_connections", dimensions: [("socket", "admin")]),
+    ]
+    private let uptimeGauge = Gauge(label: "credsd_uptime_seconds")
+    private let storeGauge = Gauge(label: "credsd_store_bytes")
+    let startedAt = Timestamp.now()
+
+    public init() {}
+
+    /// One answered request; `method` must be a known method name (else pass "unknown").
+    public func recordRequest(method: String, outcome: String, micros: Int64) {
+        let counter = state.withLock { state -> Counter in
+            state.requests[method, default: [:]][outcome, default: 0] += 1
+            if method == "resolve" { state.resolveLatency.record(micros: micros) }
+            return Self.cached(&state, "requests|\(method)|\(outcome)") {
+                Counter(label: "credsd_requests_total", dimensions: [("method", method), ("reason", outcome)])
+            }
+        }
+        counter.increment()
+        if method == "resolve" { resolveTimer.recordNanoseconds(micros * 1_000) }
+    }
+
+    /// A successful resolution: which provider, and whether the workspace's key or the platform's paid for it.
+    public func recordResolution(provider: String, source: String) {
+        state.withLock { state -> Counter in
+            state.resolutions[provider, default: [:]][source, default: 0] += 1
+            return Self.cached(&state, "resolutions|\(provider)|\(source)") {
+                Counter(label: "credsd_resolutions_total", dimensions: [("provider", provider), ("source", source)])
+            }
+        }.increment()
+    }
+
+    /// An OAuth refresh or installation-token mint: `ok`, `reauth_required` or `failed`.
+    func recordRefresh(_ outcome: String) {
+        state.withLock { state -> Counter in
+            state.refreshes[outcome, default: 0] += 1
+            return Self.cached(&state, "refresh|\(outcome)") {
+                Counter(label: "credsd_oauth_refreshes_total", dimensions: [("outcome", outcome)])
+            }
+        }.increment()
+    }
+
+    public func connectionOpened(socket: String) { adjustOpen(socket, by: 1) }
+    public func connectionClosed(socket: String) { adjustOpen(socket, by: -1) }
+
+    private func adjustOpen(_ socket: String, by delta: Int64) {
+        let value = state.withLock { state -> Int64 in
+            state.open[socket, default: 0] += delta
+            return state.open[socket, default: 0]
+        }
+        openGauges[socket]?.record(value)
+    }
+
+    /// Sets the gauges that are read rather than counted: uptime and store size.
+    public func refreshGauges(storeBytes: Int64) {
+        uptimeGauge.record((Timestamp.now() - startedAt) / 1_000_000)
+        storeGauge.record(storeBytes)
+    }
+
+    /// The `stats` answer.
+    func snapshot(storeBytes: Int64, mapBytes: Int64) -> JSONValue {
+        refreshGauges(storeBytes: storeBytes)
+        return state.withLock { state in
+            let total = state.requests.values.reduce(0) { $0 + $1.values.reduce(0, +) }
+            let histogram = state.resolveLatency
+            return [
+                "uptimeSeconds": .int((Timestamp.now() - startedAt) / 1_000_000),
+                "requests": [
+                    "total": .int(total),
+                    "byMethod": .object(state.requests.mapValues { .object($0.mapValues { .int($0) }) }),
+                ],
+                "resolveLatencyMicros": [
+                    "count": .int(histogram.total), "p50": .int(histogram.percentile(0.5)),
+                    "p90": .int(histogram.percentile(0.9)), "p99": .int(histogram.percentile(0.99)),
+                    "p999": .int(histogram.percentile(0.999)), "max": .int(histogram.maxMicros),
+                ],
+                "resolutions": .object(state.resolutions.mapValues { .object($0.mapValues { .int($0) }) }),
+                "oauthRefreshes": .object(state.refreshes.mapValues { .int($0) }),
+                "openConnections": [
+                    "resolve": .int(state.open["resolve"] ?? 0), "admin": .int(state.open["admin"] ?? 0),
+                ],
+                "store": ["usedBytes": .int(storeBytes), "mapBytes": .int(mapBytes)],
+            ]
+        }
+    }
+
+    private static func cached(_ state: inout State, _ key: String, make: () -> Counter) -> Counter {
+        if let counter = state.counters[key] { return counter }
+        let counter = make()
+        state.counters[key] = counter
+        return counter
+    }
+}

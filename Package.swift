@@ -109,6 +109,7 @@ let package = Package(
             name: "credsd",
             dependencies: [
                 "CCredsSystem",
+                "CredsProtocol",
                 "CredsServer",
                 "CredsCore",
                 "CredsCrypto",
@@ -117,6 +118,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),

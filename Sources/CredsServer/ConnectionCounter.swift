@@ -2,15 +2,10 @@ import Atomics
 
 /// Open connections on one socket, against `maxConnections`.
 final class ConnectionCounter: Sendable {
-    let limit: Int
     private let open = ManagedAtomic<Int>(0)
 
-    init(limit: Int) {
-        self.limit = limit
-    }
-
-    /// Takes a place; false (and nothing taken) when the socket is full.
-    func tryAcquire() -> Bool {
+    /// Takes a place; false (and nothing taken) when `limit` connections are already open.
+    func tryAcquire(limit: Int) -> Bool {
         let now = open.wrappingIncrementThenLoad(ordering: .relaxed)
         if now > limit {
             open.wrappingDecrement(ordering: .relaxed)

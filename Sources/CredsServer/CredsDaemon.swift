@@ -14,6 +14,8 @@ public final class CredsDaemon: Service {
     /// Longest wait for in-flight requests at shutdown.
     public let drainTimeout: Duration
     private let metrics: MetricsListener?
+    private let resolveSettings: SettingsBox
+    private let adminSettings: SettingsBox
 
     public init(
         config: DaemonConfig,
@@ -24,9 +26,26 @@ public final class CredsDaemon: Service {
     ) {
         self.config = config
         self.metrics = metrics
+        resolveSettings = SettingsBox(Self.settings(.resolve, config))
+        adminSettings = SettingsBox(Self.settings(.admin, config))
         self.drainTimeout = drainTimeout
         self.engine = engine
         self.logger = logger
+    }
+
+    private static func settings(_ kind: SocketKind, _ config: DaemonConfig) -> ListenerSettings {
+        ListenerSettings(
+            peerPolicy: kind == .resolve ? .resolve(config.sockets.resolveAllowUids) : .admin(config.sockets.adminAllowUids),
+            maxConnections: config.limits.maxConnections,
+            idleTimeout: .seconds(Int64(config.limits.idleTimeoutSeconds)),
+            maxFrameBytes: kind == .resolve ? Frame.resolveSocketLimit : config.limits.maxFrameBytes
+        )
+    }
+
+    /// Applies a reloaded configuration's allowlists and limits to new connections.
+    public func applyLimits(_ config: DaemonConfig) {
+        resolveSettings.replace(Self.settings(.resolve, config))
+        adminSettings.replace(Self.settings(.admin, config))
     }
 
     public func run() async throws {
@@ -35,21 +54,16 @@ public final class CredsDaemon: Service {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let inFlight = InFlightTracker()
         let registry = ChannelRegistry()
-        let idle = TimeAmount.seconds(Int64(config.limits.idleTimeoutSeconds))
         let listeners = [
             SocketListener(
                 kind: .resolve, path: config.sockets.resolve, mode: config.sockets.resolveMode,
-                maxFrameBytes: Frame.resolveSocketLimit, idleTimeout: idle,
-                peerPolicy: .resolve(config.sockets.resolveAllowUids),
-                counter: ConnectionCounter(limit: config.limits.maxConnections),
+                settings: resolveSettings,
                 table: .resolveSocket(engine), inFlight: inFlight, registry: registry, logger: logger,
                 activatedFD: activated.byName["resolve"]
             ),
             SocketListener(
                 kind: .admin, path: config.sockets.admin, mode: config.sockets.adminMode,
-                maxFrameBytes: config.limits.maxFrameBytes, idleTimeout: idle,
-                peerPolicy: .admin(config.sockets.adminAllowUids),
-                counter: ConnectionCounter(limit: config.limits.maxConnections),
+                settings: adminSettings,
                 table: .adminSocket(engine), inFlight: inFlight, registry: registry, logger: logger,
                 activatedFD: activated.byName["admin"]
             ),

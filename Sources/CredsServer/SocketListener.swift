@@ -10,10 +10,8 @@ struct SocketListener: Sendable {
     let kind: SocketKind
     let path: String
     let mode: UInt32
-    let maxFrameBytes: Int
-    let idleTimeout: TimeAmount
-    let peerPolicy: PeerPolicy
-    let counter: ConnectionCounter
+    let settings: SettingsBox
+    let counter = ConnectionCounter()
     let table: MethodTable
     let inFlight: InFlightTracker
     let registry: ChannelRegistry
@@ -45,8 +43,12 @@ struct SocketListener: Sendable {
 
     private func initialize(_ channel: any Channel) -> EventLoopFuture<Void> {
         registry.add(channel)
-        guard counter.tryAcquire() else {
-            logger.warning("connection refused: socket full", metadata: ["socket": "\(kind.rawValue)", "limit": "\(counter.limit)"])
+        let settings = self.settings.current
+        guard counter.tryAcquire(limit: settings.maxConnections) else {
+            logger.warning(
+                "connection refused: socket full",
+                metadata: ["socket": "\(kind.rawValue)", "limit": "\(settings.maxConnections)"]
+            )
             return add(RejectHandler(error: RPCError(.overloaded, "too many open connections on this socket")), to: channel)
         }
         let counter = self.counter
@@ -58,7 +60,7 @@ struct SocketListener: Sendable {
             statistics.connectionClosed(socket: socket)
         }
         return peerCredentials(of: channel).flatMap { peer in
-            guard self.peerPolicy.allows(peer) else {
+            guard settings.peerPolicy.allows(peer) else {
                 self.logger.warning(
                     "connection refused: peer not allowed",
                     metadata: ["socket": "\(self.kind.rawValue)", "conn.peer.uid": "\(peer?.uid ?? UInt32.max)"]
@@ -69,13 +71,13 @@ struct SocketListener: Sendable {
             logger[metadataKey: "conn.peer.uid"] = "\(peer?.uid ?? UInt32.max)"
             logger[metadataKey: "conn.peer.pid"] = "\(peer?.pid ?? -1)"
             let handler = RPCHandler(
-                table: self.table, socket: self.kind, maxFrameBytes: self.maxFrameBytes, peer: peer,
+                table: self.table, socket: self.kind, maxFrameBytes: settings.maxFrameBytes, peer: peer,
                 inFlight: self.inFlight, logger: logger
             )
             return channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandlers([
-                    IdleStateHandler(readTimeout: self.idleTimeout),
-                    ByteToMessageHandler(FrameDecoder(maxFrameBytes: self.maxFrameBytes)),
+                    IdleStateHandler(readTimeout: settings.idleTimeout),
+                    ByteToMessageHandler(FrameDecoder(maxFrameBytes: settings.maxFrameBytes)),
                     handler,
                 ])
             }

@@ -16,37 +16,35 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Run the daemon in the foreground."
     )
 
-    @Option(name: .long, help: "TOML configuration file.")
-    var config: String?
-
-    @Option(name: .customLong("data-dir"), help: "Data directory (overrides dataDir).")
-    var dataDir: String?
-
-    @Option(name: .customLong("resolve-socket"), help: "Resolve socket path (overrides sockets.resolve).")
-    var resolveSocket: String?
-
-    @Option(name: .customLong("admin-socket"), help: "Admin socket path (overrides sockets.admin).")
-    var adminSocket: String?
-
-    @Option(name: .customLong("key-file"), help: "Master key file; repeat for more (the first seals).")
-    var keyFiles: [String] = []
+    @OptionGroup var options: ConfigOptions
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
+    @Option(name: .customLong("log-format"), help: "text, or json (one object per line, for journald and aggregators).")
+    var logFormat: LogFormat = .text
+
     func run() async throws {
         disableCoreDumps()
         let level = logLevel
+        let format = logFormat
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+            switch format {
+            case .json:
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            case .text:
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
         }
         let logger = Logger(label: "credsd")
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         logger.info("core dumps disabled", metadata: ["process.dumpable": "\(credsd_is_dumpable())", "rlimit.core": "0"])
-        let effective = try effectiveConfig()
+        let effective = try options.effectiveConfig()
         let loader = SecretsLoader(
             config: effective,
             credentialsDirectory: ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"]
@@ -64,32 +62,13 @@ struct ServeCommand: AsyncParsableCommand {
             oauth: oauth, logger: logger
         )
         let daemon = CredsDaemon(config: effective, engine: engine, logger: logger, metrics: MetricsListener(registry: registry))
+        let reload = ReloadService(options: options, engine: engine, daemon: daemon, logger: logger, initial: effective)
         let group = ServiceGroup(
-            services: [daemon],
+            services: [daemon, reload],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )
         try await group.run()
-    }
-
-    /// Defaults, then the file, then the flags.
-    private func effectiveConfig() throws -> DaemonConfig {
-        var effective = DaemonConfig()
-        if let config {
-            let text = try startup { () throws -> String in
-                do {
-                    return try String(contentsOfFile: config, encoding: .utf8)
-                } catch {
-                    throw ConfigError(key: config, problem: "cannot read the configuration file")
-                }
-            }
-            effective = try startup { try DaemonConfig.parse(toml: text) }
-        }
-        if let dataDir { effective.dataDir = dataDir }
-        if let resolveSocket { effective.sockets.resolve = resolveSocket }
-        if let adminSocket { effective.sockets.admin = adminSocket }
-        if !keyFiles.isEmpty { effective.keyFiles = keyFiles }
-        return effective
     }
 
     /// No core file and no dumpable process: a crash must not write decrypted credentials to disk.

@@ -4,6 +4,7 @@ import CredsProtocol
 import CredsStore
 public import Logging
 import NIOCore
+import Synchronization
 
 /// The daemon's business logic: every method of SPEC section 6, over the store and the key ring.
 ///
@@ -13,8 +14,8 @@ public final class CredsEngine: Sendable {
     public let catalog: ProviderCatalog
     public let database: CredsDatabase
     public let resolveConfig: ResolveConfig
-    let sealer: Sealer
-    let builtinKeys: [String: SecretBytes]
+    /// The key ring and built-in keys: replaced as a whole when the configuration is reloaded.
+    private let secrets: Mutex<EngineSecrets>
     let validator = CredentialValidator()
     let logger: Logger
     let startedAt: Int64
@@ -39,8 +40,7 @@ public final class CredsEngine: Sendable {
         self.oauth = oauth
         self.tokenClient = tokenClient
         self.database = database
-        self.sealer = Sealer(keyRing: keyRing)
-        self.builtinKeys = builtinKeys
+        self.secrets = Mutex(EngineSecrets(sealer: Sealer(keyRing: keyRing), builtinKeys: builtinKeys))
         self.resolveConfig = resolveConfig
         self.catalog = catalog
         self.logger = logger
@@ -49,6 +49,20 @@ public final class CredsEngine: Sendable {
 
     /// The configured key ring.
     public var keyRing: KeyRing { sealer.keyRing }
+
+    /// Seals and opens under the configured key ring.
+    var sealer: Sealer { secrets.withLock { $0.sealer } }
+
+    /// The platform's keys by provider.
+    var builtinKeys: [String: SecretBytes] { secrets.withLock { $0.builtinKeys } }
+
+    /// Providers with a built-in key configured.
+    public var builtinProviders: [String] { builtinKeys.keys.sorted() }
+
+    /// Takes new master keys and built-in keys (SIGHUP). In-flight requests finish with what they read.
+    public func reloadSecrets(keyRing: KeyRing, builtinKeys: [String: SecretBytes]) {
+        secrets.withLock { $0 = EngineSecrets(sealer: Sealer(keyRing: keyRing), builtinKeys: builtinKeys) }
+    }
 
     /// Runs `body` in a read transaction, turning store failures into `internal_error`.
     func read<Value>(_ body: (borrowing Transaction) throws -> Value) throws(RPCError) -> Value {

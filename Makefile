@@ -4,7 +4,7 @@ DEV := $(CURDIR)/.dev
 APT_PACKAGES := libsodium-dev liblmdb-dev pkg-config
 PREFIX ?= /usr/local
 
-.PHONY: deps build release run test clean
+.PHONY: deps build release run test install clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -44,6 +44,18 @@ run: release
 test: deps
 	$(SWIFT) build
 	$(SWIFT) test
+
+# Installs the binaries (with the catalog bundle they read), the systemd units and the docs.
+install: release
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/share/doc/credsd
+	install -m 0755 .build/release/credsd .build/release/credsctl $(DESTDIR)$(PREFIX)/bin/
+	rm -rf $(DESTDIR)$(PREFIX)/bin/credsd_CredsCore.resources
+	cp -R .build/release/credsd_CredsCore.resources $(DESTDIR)$(PREFIX)/bin/
+	sed 's#/usr/local/bin/credsd#$(PREFIX)/bin/credsd#; s#/usr/local/share/doc#$(PREFIX)/share/doc#' \
+	  systemd/credsd.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/credsd.service
+	sed 's#/usr/local/share/doc#$(PREFIX)/share/doc#' systemd/credsd.socket > $(DESTDIR)$(PREFIX)/lib/systemd/system/credsd.socket
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/credsd.service $(DESTDIR)$(PREFIX)/lib/systemd/system/credsd.socket
+	cp -R README.md proto $(DESTDIR)$(PREFIX)/share/doc/credsd/
 
 clean:
 	rm -rf .build $(DEV)

@@ -110,6 +110,7 @@ let package = Package(
             dependencies: [
                 "CCredsSystem",
                 "CredsProtocol",
+                "CredsStore",
                 "CredsServer",
                 "CredsCore",
                 "CredsCrypto",

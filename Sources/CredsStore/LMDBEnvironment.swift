@@ -71,6 +71,12 @@ public final class LMDBEnvironment: @unchecked Sendable {
         }
     }
 
+    /// Writes a consistent, compacted copy of the environment into `directory` (empty or new), from one read
+    /// transaction, while writers go on. The copy is a `data.mdb` that opens as a store of its own.
+    public func copy(to directory: String) throws {
+        try LMDBError.check(mdb_env_copy2(env, directory, UInt32(MDB_CP_COMPACT)), "env_copy")
+    }
+
     /// Bytes of the map in use: pages up to the last one written.
     public var usedBytes: Int {
         var info = MDB_envinfo()

@@ -6,7 +6,7 @@ struct CredsdCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "credsd",
         abstract: "The credential sidecar: encrypted connections, resolved over a Unix socket.",
-        subcommands: [ServeCommand.self, KeygenCommand.self, CheckConfigCommand.self],
+        subcommands: [ServeCommand.self, KeygenCommand.self, CheckConfigCommand.self, BackupCommand.self],
         defaultSubcommand: ServeCommand.self
     )
 }

@@ -55,7 +55,7 @@ install: release
 	  systemd/credsd.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/credsd.service
 	sed 's#/usr/local/share/doc#$(PREFIX)/share/doc#' systemd/credsd.socket > $(DESTDIR)$(PREFIX)/lib/systemd/system/credsd.socket
 	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/credsd.service $(DESTDIR)$(PREFIX)/lib/systemd/system/credsd.socket
-	cp -R README.md proto $(DESTDIR)$(PREFIX)/share/doc/credsd/
+	cp -R README.md proto examples $(DESTDIR)$(PREFIX)/share/doc/credsd/
 
 clean:
 	rm -rf .build $(DEV)

@@ -1,3 +1,4 @@
+import Foundation
 import CredsCore
 import Testing
 
@@ -94,5 +95,19 @@ struct ConfigTests {
         } catch {
             #expect(error.key == key)
         }
+    }
+}
+
+@Suite("the shipped example configuration")
+struct ExampleConfigTests {
+    @Test("examples/credsd.toml parses and equals the documented defaults")
+    func exampleParses() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("examples/credsd.toml")
+        var config = try DaemonConfig.parse(toml: try String(contentsOf: url, encoding: .utf8))
+        #expect(config.builtin.isEmpty)
+        config.builtin = DaemonConfig.defaultBuiltin
+        config.builtinIsExplicit = false
+        #expect(config == DaemonConfig())
     }
 }

@@ -46,17 +46,23 @@ struct Connections: ParsableCommand {
         }
     }
 
-    struct Get: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a connection's metadata.")
-        @OptionGroup var global: GlobalOptions
+    /// `--connection` and `--actor`: what get, revoke and delete take.
+    struct Target: ParsableArguments {
         @OptionGroup var actor: ActorOption
         @Option(name: .long, help: "Connection id.") var connection: String
 
+        func params() throws -> [String: JSONValue] {
+            ["connectionId": .string(connection), "actor": .string(try actor.value())]
+        }
+    }
+
+    struct Get: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a connection's metadata.")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var target: Target
+
         func run() throws {
-            _ = try Invocation.run(
-                "connections.get", ["connectionId": .string(connection), "actor": .string(try actor.value())],
-                options: global
-            )
+            _ = try Invocation.run("connections.get", try target.params(), options: global)
         }
     }
 
@@ -77,28 +83,20 @@ struct Connections: ParsableCommand {
     struct Revoke: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Revoke a connection; its secret is destroyed.")
         @OptionGroup var global: GlobalOptions
-        @OptionGroup var actor: ActorOption
-        @Option(name: .long, help: "Connection id.") var connection: String
+        @OptionGroup var target: Target
 
         func run() throws {
-            _ = try Invocation.run(
-                "connections.revoke", ["connectionId": .string(connection), "actor": .string(try actor.value())],
-                options: global
-            )
+            _ = try Invocation.run("connections.revoke", try target.params(), options: global)
         }
     }
 
     struct Delete: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete a connection.")
         @OptionGroup var global: GlobalOptions
-        @OptionGroup var actor: ActorOption
-        @Option(name: .long, help: "Connection id.") var connection: String
+        @OptionGroup var target: Target
 
         func run() throws {
-            _ = try Invocation.run(
-                "connections.delete", ["connectionId": .string(connection), "actor": .string(try actor.value())],
-                options: global
-            )
+            _ = try Invocation.run("connections.delete", try target.params(), options: global)
         }
     }
 }

@@ -269,17 +269,21 @@ extension CredsEngine {
 
     /// Sets a connection to `error` with `lastError`, and answers it.
     func markError(_ connectionId: String, _ message: String, context: CallContext) -> EventLoopFuture<JSONValue> {
-        let database = self.database
         installationTokens.remove(connectionId)
         return write(context: context) { txn in
-            var record = try self.existingConnection(txn, id: connectionId)
-            record.status = .error
-            record.lastError = message
-            record.updatedAt = Timestamp.now()
-            record.revision = try database.nextRevision(txn)
-            try database.put(txn, record)
-            return ["connection": record.publicJSON]
+            ["connection": try self.setErrorStatus(txn, connectionId: connectionId, message: message).publicJSON]
         }
+    }
+
+    /// Puts a connection in `error` with `lastError`, inside a write transaction.
+    func setErrorStatus(_ txn: borrowing Transaction, connectionId: String, message: String) throws -> ConnectionRecord {
+        var record = try existingConnection(txn, id: connectionId)
+        record.status = .error
+        record.lastError = message
+        record.updatedAt = Timestamp.now()
+        record.revision = try database.nextRevision(txn)
+        try database.put(txn, record)
+        return record
     }
 
     /// Provider-supplied text cut to something safe to store and show: 100 printable ASCII characters.

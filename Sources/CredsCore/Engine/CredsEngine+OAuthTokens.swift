@@ -89,11 +89,7 @@ extension CredsEngine {
                 RPCError(.upstreamUnavailable, "the token endpoint answered HTTP \(reply.status)", data: ["connectionId": .string(id)])
             )
         }.flatMapErrorThrowing { error in
-            if error is RPCError { throw error }
-            self.flights.recordFailure(id, now: Timestamp.now())
-            self.statistics.recordRefresh("failed")
-            self.logger.warning("token refresh failed", metadata: ["conn.id": "\(id)", "error": "\(error)"])
-            throw RPCError(.upstreamUnavailable, "\(error)", data: ["connectionId": .string(id)])
+            throw self.upstreamFailure(id, error)
         }
     }
 
@@ -129,18 +125,22 @@ extension CredsEngine {
 
     /// Sets the connection to `error` and answers `reauth_required`.
     private func requireReauth(_ id: String, _ message: String, context: CallContext) -> EventLoopFuture<AccessToken> {
-        let database = self.database
         installationTokens.remove(id)
         return write(on: context.eventLoop) { txn in
-            var record = try self.existingConnection(txn, id: id)
-            record.status = .error
-            record.lastError = message
-            record.updatedAt = Timestamp.now()
-            record.revision = try database.nextRevision(txn)
-            try database.put(txn, record)
+            _ = try self.setErrorStatus(txn, connectionId: id, message: message)
         }.flatMapThrowing { _ in
             throw RPCError(.reauthRequired, message, data: ["connectionId": .string(id)])
         }
+    }
+
+    /// A transport failure (unreachable, timeout) of a refresh or mint: counted, backed off, logged without a
+    /// secret, answered as `upstream_unavailable`. Errors already decided (`RPCError`) pass through.
+    private func upstreamFailure(_ id: String, _ error: any Error) -> any Error {
+        if error is RPCError { return error }
+        flights.recordFailure(id, now: Timestamp.now())
+        statistics.recordRefresh("failed")
+        logger.warning("token request failed", metadata: ["conn.id": "\(id)", "error": "\(error)"])
+        return RPCError(.upstreamUnavailable, "\(error)", data: ["connectionId": .string(id)])
     }
 
     // MARK: GitHub
@@ -220,11 +220,7 @@ extension CredsEngine {
                 RPCError(.upstreamUnavailable, "the GitHub API answered HTTP \(reply.status)", data: ["connectionId": .string(id)])
             )
         }.flatMapErrorThrowing { error in
-            if error is RPCError { throw error }
-            self.flights.recordFailure(id, now: Timestamp.now())
-            self.statistics.recordRefresh("failed")
-            self.logger.warning("installation token failed", metadata: ["conn.id": "\(id)", "error": "\(error)"])
-            throw RPCError(.upstreamUnavailable, "\(error)", data: ["connectionId": .string(id)])
+            throw self.upstreamFailure(id, error)
         }
     }
 }

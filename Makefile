@@ -4,7 +4,7 @@ DEV := $(CURDIR)/.dev
 APT_PACKAGES := libsodium-dev liblmdb-dev pkg-config
 PREFIX ?= /usr/local
 
-.PHONY: deps build release run test install clean
+.PHONY: deps build release run test install bench clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -44,6 +44,10 @@ run: release
 test: deps
 	$(SWIFT) build
 	$(SWIFT) test
+
+# credsd against a raw epoll baseline in the same run (bench/); BENCH_SECONDS per run, default 3.
+bench: release
+	python3 bench/bench.py
 
 # Installs the binaries (with the catalog bundle they read), the systemd units and the docs.
 install: release

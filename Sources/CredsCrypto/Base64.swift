@@ -20,7 +20,7 @@ public enum Base64 {
         var length = 0
         var status: Int32 = -1
         let decoded = input.withUnsafeBytes { raw in
-            SecretBytes(count: input.count) { out in
+            SecretBytes(count: input.count, storage: .transient) { out in
                 status = sodium_base642bin(
                     out.baseAddress!.assumingMemoryBound(to: UInt8.self), out.count,
                     raw.baseAddress!.assumingMemoryBound(to: CChar.self), raw.count, nil, &length, nil,
@@ -36,7 +36,7 @@ public enum Base64 {
             }
         }
         guard status == 0, length > 0 else { return nil }
-        return decoded.withUnsafeBytes { SecretBytes(copying: $0.prefix(length)) }
+        return decoded.withUnsafeBytes { SecretBytes(copying: $0.prefix(length), storage: .transient) }
     }
 
     /// Decodes standard base64 (padding optional) of public data; nil when it is not base64.

@@ -9,4 +9,28 @@ public struct SealedValue: Sendable, Hashable, Codable {
         self.keyId = keyId
         self.box = box
     }
+
+    private enum CodingKeys: String, CodingKey {
+        case keyId, box
+    }
+
+    /// The box is stored as base64 text (a third of the size of a JSON array of numbers); an array is still read.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        keyId = try container.decode(String.self, forKey: .keyId)
+        if let text = try? container.decode(String.self, forKey: .box) {
+            guard let bytes = Base64.decode(text) else {
+                throw DecodingError.dataCorruptedError(forKey: .box, in: container, debugDescription: "box is not base64")
+            }
+            box = bytes
+        } else {
+            box = try container.decode([UInt8].self, forKey: .box)
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(keyId, forKey: .keyId)
+        try container.encode(box.withUnsafeBytes { Base64.encode($0) }, forKey: .box)
+    }
 }

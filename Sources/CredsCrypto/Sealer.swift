@@ -42,7 +42,7 @@ public struct Sealer: Sendable {
         let plainCount = sealed.box.count - nonceCount - tagCount
         var status: Int32 = -1
         let plaintext = sealed.box.withUnsafeBytes { input in
-            SecretBytes(count: plainCount) { out in
+            SecretBytes(count: plainCount, storage: .transient) { out in
                 let nonce = input.baseAddress!.assumingMemoryBound(to: UInt8.self)
                 var written: UInt64 = 0
                 status = key.material.withUnsafeBytes { keyBytes in

@@ -21,9 +21,9 @@ struct SecurityTests {
         try surgery.putJSON("connections", Array(second.utf8), moved)
         var altered = try surgery.json("connections", Array(third.utf8))
         var sealed = altered["sealed"]!.objectValue!
-        var box = sealed["box"]!.arrayValue!
-        box[30] = .int((box[30].intValue! + 1) % 256)
-        sealed["box"] = .array(box)
+        var box = try #require(Base64.decode(sealed["box"]!.stringValue!))
+        box[30] ^= 1
+        sealed["box"] = .string(box.withUnsafeBytes { Base64.encode($0) })
         altered["sealed"] = .object(sealed)
         try surgery.putJSON("connections", Array(third.utf8), altered)
         surgery.close()

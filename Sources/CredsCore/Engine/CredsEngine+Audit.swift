@@ -1,5 +1,6 @@
 public import CredsProtocol
 import CredsStore
+import Synchronization
 import NIOCore
 
 extension CredsEngine {
@@ -13,11 +14,21 @@ extension CredsEngine {
             draft.outcome = error.reason.rawValue
             if let connectionId = error.data["connectionId"]?.stringValue { draft.connectionId = connectionId }
         }
+        guard auditQueue.enqueue(draft) else { return }
         let auditLog = database.auditLog
+        let queue = auditQueue
         let logger = self.logger
-        database.writer.submit({ txn in try auditLog.append(txn, draft) }) { result in
+        // Drained once: if the writer re-runs the job (after growing a full map), the same entries go in.
+        let taken = Mutex<[AuditDraft]?>(nil)
+        database.writer.submit({ txn in
+            let drafts = taken.withLock { taken in
+                if taken == nil { taken = queue.drain() }
+                return taken ?? []
+            }
+            for entry in drafts { try auditLog.append(txn, entry) }
+        }) { result in
             if case .failure(let error) = result {
-                logger.error("audit append failed", metadata: ["store.error": "\(error)", "rpc.method": "\(draft.method)"])
+                logger.error("audit append failed", metadata: ["store.error": "\(error)"])
             }
         }
     }

@@ -81,7 +81,7 @@ extension CredsEngine {
     static func sealablePayload(_ fields: [String: String]) -> SecretBytes {
         var json = JSONValue.object(fields.mapValues { .string($0) }).serialized()
         defer { _ = json.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
-        return SecretBytes(copying: json)
+        return SecretBytes(copying: json, storage: .transient)
     }
 
     /// `connections.get`.

@@ -74,8 +74,7 @@ extension CredsEngine {
             }
             return
         }
-        guard let bytes = try txn.get(database.grants, Digest.sha256(grant.utf8)),
-            let record = try? RecordCoding.decode(GrantRecord.self, from: bytes),
+        guard let record = try? database.grant(txn, digest: Digest.sha256(grant.utf8)),
             record.expiresAt > Timestamp.now()
         else {
             throw RPCError(.grantInvalid, "the grant is unknown, expired or revoked")

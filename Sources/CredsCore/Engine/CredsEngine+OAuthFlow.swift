@@ -81,7 +81,7 @@ extension CredsEngine {
             guard let google = oauth.google else { throw Self.notConfigured(provider) }
             let verifier = Random.token(prefix: "", byteCount: 48)
             sealedVerifier = sealer.seal(
-                SecretBytes(copying: Array(verifier.utf8)),
+                SecretBytes(copying: Array(verifier.utf8), storage: .transient),
                 associatedData: OAuthStateRecord.verifierAssociatedData(stateDigest: stateDigest)
             )
             authorizationUrl = FormEncoding.url(

@@ -29,7 +29,7 @@ extension CredsEngine {
             throw RPCError(.reauthRequired, "the connection holds no access token", data: ["connectionId": .string(connection.id)])
         }
         let current = AccessToken(
-            token: SecretBytes(copying: Array(accessToken.utf8)), tokenType: "Bearer", expiresAt: connection.expiresAt,
+            token: SecretBytes(copying: Array(accessToken.utf8), storage: .transient), tokenType: "Bearer", expiresAt: connection.expiresAt,
             scopes: connection.scopes ?? []
         )
         let now = Timestamp.now()
@@ -117,7 +117,7 @@ extension CredsEngine {
             record.revision = try database.nextRevision(txn)
             try database.put(txn, record)
             return AccessToken(
-                token: SecretBytes(copying: Array(grant.accessToken.utf8)), tokenType: "Bearer",
+                token: SecretBytes(copying: Array(grant.accessToken.utf8), storage: .transient), tokenType: "Bearer",
                 expiresAt: grant.expiresAt, scopes: record.scopes ?? []
             )
         }

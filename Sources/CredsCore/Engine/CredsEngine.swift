@@ -24,6 +24,7 @@ public final class CredsEngine: Sendable {
     let tokenClient: TokenEndpointClient
     let flights = TokenFlights()
     let installationTokens = InstallationTokenCache()
+    let auditQueue = AuditQueue()
     /// Figures for `stats` and the metrics listener.
     public let statistics = DaemonStats()
 

@@ -12,6 +12,8 @@ public final class CredsDatabase: Sendable {
     let meta: LMDBDatabase
     let oauthStates: LMDBDatabase
     let auditLog: AuditLog
+    private let connectionCache = DecodedRecordCache<ConnectionRecord>()
+    private let grantCache = DecodedRecordCache<GrantRecord>()
 
     /// Opens the store in `directory` (created 0700 by the caller).
     public init(directory: String, initialMapSize: Int = 64 << 20, auditMaxEntries: UInt64 = 1_000_000) throws {
@@ -45,7 +47,15 @@ public final class CredsDatabase: Sendable {
 
     /// The connection with this id.
     func connection(_ txn: borrowing Transaction, id: String) throws -> ConnectionRecord? {
-        try txn.get(connections, StoreKeys.connection(id)).map { try RecordCoding.decode(ConnectionRecord.self, from: $0) }
+        let key = StoreKeys.connection(id)
+        guard let bytes = try txn.get(connections, key) else { return nil }
+        return try connectionCache.record(key: key, bytes: bytes) { try RecordCoding.decode(ConnectionRecord.self, from: $0) }
+    }
+
+    /// The grant stored under `digest`.
+    func grant(_ txn: borrowing Transaction, digest: [UInt8]) throws -> GrantRecord? {
+        guard let bytes = try txn.get(grants, digest) else { return nil }
+        return try grantCache.record(key: digest, bytes: bytes) { try RecordCoding.decode(GrantRecord.self, from: $0) }
     }
 
     /// Every connection of a workspace, optionally of one provider, oldest first.

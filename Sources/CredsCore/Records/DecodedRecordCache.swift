@@ -1,0 +1,23 @@
+import Synchronization
+
+/// Decoded records by key, reused while the stored bytes are the same: a resolve then compares a few
+/// hundred bytes instead of running a JSON decoder. Bounded; emptied when full.
+final class DecodedRecordCache<Record: Sendable>: Sendable {
+    private let entries = Mutex<[[UInt8]: (bytes: [UInt8], record: Record)]>([:])
+    let capacity: Int
+
+    init(capacity: Int = 4096) {
+        self.capacity = capacity
+    }
+
+    /// The record for `bytes` stored under `key`: from the cache when the bytes are unchanged, else decoded.
+    func record(key: [UInt8], bytes: [UInt8], decode: ([UInt8]) throws -> Record) rethrows -> Record {
+        if let cached = entries.withLock({ $0[key] }), cached.bytes == bytes { return cached.record }
+        let record = try decode(bytes)
+        entries.withLock { entries in
+            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            entries[key] = (bytes, record)
+        }
+        return record
+    }
+}

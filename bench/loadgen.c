@@ -1,0 +1,201 @@
+/*
+ * loadgen: a closed-loop load generator for length-prefixed frames over a Unix socket.
+ *
+ * One epoll thread drives N connections. Each connection sends the request frame, waits for one whole
+ * answer frame, records the round trip, and sends again, until the duration or request count is reached.
+ * Answers are checked: an answer containing "error" (or, with --expect, lacking that text) counts as an error.
+ *
+ *   loadgen --socket PATH --connections N --payload FILE [--seconds S | --requests R] [--expect TEXT]
+ *           [--warmup S] [--hold N]
+ *
+ * Prints one line: requests=… errors=… seconds=… rps=… p50_us=… p90_us=… p99_us=… p999_us=… max_us=…
+ * --hold N opens N extra idle connections and keeps them open for the run (memory measurements).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+    int fd;
+    size_t sent;
+    uint8_t *in;
+    size_t in_len, in_cap;
+    uint64_t started_ns;
+    int measuring;
+} conn_t;
+
+static uint8_t *frame;
+static size_t frame_len;
+static const char *expect_text;
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int connect_unix(const char *path) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_un addr = {0};
+    addr.sun_family = AF_UNIX;
+    strncpy(addr.sun_path, path, sizeof(addr.sun_path) - 1);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+        close(fd);
+        return -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return fd;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static uint64_t *samples;
+static size_t samples_len, samples_cap;
+
+static void record(uint64_t ns) {
+    if (samples_len == samples_cap) {
+        samples_cap = samples_cap ? samples_cap * 2 : 1 << 16;
+        samples = realloc(samples, samples_cap * sizeof(uint64_t));
+    }
+    samples[samples_len++] = ns;
+}
+
+/* Sends what is left of the request frame; 0 when all is sent, 1 when it would block, -1 on error. */
+static int send_rest(conn_t *c) {
+    while (c->sent < frame_len) {
+        ssize_t n = send(c->fd, frame + c->sent, frame_len - c->sent, MSG_NOSIGNAL);
+        if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 1 : -1;
+        c->sent += (size_t)n;
+    }
+    return 0;
+}
+
+static void start_request(conn_t *c, int measuring) {
+    c->sent = 0;
+    c->in_len = 0;
+    c->measuring = measuring;
+    c->started_ns = now_ns();
+    if (send_rest(c) < 0) {
+        fprintf(stderr, "loadgen: send failed: %s\n", strerror(errno));
+        exit(2);
+    }
+}
+
+int main(int argc, char **argv) {
+    const char *path = NULL, *payload_path = NULL;
+    int connections = 1, hold = 0;
+    double seconds = 0, warmup = 0.5;
+    long requests_limit = 0;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--socket")) path = argv[i + 1];
+        else if (!strcmp(argv[i], "--connections")) connections = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--payload")) payload_path = argv[i + 1];
+        else if (!strcmp(argv[i], "--seconds")) seconds = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--requests")) requests_limit = atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--expect")) expect_text = argv[i + 1];
+        else if (!strcmp(argv[i], "--warmup")) warmup = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--hold")) hold = atoi(argv[i + 1]);
+        else { fprintf(stderr, "loadgen: unknown option %s\n", argv[i]); return 64; }
+    }
+    if (!path || !payload_path || connections < 1 || (seconds <= 0 && requests_limit <= 0)) {
+        fprintf(stderr, "usage: loadgen --socket PATH --connections N --payload FILE (--seconds S | --requests R)\n");
+        return 64;
+    }
+    FILE *f = fopen(payload_path, "rb");
+    if (!f) { perror("loadgen: payload"); return 66; }
+    uint8_t body[65536];
+    size_t body_len = fread(body, 1, sizeof(body), f);
+    fclose(f);
+    while (body_len && (body[body_len - 1] == '\n' || body[body_len - 1] == '\r')) body_len--;
+    frame_len = body_len + 4;
+    frame = malloc(frame_len);
+    frame[0] = (uint8_t)(body_len >> 24); frame[1] = (uint8_t)(body_len >> 16);
+    frame[2] = (uint8_t)(body_len >> 8); frame[3] = (uint8_t)body_len;
+    memcpy(frame + 4, body, body_len);
+
+    int *held = calloc((size_t)(hold > 0 ? hold : 1), sizeof(int));
+    for (int i = 0; i < hold; i++) {
+        held[i] = connect_unix(path);
+        if (held[i] < 0) { fprintf(stderr, "loadgen: hold connect %d failed: %s\n", i, strerror(errno)); return 69; }
+    }
+
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    conn_t *conns = calloc((size_t)connections, sizeof(conn_t));
+    for (int i = 0; i < connections; i++) {
+        conns[i].fd = connect_unix(path);
+        if (conns[i].fd < 0) { fprintf(stderr, "loadgen: connect failed: %s\n", strerror(errno)); return 69; }
+        conns[i].in_cap = 1 << 16;
+        conns[i].in = malloc(conns[i].in_cap);
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.ptr = &conns[i]};
+        epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].fd, &ev);
+    }
+
+    uint64_t t0 = now_ns();
+    uint64_t measure_from = t0 + (uint64_t)(warmup * 1e9);
+    uint64_t deadline = seconds > 0 ? measure_from + (uint64_t)(seconds * 1e9) : UINT64_MAX;
+    long done = 0, errors = 0, active = connections;
+    if (requests_limit > 0) measure_from = t0;
+    for (int i = 0; i < connections; i++) start_request(&conns[i], now_ns() >= measure_from);
+
+    struct epoll_event events[256];
+    while (active > 0) {
+        int n = epoll_wait(ep, events, 256, 1000);
+        for (int e = 0; e < n; e++) {
+            conn_t *c = events[e].data.ptr;
+            if (c->fd < 0) continue;
+            if (c->sent < frame_len && send_rest(c) < 0) { fprintf(stderr, "loadgen: send failed\n"); return 2; }
+            for (;;) {
+                if (c->in_len == c->in_cap) { c->in_cap *= 2; c->in = realloc(c->in, c->in_cap); }
+                ssize_t got = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+                if (got == 0) { fprintf(stderr, "loadgen: server closed a connection\n"); return 3; }
+                if (got < 0) break;
+                c->in_len += (size_t)got;
+            }
+            while (c->in_len >= 4) {
+                size_t len = ((size_t)c->in[0] << 24) | ((size_t)c->in[1] << 16) | ((size_t)c->in[2] << 8) | c->in[3];
+                if (c->in_len < len + 4) break;
+                uint64_t end = now_ns();
+                int bad = memmem(c->in + 4, len, "\"error\"", 7) != NULL
+                    || (expect_text && memmem(c->in + 4, len, expect_text, strlen(expect_text)) == NULL);
+                if (c->measuring) {
+                    record(end - c->started_ns);
+                    done++;
+                    errors += bad;
+                }
+                memmove(c->in, c->in + 4 + len, c->in_len - 4 - len);
+                c->in_len -= 4 + len;
+                int finished = (requests_limit > 0 && done >= requests_limit) || end >= deadline;
+                if (finished) {
+                    close(c->fd);
+                    c->fd = -1;
+                    active--;
+                    break;
+                }
+                start_request(c, end >= measure_from);
+            }
+        }
+    }
+    uint64_t t1 = now_ns();
+    double elapsed = (double)((seconds > 0 ? (t1 < deadline ? t1 : deadline) : t1) - measure_from) / 1e9;
+    qsort(samples, samples_len, sizeof(uint64_t), cmp_u64);
+#define PCT(q) (samples_len ? samples[(size_t)((double)(samples_len - 1) * (q))] / 1000 : 0)
+    printf("requests=%ld errors=%ld seconds=%.3f rps=%.0f p50_us=%llu p90_us=%llu p99_us=%llu p999_us=%llu max_us=%llu\n",
+           done, errors, elapsed, elapsed > 0 ? (double)done / elapsed : 0, (unsigned long long)PCT(0.5),
+           (unsigned long long)PCT(0.9), (unsigned long long)PCT(0.99), (unsigned long long)PCT(0.999),
+           (unsigned long long)(samples_len ? samples[samples_len - 1] / 1000 : 0));
+    for (int i = 0; i < hold; i++) close(held[i]);
+    return errors > 0 ? 1 : 0;
+}

@@ -1,9 +1,13 @@
-import Foundation
 
 extension JSONValue {
     /// Parses UTF-8 JSON text. Throws for invalid UTF-8 or invalid JSON.
     public static func parse<Bytes: Collection>(_ bytes: Bytes) throws -> JSONValue where Bytes.Element == UInt8 {
-        try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+        if let value = try bytes.withContiguousStorageIfAvailable({ buffer in
+            try JSONParser.parse(UnsafeRawBufferPointer(buffer))
+        }) {
+            return value
+        }
+        return try Array(bytes).withUnsafeBytes { try JSONParser.parse($0) }
     }
 
     /// Compact UTF-8 JSON text, object members sorted by name.

@@ -112,6 +112,23 @@ public final class CredsClient {
         return recv(fd, &byte, 1, Int32(MSG_PEEK)) == 0
     }
 
+    /// Reads and drops whatever arrives until the daemon closes the connection; false if it stays open.
+    public func isClosedByPeerDiscardingData(timeoutMilliseconds: Int32) -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        var waited: Int32 = 0
+        while waited < timeoutMilliseconds {
+            var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&descriptor, 1, 100) >= 0 else { return false }
+            if descriptor.revents != 0 {
+                let got = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+                if got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR) { return true }
+            } else {
+                waited += 100
+            }
+        }
+        return false
+    }
+
     private func readExactly(_ count: Int) throws(CredsClientError) -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: count)
         var filled = 0

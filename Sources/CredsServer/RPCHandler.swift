@@ -128,6 +128,16 @@ final class RPCHandler: ChannelInboundHandler {
         context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
     }
 
+    /// Back-pressure: while the peer is not reading its answers (the outbound buffer is above its high-water
+    /// mark), stop reading its requests, so no client can make the daemon buffer without bound. A peer that
+    /// stays like that is closed by the idle timeout.
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        let writable = context.channel.isWritable
+        try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: writable)
+        if writable { context.read() }
+        context.fireChannelWritabilityChanged()
+    }
+
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is IdleStateHandler.IdleStateEvent {
             if pending == 0 {

@@ -4,7 +4,7 @@ DEV := $(CURDIR)/.dev
 APT_PACKAGES := libsodium-dev liblmdb-dev pkg-config
 PREFIX ?= /usr/local
 
-.PHONY: deps build release run test install bench clean
+.PHONY: deps build release run test install bench crash-test clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -48,6 +48,12 @@ test: deps
 # credsd against a raw epoll baseline in the same run (bench/); BENCH_SECONDS per run, default 3.
 bench: release
 	python3 bench/bench.py
+
+# kill -9 the daemon at random moments under write load; CRASH_ITERATIONS (default 200).
+CRASH_ITERATIONS ?= 200
+crash-test: deps
+	$(SWIFT) build
+	CRASH_ITERATIONS=$(CRASH_ITERATIONS) $(SWIFT) test --filter CrashDurabilityTests
 
 # Installs the binaries (with the catalog bundle they read), the systemd units and the docs.
 install: release

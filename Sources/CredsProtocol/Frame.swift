@@ -4,8 +4,6 @@ public enum Frame {
     public static let headerSize = 4
     /// Largest frame the resolve socket reads.
     public static let resolveSocketLimit = 65_536
-    /// Default largest frame the admin socket reads (`limits.maxFrameBytes`).
-    public static let adminSocketDefaultLimit = 1_048_576
 
     /// The frame carrying `payload`.
     public static func encode(_ payload: [UInt8]) -> [UInt8] {

@@ -17,5 +17,4 @@ final class ChannelRegistry: Sendable {
         for channel in open { channel.close(promise: nil) }
     }
 
-    var count: Int { channels.withLock { $0.count } }
 }

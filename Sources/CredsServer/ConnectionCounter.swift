@@ -18,5 +18,4 @@ final class ConnectionCounter: Sendable {
         open.wrappingDecrement(ordering: .relaxed)
     }
 
-    var current: Int { open.load(ordering: .relaxed) }
 }

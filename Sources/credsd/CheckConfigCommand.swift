@@ -22,7 +22,7 @@ struct CheckConfigCommand: ParsableCommand {
         var builtin: [String] = []
         do { builtin = try loader.loadBuiltinKeys().keys.sorted() } catch { problems.append(error) }
         do { _ = try loader.loadOAuth() } catch { problems.append(error) }
-        print(EffectiveConfigText.render(config, keyFiles: loader.keyFilePaths().paths, keyIds: keyIds, builtinLoaded: builtin))
+        print(EffectiveConfigText.render(config, keyFiles: loader.keyFilePaths(), keyIds: keyIds, builtinLoaded: builtin))
         guard problems.isEmpty else {
             for problem in problems { FileHandle.standardError.write(Data("error: \(problem)\n".utf8)) }
             throw ExitCode(1)

@@ -22,8 +22,10 @@ extension CredsEngine {
         let policy: RoutingMode? =
             provider.mode == .service
             ? try database.routingMode(txn, workspaceId: workspaceId, provider: provider.id) : nil
+        // One look at the reloadable key set per decision (it sits behind a lock).
+        let hasBuiltin = builtinKeys[provider.id] != nil
         if policy == .builtIn {
-            guard builtinKeys[provider.id] != nil else {
+            guard hasBuiltin else {
                 throw RPCError(
                     .builtinUnavailable, "the platform has no built-in \(provider.displayName) key",
                     data: ["provider": .string(provider.id)]
@@ -36,7 +38,7 @@ extension CredsEngine {
             return RoutingDecision(provider: provider, workspaceId: workspaceId, policy: policy, source: .byo, connection: connection, fallbackReason: nil)
         }
         let newest = Self.newest(all)
-        if policy == .auto, builtinKeys[provider.id] != nil {
+        if policy == .auto, hasBuiltin {
             return RoutingDecision(
                 provider: provider, workspaceId: workspaceId, policy: policy, source: .builtIn, connection: nil,
                 fallbackReason: Self.fallbackReason(newest)

@@ -13,22 +13,22 @@ public struct SecretsLoader: Sendable {
     }
 
     /// The key files in force: `keyFiles` if set, else systemd's credential, else the default path if it exists.
-    public func keyFilePaths() -> (paths: [String], explicit: Bool) {
-        if let files = config.keyFiles { return (files, true) }
+    public func keyFilePaths() -> [String] {
+        if let files = config.keyFiles { return files }
         if let directory = credentialsDirectory, !directory.isEmpty {
             let path = directory + "/master.key"
-            if FileManager.default.fileExists(atPath: path) { return ([path], true) }
+            if FileManager.default.fileExists(atPath: path) { return [path] }
         }
         if FileManager.default.fileExists(atPath: DaemonConfig.defaultKeyFile) {
-            return ([DaemonConfig.defaultKeyFile], true)
+            return [DaemonConfig.defaultKeyFile]
         }
-        return ([], false)
+        return []
     }
 
     /// The key ring; a key file that cannot be read or is not a key stops startup.
     public func loadKeyRing() throws(ConfigError) -> KeyRing {
         var keys: [MasterKey] = []
-        for path in keyFilePaths().paths {
+        for path in keyFilePaths() {
             do {
                 let text = try SecretFile.read(path: path)
                 let key = try MasterKey(base64Text: text)

@@ -30,6 +30,5 @@ enum StoreKeys {
     }
 
     static let revisionCounter = Array("revision".utf8)
-    static let schemaVersion = Array("schema".utf8)
     static let keyCountPrefix = Array("keycount\u{0}".utf8)
 }

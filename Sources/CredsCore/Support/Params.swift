@@ -83,15 +83,6 @@ public struct Params: Sendable {
         }
     }
 
-    /// A required object whose members are all strings (header maps and the like).
-    public func optionalObject(_ name: String) throws(RPCError) -> [String: JSONValue]? {
-        switch values[name] {
-        case nil, .null: return nil
-        case .object(let members): return members
-        case .some(let other): throw Self.wrongType(name, "an object", other)
-        }
-    }
-
     private static func missing(_ name: String) -> RPCError {
         RPCError(.invalidParams, "\(name) is required", data: ["param": .string(name)])
     }

@@ -59,6 +59,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "CredsCatalog",
+            dependencies: ["CredsProtocol"],
+            resources: [.copy("providers.json")],
+            swiftSettings: strict
+        ),
+        .target(
             name: "CredsOAuth",
             dependencies: [
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -72,6 +78,7 @@ let package = Package(
         .target(
             name: "CredsCore",
             dependencies: [
+                "CredsCatalog",
                 "CredsOAuth",
                 "CredsCrypto",
                 "CredsStore",
@@ -81,7 +88,6 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
-            resources: [.copy("Catalog/providers.json")],
             swiftSettings: strict
         ),
         .target(
@@ -123,6 +129,20 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "CredsFuzzTargets",
+            dependencies: [
+                "CredsCatalog",
+                "CredsProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "credsd-fuzz",
+            dependencies: ["CredsFuzzTargets"],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "credsctl",
             dependencies: [
@@ -137,6 +157,8 @@ let package = Package(
             dependencies: [
                 "CredsClient",
                 "CredsProtocol",
+                "CredsCatalog",
+                "CredsFuzzTargets",
                 "CredsCore",
                 "CredsCrypto",
                 "CredsStore",

@@ -21,32 +21,36 @@ public struct FrameDecoder: ByteToMessageDecoder {
     }
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let event = next(from: &buffer) else { return .needMoreData }
+        context.fireChannelRead(wrapInboundOut(event))
+        return .continue
+    }
+
+    /// Takes the next event from the front of `buffer`, or nil until more bytes arrive. After a too-large
+    /// length every byte is dropped unread.
+    public mutating func next(from buffer: inout ByteBuffer) -> FrameEvent? {
         guard !refused else {
             buffer.moveReaderIndex(to: buffer.writerIndex)
-            return .needMoreData
+            return nil
         }
         guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else {
-            return .needMoreData
+            return nil
         }
         let announced = Int(length)
         if announced > maxFrameBytes {
             refused = true
             buffer.moveReaderIndex(to: buffer.writerIndex)
-            context.fireChannelRead(wrapInboundOut(.tooLarge(announced: announced)))
-            return .needMoreData
+            return .tooLarge(announced: announced)
         }
         if announced == 0 {
             buffer.moveReaderIndex(forwardBy: Frame.headerSize)
-            context.fireChannelRead(wrapInboundOut(.empty))
-            return .continue
+            return .empty
         }
         guard buffer.readableBytes >= Frame.headerSize + announced else {
-            return .needMoreData
+            return nil
         }
         buffer.moveReaderIndex(forwardBy: Frame.headerSize)
-        let payload = buffer.readSlice(length: announced)!
-        context.fireChannelRead(wrapInboundOut(.frame(payload)))
-        return .continue
+        return .frame(buffer.readSlice(length: announced)!)
     }
 
     public mutating func decodeLast(

@@ -39,6 +39,26 @@ struct ConnectionsTests {
         #expect(reason { try daemon.adminCall("connections.delete", ["connectionId": .string(id), "actor": "alice"]) } == "not_found")
     }
 
+    @Test("a token import whose expiresAt is out of range is refused, and the daemon keeps serving (fuzz finding)")
+    func absurdExpiryRefused() throws {
+        let daemon = try DaemonFixture()
+        try daemon.addWriter()
+        func importTokens(expiresAt: String) throws -> JSONValue {
+            try daemon.adminCall("connections.upsert", [
+                "workspaceId": "ws1", "provider": "google-workspace", "displayName": "Imported", "actor": "alice",
+                "credentialPayload": ["accessToken": "ya29.x", "refreshToken": "1//x", "expiresAt": .string(expiresAt)],
+            ])
+        }
+        let refusal = remoteError { try importTokens(expiresAt: "2e26-01-01T00:00:00Z") }
+        #expect(refusal?.reason == "invalid_credential")
+        #expect(refusal?.data["fields"]?.arrayValue?.first?["field"] == "expiresAt")
+        // The extremes RFC 3339 can write are accepted without overflow.
+        for expiresAt in ["9999-12-31T23:59:60-23:59", "0000-01-01T00:00:00+23:59"] {
+            #expect(try importTokens(expiresAt: expiresAt)["connection"]?["status"] != nil)
+        }
+        #expect(try daemon.adminCall("health")["status"] != nil)
+    }
+
     @Test("update with connectionId keeps the id; another workspace's or provider's id is not_found")
     func updateRules() throws {
         let daemon = try DaemonFixture()

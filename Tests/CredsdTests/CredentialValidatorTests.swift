@@ -1,3 +1,4 @@
+import CredsCatalog
 import CredsCore
 import CredsProtocol
 import Testing

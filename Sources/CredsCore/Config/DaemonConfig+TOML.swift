@@ -1,3 +1,4 @@
+public import CredsCatalog
 import TOMLKit
 
 extension DaemonConfig {

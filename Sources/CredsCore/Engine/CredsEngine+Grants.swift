@@ -1,3 +1,4 @@
+import CredsCatalog
 public import CredsProtocol
 import CredsCrypto
 import CredsStore

@@ -1,3 +1,4 @@
+import CredsCatalog
 import CredsProtocol
 import CredsStore
 

@@ -1,3 +1,4 @@
+import CredsCatalog
 import CredsProtocol
 
 /// What resolution decided: which credential source serves the call, and why.

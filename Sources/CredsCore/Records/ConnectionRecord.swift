@@ -1,3 +1,4 @@
+public import CredsCatalog
 public import CredsCrypto
 public import CredsProtocol
 

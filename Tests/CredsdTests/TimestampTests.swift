@@ -1,0 +1,35 @@
+import CredsProtocol
+import Testing
+
+@Suite("RFC 3339 times")
+struct TimestampTests {
+    @Test("known times, fractions and offsets")
+    func knownTimes() {
+        #expect(Timestamp.parse("1970-01-01T00:00:00Z") == 0)
+        #expect(Timestamp.parse("2026-01-01T00:00:00Z") == 1_767_225_600_000_000)
+        #expect(Timestamp.parse("2024-02-29T12:00:00.5Z") == 1_709_208_000_500_000)
+        #expect(Timestamp.parse("2026-01-01T02:00:00+02:00") == 1_767_225_600_000_000)
+        #expect(Timestamp.parse("2025-12-31T23:30:00-00:30") == 1_767_225_600_000_000)
+        #expect(Timestamp.parse("2026-01-01t00:00:00.1234567z") == 1_767_225_600_123_456)
+        #expect(Timestamp.parse("1969-12-31T23:59:59Z") == -1_000_000)
+    }
+
+    @Test("anything else is refused, never trapped on", arguments: [
+        "2e26-01-01T00:00:00Z", "2026-13-01T00:00:00Z", "2026-02-29T00:00:00Z", "2026-04-31T00:00:00Z",
+        "2026-01-01T24:00:00Z", "2026-01-01T00:60:00Z", "2026-01-01T00:00:00", "2026-01-01T00:00:00Zjunk",
+        "2026-01-01 00:00:00Z", "2026-01-01T00:00:00.Z", "2026-01-01T00:00:00+2:00", "+2026-01-01T00:00:00Z",
+        "", "9999-99-99T99:99:99Z", "2026-01-01T00:00:00+24:00",
+    ])
+    func refused(_ text: String) {
+        #expect(Timestamp.parse(text) == nil)
+    }
+
+    @Test("what rfc3339 writes (through gmtime) reads back to the same second")
+    func roundTrip() {
+        var random = SplitMix64(seed: 7)
+        for _ in 0..<2_000 {
+            let seconds = Int64.random(in: -2_000_000_000...250_000_000_000, using: &random)
+            #expect(Timestamp.parse(Timestamp.rfc3339(seconds * 1_000_000)) == seconds * 1_000_000)
+        }
+    }
+}

@@ -34,6 +34,11 @@ struct SocketListener: Sendable {
         let listener = self
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 511)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(AcceptBackoff(socket: listener.kind, logger: listener.logger))
+                }
+            }
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
             .childChannelInitializer { channel in
                 listener.initialize(channel)

@@ -28,7 +28,8 @@ extension CredsEngine {
             for entry in drafts { try auditLog.append(txn, entry) }
         }) { result in
             if case .failure(let error) = result {
-                logger.error("audit append failed", metadata: ["store.error": "\(error)"])
+                let lost = taken.withLock { $0?.count ?? 0 }
+                logger.error("audit append failed; entries lost", metadata: ["store.error": "\(error)", "audit.lost": "\(lost)"])
             }
         }
     }

@@ -1,3 +1,4 @@
+public import CredsCatalog
 public import CredsCrypto
 public import CredsOAuth
 import CredsProtocol
@@ -106,6 +107,9 @@ public final class CredsEngine: Sendable {
                 promise.succeed(value)
             case .failure(let error as RPCError):
                 promise.fail(error)
+            case .failure(let error as LMDBError) where error.isNoSpace:
+                logger.error("store write failed: the data directory's filesystem is full", metadata: ["store.error": "\(error)"])
+                promise.fail(RPCError.noSpace)
             case .failure(let error):
                 logger.error("store write failed", metadata: ["store.error": "\(error)"])
                 promise.fail(RPCError(.internalError, "the store could not complete the write; nothing was changed"))

@@ -22,7 +22,7 @@ final class DaemonFixture: @unchecked Sendable {
     private let configExtra: String
 
     /// Starts a daemon. `withKey: false` starts it without a master key; `socketsExtra` goes under
-    /// `[sockets]`, `configExtra` at the end of the TOML.
+    /// `[sockets]`, `configExtra` at the end of the TOML; `dataDirectory` replaces the temporary one.
     init(
         withKey: Bool = true,
         configExtra: String = "",
@@ -31,14 +31,15 @@ final class DaemonFixture: @unchecked Sendable {
         logLevel: String = "info",
         launcher: [String] = [],
         environment: [String: String] = [:],
-        activatedSockets: (resolve: String, admin: String)? = nil
+        activatedSockets: (resolve: String, admin: String)? = nil,
+        dataDirectory: String? = nil
     ) throws {
         self.launcher = launcher
         self.environment = environment
         directory = TemporaryDirectory()
         resolveSocket = activatedSockets?.resolve ?? directory.file("resolve.sock")
         adminSocket = activatedSockets?.admin ?? directory.file("admin.sock")
-        dataDir = directory.file("data")
+        dataDir = dataDirectory ?? directory.file("data")
         configPath = directory.file("credsd.toml")
         self.logLevel = logLevel
         self.socketsExtra = socketsExtra

@@ -98,8 +98,9 @@ final class RPCHandler: ChannelInboundHandler {
                 )
                 outcome = .failure(RPCError(.internalError, "internal error"))
             }
+            var auditWait: EventLoopFuture<Void>?
             switch (entry.kind, outcome) {
-            case (.use, _), (.write, .failure): engine.recordOutcome(callContext, outcome)
+            case (.use, _), (.write, .failure): auditWait = engine.recordOutcome(callContext, outcome)
             default: break
             }
             let micros = (NIODeadline.now() - started).nanoseconds / 1_000
@@ -114,12 +115,27 @@ final class RPCHandler: ChannelInboundHandler {
             case .failure(let error):
                 engine.statistics.recordRequest(method: request.method, outcome: error.reason.rawValue, micros: micros)
             }
+            let answer: [UInt8]
             switch outcome {
-            case .success(let value): self.send(context: context, RPCResponse.success(id: id, result: value))
-            case .failure(let error): self.send(context: context, RPCResponse.failure(id: id, error: error))
+            case .success(let value): answer = RPCResponse.success(id: id, result: value)
+            case .failure(let error): answer = RPCResponse.failure(id: id, error: error)
             }
-            if self.closeWhenIdle && self.pending == 0 { context.close(promise: nil) }
+            guard let auditWait else {
+                self.answer(context: context, answer)
+                return
+            }
+            self.pending += 1
+            auditWait.assumeIsolated().whenComplete { _ in
+                self.pending -= 1
+                self.answer(context: context, answer)
+            }
         }
+    }
+
+    /// Sends an answer, then closes the connection if the idle timeout fired while it was being worked on.
+    private func answer(context: ChannelHandlerContext, _ payload: [UInt8]) {
+        send(context: context, payload)
+        if closeWhenIdle && pending == 0 { context.close(promise: nil) }
     }
 
     private func send(context: ChannelHandlerContext, _ payload: [UInt8]) {

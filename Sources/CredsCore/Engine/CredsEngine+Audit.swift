@@ -1,12 +1,13 @@
 public import CredsProtocol
 import CredsStore
 import Synchronization
-import NIOCore
+public import NIOCore
 
 extension CredsEngine {
     /// Records how a call ended in its own transaction, without making anyone wait for it:
-    /// resolves (success or failure) and admin writes that failed before committing.
-    public func recordOutcome(_ context: CallContext, _ outcome: Result<JSONValue, RPCError>) {
+    /// resolves (success or failure) and admin writes that failed before committing. Returns a future the
+    /// answer must wait for when the audit backlog is over its limit (see `AuditQueue`), else nil.
+    public func recordOutcome(_ context: CallContext, _ outcome: Result<JSONValue, RPCError>) -> EventLoopFuture<Void>? {
         var draft = AuditDraft(context)
         switch outcome {
         case .success(let result): draft.complete(with: result)
@@ -14,23 +15,34 @@ extension CredsEngine {
             draft.outcome = error.reason.rawValue
             if let connectionId = error.data["connectionId"]?.stringValue { draft.connectionId = connectionId }
         }
-        guard auditQueue.enqueue(draft) else { return }
+        let admission = auditQueue.enqueue(draft, on: context.eventLoop)
+        if admission.scheduleFlush { scheduleAuditFlush() }
+        return admission.wait
+    }
+
+    /// One writer job appending the next queued entries; it schedules the next one while entries remain.
+    private func scheduleAuditFlush() {
         let auditLog = database.auditLog
         let queue = auditQueue
         let logger = self.logger
         // Drained once: if the writer re-runs the job (after growing a full map), the same entries go in.
-        let taken = Mutex<[AuditDraft]?>(nil)
+        let taken = Mutex<(drafts: [AuditDraft], more: Bool)?>(nil)
         database.writer.submit({ txn in
             let drafts = taken.withLock { taken in
                 if taken == nil { taken = queue.drain() }
-                return taken ?? []
+                return taken?.drafts ?? []
             }
             for entry in drafts { try auditLog.append(txn, entry) }
         }) { result in
+            let drained = taken.withLock { $0 }
             if case .failure(let error) = result {
-                let lost = taken.withLock { $0?.count ?? 0 }
-                logger.error("audit append failed; entries lost", metadata: ["store.error": "\(error)", "audit.lost": "\(lost)"])
+                logger.error(
+                    "audit append failed; entries lost",
+                    metadata: ["store.error": "\(error)", "audit.lost": "\(drained?.drafts.count ?? 0)"]
+                )
             }
+            queue.takeWaiters().forEach { $0.succeed() }
+            if drained?.more == true { self.scheduleAuditFlush() }
         }
     }
 

@@ -63,6 +63,6 @@ struct MetricsTests {
     @Test("the metrics listener is off unless configured")
     func offByDefault() throws {
         let daemon = try DaemonFixture()
-        #expect(daemon.daemonLog.contains("metrics.listen=off"))
+        #expect(daemon.waitForLog("metrics.listen=off"))
     }
 }

@@ -5,14 +5,6 @@ import Testing
 
 @Suite("configuration: check-config and SIGHUP reload")
 struct ReloadTests {
-    private func waitForLog(_ daemon: DaemonFixture, _ text: String) -> Bool {
-        for _ in 0..<200 {
-            if daemon.daemonLog.contains(text) { return true }
-            usleep(20_000)
-        }
-        return false
-    }
-
     @Test("SIGHUP takes new key files and built-in keys, logs what changed; an invalid config is refused")
     func reload() throws {
         let daemon = try DaemonFixture(configExtra: "[resolve]\nrequireGrant = false\n")
@@ -31,7 +23,7 @@ struct ReloadTests {
         toml = toml.replacingOccurrences(of: "[sockets]\n", with: "[sockets]\nadminAllowUids = [4242]\n")
         try toml.write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
         kill(daemon.pid!, SIGHUP)
-        #expect(waitForLog(daemon, "configuration reloaded"))
+        #expect(daemon.waitForLog("configuration reloaded"))
         let health = try daemon.adminCall("health")
         #expect(health["activeKeyId"] != .string(oldId))
         #expect(health["builtin"] == ["gemini"])
@@ -43,7 +35,7 @@ struct ReloadTests {
 
         try (toml + "\n[limits]\nmaxConnections = -1\n").write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
         kill(daemon.pid!, SIGHUP)
-        #expect(waitForLog(daemon, "configuration reload refused"))
+        #expect(daemon.waitForLog("configuration reload refused"))
         #expect(daemon.daemonLog.contains("limits.maxConnections"))
         #expect(try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "gemini"])["source"] == "built_in")
         #expect(try daemon.adminCall("health")["status"] == "ok")

@@ -164,6 +164,15 @@ final class DaemonFixture: @unchecked Sendable {
         (try? String(contentsOfFile: directory.file("daemon.log"), encoding: .utf8)) ?? ""
     }
 
+    /// Whether `text` shows up in the daemon's log within about four seconds (log lines may trail an answer).
+    func waitForLog(_ text: String) -> Bool {
+        for _ in 0..<200 {
+            if daemonLog.contains(text) { return true }
+            usleep(20_000)
+        }
+        return false
+    }
+
     func admin() throws -> CredsClient { try CredsClient(socketPath: adminSocket) }
     func resolver() throws -> CredsClient { try CredsClient(socketPath: resolveSocket) }
 

@@ -4,7 +4,7 @@ DEV := $(CURDIR)/.dev
 APT_PACKAGES := libsodium-dev liblmdb-dev pkg-config
 PREFIX ?= /usr/local
 
-.PHONY: deps build release run test install bench crash-test clean
+.PHONY: deps build release run test install bench crash-test fuzz soak clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -55,12 +55,24 @@ crash-test: deps
 	$(SWIFT) build
 	CRASH_ITERATIONS=$(CRASH_ITERATIONS) $(SWIFT) test --filter CrashDurabilityTests
 
+# libFuzzer (with AddressSanitizer) over the frame decoder, the request parser and credential validation,
+# FUZZ_RUNS executions per target (default 1,000,000); seeds in fuzz/corpus/, which make test replays.
+FUZZ_RUNS ?= 1000000
+fuzz: deps
+	$(SWIFT) build -c release --build-path .build-fuzz --product credsd-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING
+	FUZZ_RUNS=$(FUZZ_RUNS) fuzz/run.sh
+
+# 64 connections of mixed resolve and durable upsert for SOAK_SECONDS (default 600): errors and RSS growth.
+SOAK_SECONDS ?= 600
+soak: release
+	SOAK_SECONDS=$(SOAK_SECONDS) python3 bench/soak.py
+
 # Installs the binaries (with the catalog bundle they read), the systemd units and the docs.
 install: release
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/share/doc/credsd
 	install -m 0755 .build/release/credsd .build/release/credsctl $(DESTDIR)$(PREFIX)/bin/
-	rm -rf $(DESTDIR)$(PREFIX)/bin/credsd_CredsCore.resources
-	cp -R .build/release/credsd_CredsCore.resources $(DESTDIR)$(PREFIX)/bin/
+	rm -rf $(DESTDIR)$(PREFIX)/bin/credsd_CredsCatalog.resources
+	cp -R .build/release/credsd_CredsCatalog.resources $(DESTDIR)$(PREFIX)/bin/
 	sed 's#/usr/local/bin/credsd#$(PREFIX)/bin/credsd#; s#/usr/local/share/doc#$(PREFIX)/share/doc#' \
 	  systemd/credsd.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/credsd.service
 	sed 's#/usr/local/share/doc#$(PREFIX)/share/doc#' systemd/credsd.socket > $(DESTDIR)$(PREFIX)/lib/systemd/system/credsd.socket

@@ -72,7 +72,7 @@ def loadgen(sock, payload, connections, seconds=None, requests=None, hold=0, exp
 
 
 class Daemon:
-    def __init__(self, tmp):
+    def __init__(self, tmp, extra_config=""):
         self.tmp = tmp
         self.resolve = os.path.join(tmp, "r.sock")
         self.admin = os.path.join(tmp, "a.sock")
@@ -81,7 +81,7 @@ class Daemon:
             subprocess.run([os.path.join(BIN, "credsd"), "keygen", "--out", key], check=True, capture_output=True)
         with open(os.path.join(tmp, "credsd.toml"), "w") as f:
             f.write(f'dataDir = "{tmp}/data"\n[sockets]\nresolve = "{self.resolve}"\nadmin = "{self.admin}"\n'
-                    f'[encryption]\nkeyFiles = ["{key}"]\n[limits]\nmaxConnections = 4096\n')
+                    f'[encryption]\nkeyFiles = ["{key}"]\n[limits]\nmaxConnections = 4096\n{extra_config}')
         self.proc = None
 
     def start(self):

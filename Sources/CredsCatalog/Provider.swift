@@ -1,4 +1,4 @@
-/// One provider of the catalog (`Catalog/providers.json`).
+/// One provider of the catalog (`providers.json`).
 public struct Provider: Sendable, Codable, Hashable {
     /// How a provider's connections hold their credential.
     public enum Mode: String, Sendable, Codable {

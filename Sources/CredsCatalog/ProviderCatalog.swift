@@ -11,7 +11,7 @@ public struct ProviderCatalog: Sendable {
         self.byId = Dictionary(providers.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
-    /// The catalog in `Catalog/providers.json`.
+    /// The catalog in `Sources/CredsCatalog/providers.json`.
     public static let bundled: ProviderCatalog = {
         struct File: Decodable { let providers: [Provider] }
         guard let url = Bundle.module.url(forResource: "providers", withExtension: "json"),

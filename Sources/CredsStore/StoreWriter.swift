@@ -28,7 +28,11 @@ public final class StoreWriter: @unchecked Sendable {
 
     /// Queues `body` to run in a write transaction; `completion` is called on the writer thread
     /// after the transaction is durably committed, or with the error that stopped it.
+    ///
+    /// Once `stop()` was called new jobs are refused, except a `followUp`: a job queued by a completion (on
+    /// the writer thread) to finish work in several parts, which runs before the thread exits.
     public func submit<Value>(
+        followUp: Bool = false,
         _ body: @escaping (borrowing Transaction) throws -> Value,
         completion: @escaping (Result<Value, any Error>) -> Void
     ) {
@@ -40,7 +44,7 @@ public final class StoreWriter: @unchecked Sendable {
             fail: { completion(.failure($0)) }
         )
         condition.lock()
-        if stopping {
+        if stopping && !(followUp && thread != nil) {
             condition.unlock()
             job.fail(StoreError.stopped)
             return
@@ -55,14 +59,8 @@ public final class StoreWriter: @unchecked Sendable {
         condition.lock()
         stopping = true
         condition.broadcast()
+        while thread != nil { condition.wait() }
         condition.unlock()
-        while true {
-            condition.lock()
-            let done = thread == nil
-            condition.unlock()
-            if done { return }
-            usleep(1_000)
-        }
     }
 
     private func loop() {
@@ -71,6 +69,7 @@ public final class StoreWriter: @unchecked Sendable {
             while pending.isEmpty && !stopping { condition.wait() }
             if pending.isEmpty && stopping {
                 thread = nil
+                condition.broadcast()
                 condition.unlock()
                 return
             }

@@ -2,6 +2,7 @@ import CredsClient
 import CredsCrypto
 import CredsProtocol
 import Foundation
+import Synchronization
 import Testing
 
 @Suite("security: integrity, rotation, audit")
@@ -185,6 +186,43 @@ struct SecurityTests {
         let verdict = try daemon.adminCall("audit.verify")
         #expect(verdict["ok"] == false)
         #expect(verdict["firstBroken"] == 6)
+    }
+
+    @Test("every answered resolve is in the audit after a graceful stop, however far the writer was behind")
+    func auditDrainsOnStop() throws {
+        let daemon = try DaemonFixture(configExtra: "[resolve]\nrequireGrant = false\n")
+        try daemon.addWriter()
+        try daemon.upsert(provider: "fal", payload: ["apiKey": "fal-audit-drain"])
+        let before = try #require(daemon.adminCall("audit.verify")["checked"]?.intValue)
+        // Eight clients pipeline resolves as fast as they can, so entries queue up faster than one audit job
+        // (4,096) takes them; SIGTERM arrives in the middle. Each counts the answers it received.
+        let frame = Frame.encode(Array(#"{"jsonrpc":"2.0","id":1,"method":"resolve","params":{"workspaceId":"ws1","provider":"fal"}}"#.utf8))
+        let slice = Array((0..<250).map { _ in frame }.joined())
+        let received = Mutex(0)
+        let finished = DispatchSemaphore(value: 0)
+        let socket = daemon.resolveSocket
+        for _ in 0..<8 {
+            Thread {
+                defer { finished.signal() }
+                guard let client = try? CredsClient(socketPath: socket, timeoutSeconds: 10) else { return }
+                for _ in 0..<40 {
+                    guard (try? client.sendRaw(slice)) != nil else { return }
+                    for _ in 0..<250 {
+                        guard (try? client.readAnswer())?["result"] != nil else { return }
+                        received.withLock { $0 += 1 }
+                    }
+                }
+            }.start()
+        }
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(daemon.stop() == 0)
+        for _ in 0..<8 { finished.wait() }
+        try daemon.start()
+        let verified = try daemon.adminCall("audit.verify")
+        let answered = received.withLock { $0 }
+        #expect(verified["ok"] == true)
+        #expect(answered > 4_096)
+        #expect((verified["checked"]?.intValue ?? 0) >= before + Int64(answered), "\(answered) answered")
     }
 
     @Test("audit retention trims the oldest entries and the kept chain still verifies")

@@ -20,14 +20,15 @@ extension CredsEngine {
         return admission.wait
     }
 
-    /// One writer job appending the next queued entries; it schedules the next one while entries remain.
-    private func scheduleAuditFlush() {
+    /// One writer job appending the next queued entries; it schedules the next one while entries remain
+    /// (as a follow-up, so a backlog still drains completely when the daemon stops).
+    private func scheduleAuditFlush(followUp: Bool = false) {
         let auditLog = database.auditLog
         let queue = auditQueue
         let logger = self.logger
         // Drained once: if the writer re-runs the job (after growing a full map), the same entries go in.
         let taken = Mutex<(drafts: [AuditDraft], more: Bool)?>(nil)
-        database.writer.submit({ txn in
+        database.writer.submit(followUp: followUp, { txn in
             let drafts = taken.withLock { taken in
                 if taken == nil { taken = queue.drain() }
                 return taken?.drafts ?? []
@@ -42,7 +43,7 @@ extension CredsEngine {
                 )
             }
             queue.takeWaiters().forEach { $0.succeed() }
-            if drained?.more == true { self.scheduleAuditFlush() }
+            if drained?.more == true { self.scheduleAuditFlush(followUp: true) }
         }
     }
 

@@ -33,7 +33,7 @@ extension CredsEngine {
                 if taken == nil { taken = queue.drain() }
                 return taken?.drafts ?? []
             }
-            for entry in drafts { try auditLog.append(txn, entry) }
+            try auditLog.append(txn, drafts)
         }) { result in
             let drained = taken.withLock { $0 }
             if case .failure(let error) = result {

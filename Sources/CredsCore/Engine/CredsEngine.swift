@@ -89,7 +89,7 @@ public final class CredsEngine: Sendable {
             let result = try body(txn)
             var entry = draft
             entry.complete(with: result)
-            try auditLog.append(txn, entry)
+            try auditLog.append(txn, [entry])
             return result
         }
     }

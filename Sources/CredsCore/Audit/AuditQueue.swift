@@ -10,10 +10,11 @@ import Synchronization
 /// of the queue (and the daemon's memory) growing for as long as the load lasts.
 final class AuditQueue: Sendable {
     static let maxPerFlush = 4_096
-    static let backlogLimit = 65_536
+    static let backlogLimit = 16_384
+    static let idleCapacity = 1_024
 
     private struct State {
-        var drafts = CircularBuffer<AuditDraft>(initialCapacity: 1_024)
+        var drafts = CircularBuffer<AuditDraft>(initialCapacity: AuditQueue.idleCapacity)
         var flushScheduled = false
         var waiters: [EventLoopPromise<Void>] = []
     }
@@ -52,7 +53,13 @@ final class AuditQueue: Sendable {
             taken.reserveCapacity(count)
             for _ in 0..<count { taken.append(state.drafts.removeFirst()) }
             let more = !state.drafts.isEmpty
-            if !more { state.flushScheduled = false }
+            if !more {
+                state.flushScheduled = false
+                // A burst left a large buffer behind: give it back rather than hold it for the next burst.
+                if state.drafts.capacity > 4 * Self.idleCapacity {
+                    state.drafts = CircularBuffer(initialCapacity: Self.idleCapacity)
+                }
+            }
             return (taken, more)
         }
     }

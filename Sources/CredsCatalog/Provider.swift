@@ -1,3 +1,5 @@
+public import CredsProtocol
+
 /// One provider of the catalog (`providers.json`).
 public struct Provider: Sendable, Codable, Hashable {
     /// How a provider's connections hold their credential.
@@ -45,4 +47,9 @@ public struct Provider: Sendable, Codable, Hashable {
 
     /// Whether connections, policies and resolves are possible at all.
     public var isConnectable: Bool { mode != .none }
+}
+
+extension Provider {
+    /// The provider's id as an identifier (catalog ids are ASCII).
+    public var identifier: Identifier { Identifier(stored: id) }
 }

@@ -28,6 +28,16 @@ public struct ProviderCatalog: Sendable {
         byId[id]
     }
 
+    /// The provider with this id, if any. A checked id is ASCII, so the dictionary's String equality is byte equality.
+    public func provider(_ id: Identifier) -> Provider? {
+        byId[id.text]
+    }
+
+    /// `connectableProvider` for a checked id.
+    public func connectableProvider(_ id: Identifier) throws(RPCError) -> Provider {
+        try connectableProvider(id.text)
+    }
+
     /// The provider, refused with `unknown_provider` or `provider_not_connectable` as the contract says.
     public func connectableProvider(_ id: String) throws(RPCError) -> Provider {
         guard let provider = byId[id] else {

@@ -6,11 +6,21 @@ public struct RPCError: Error, Sendable, Equatable, CustomStringConvertible {
     public let message: String
     /// Extra members of `error.data` beside `reason`.
     public let data: [String: JSONValue]
+    /// What the audit entry of the refused call records beyond the caller's own params (the workspace that owns
+    /// a connection id, say), where telling the caller would be an oracle. Never sent.
+    public var auditFacts: [String: Identifier] = [:]
 
     public init(_ reason: ErrorReason, _ message: String, data: [String: JSONValue] = [:]) {
         self.reason = reason
         self.message = message
         self.data = data
+    }
+
+    /// This error with facts for the audit entry added.
+    public func auditing(_ facts: [String: Identifier]) -> RPCError {
+        var error = self
+        error.auditFacts.merge(facts) { _, new in new }
+        return error
     }
 
     /// The JSON-RPC `error` object.

@@ -1,13 +1,13 @@
-import CredsCore
-import CredsProtocol
-import NIOCore
+public import CredsCore
+public import CredsProtocol
+public import NIOCore
 
 /// The methods each socket answers. A method not in a socket's table is `method_not_found` there.
-struct MethodTable: Sendable {
-    typealias Handler = @Sendable (_ params: [String: JSONValue], _ context: CallContext) -> EventLoopFuture<JSONValue>
+public struct MethodTable: Sendable {
+    public typealias Handler = @Sendable (_ params: [String: JSONValue], _ context: CallContext) -> EventLoopFuture<JSONValue>
 
     /// How a method is audited.
-    enum Kind: Sendable {
+    public enum Kind: Sendable {
         /// Not audited (reads of the admin socket, health, the catalog).
         case read
         /// An admin write: audited in its own commit when it succeeds, afterwards when it fails.
@@ -16,15 +16,15 @@ struct MethodTable: Sendable {
         case use
     }
 
-    struct Entry: Sendable {
-        let kind: Kind
-        let handler: Handler
+    public struct Entry: Sendable {
+        public let kind: Kind
+        public let handler: Handler
     }
 
-    let engine: CredsEngine
-    let methods: [String: Entry]
+    public let engine: CredsEngine
+    public let methods: [String: Entry]
 
-    func entry(for method: String) -> Entry? {
+    public func entry(for method: String) -> Entry? {
         methods[method]
     }
 
@@ -50,7 +50,7 @@ struct MethodTable: Sendable {
     }
 
     /// The resolve socket: `resolve`, `events.verify`, `health`, `providers.list`.
-    static func resolveSocket(_ engine: CredsEngine) -> MethodTable {
+    public static func resolveSocket(_ engine: CredsEngine) -> MethodTable {
         var methods = common(engine)
         methods["resolve"] = Entry(kind: .use, handler: engine.resolve)
         methods["events.verify"] = Entry(kind: .use, handler: sync(engine.eventsVerify))
@@ -58,7 +58,7 @@ struct MethodTable: Sendable {
     }
 
     /// The admin socket: every method except `resolve` and `events.verify`.
-    static func adminSocket(_ engine: CredsEngine) -> MethodTable {
+    public static func adminSocket(_ engine: CredsEngine) -> MethodTable {
         var methods = common(engine)
         let writes: [String: Handler] = [
             "connections.upsert": engine.connectionsUpsert,

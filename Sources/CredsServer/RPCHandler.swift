@@ -18,6 +18,9 @@ final class RPCHandler: ChannelInboundHandler {
     private let inFlight: InFlightTracker
     private let logger: Logger
     private var pending = 0
+    /// Answers ready but held until the audit backlog drains: while any are, this peer's requests are not read,
+    /// so a client that sends without reading cannot grow the audit queue (or the store) without bound.
+    private var heldAnswers = 0
     private var closeWhenIdle = false
 
     init(
@@ -39,12 +42,15 @@ final class RPCHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .empty:
-            send(context: context, RPCResponse.failure(id: .null, error: RPCError(.invalidRequest, "empty frame")))
+            let error = RPCError(.invalidRequest, "empty frame")
+            auditRefusal(context: context, method: "unknown", error)
+            send(context: context, RPCResponse.failure(id: .null, error: error))
         case .tooLarge(let announced):
             let error = RPCError(
                 .frameTooLarge, "the frame is larger than this socket accepts; closing the connection",
                 data: ["announced": .int(Int64(announced)), "limit": .int(Int64(maxFrameBytes))]
             )
+            auditRefusal(context: context, method: "unknown", error)
             let frame = context.channel.allocator.buffer(bytes: Frame.encode(RPCResponse.failure(id: .null, error: error)))
             context.writeAndFlush(wrapOutboundOut(frame)).assumeIsolated().whenComplete { _ in
                 context.close(promise: nil)
@@ -60,6 +66,7 @@ final class RPCHandler: ChannelInboundHandler {
             request = try RPCRequest.parse(payload.readableBytesView)
         } catch {
             table.engine.statistics.recordRequest(method: "unknown", outcome: error.error.reason.rawValue, micros: 0)
+            auditRefusal(context: context, method: "unknown", error.error)
             send(context: context, RPCResponse.failure(id: error.id, error: error.error))
             return
         }
@@ -125,11 +132,40 @@ final class RPCHandler: ChannelInboundHandler {
                 return
             }
             self.pending += 1
+            self.heldAnswers += 1
+            self.updateReading(context: context)
             auditWait.assumeIsolated().whenComplete { _ in
                 self.pending -= 1
+                self.heldAnswers -= 1
                 self.answer(context: context, answer)
+                self.updateReading(context: context)
             }
         }
+    }
+
+    /// Audits a request refused before it named a method this socket has (an unreadable frame or request):
+    /// the entry holds method `unknown`, the reason and the peer, never what was sent.
+    private func auditRefusal(context: ChannelHandlerContext, method: String, _ error: RPCError) {
+        let callContext = CallContext(
+            socket: socket, eventLoop: context.eventLoop, method: method, peerUid: peer?.uid, peerPid: peer?.pid
+        )
+        guard let wait = table.engine.recordOutcome(callContext, .failure(error)) else { return }
+        heldAnswers += 1
+        updateReading(context: context)
+        wait.assumeIsolated().whenComplete { _ in
+            self.heldAnswers -= 1
+            self.updateReading(context: context)
+        }
+    }
+
+    /// Reads from the peer only while its answers are being taken and none is held for the audit backlog.
+    private func updateReading(context: ChannelHandlerContext) {
+        let reading = context.channel.isWritable && heldAnswers == 0
+        guard let options = context.channel.syncOptions,
+            (try? options.getOption(ChannelOptions.autoRead)) != reading
+        else { return }
+        try? options.setOption(ChannelOptions.autoRead, value: reading)
+        if reading { context.read() }
     }
 
     /// Sends an answer, then closes the connection if the idle timeout fired while it was being worked on.
@@ -148,9 +184,7 @@ final class RPCHandler: ChannelInboundHandler {
     /// mark), stop reading its requests, so no client can make the daemon buffer without bound. A peer that
     /// stays like that is closed by the idle timeout.
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        let writable = context.channel.isWritable
-        try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: writable)
-        if writable { context.read() }
+        updateReading(context: context)
         context.fireChannelWritabilityChanged()
     }
 

@@ -134,7 +134,7 @@ struct OAuthTests {
         try surgery.putJSON("oauth_states", key, record)
         surgery.close()
         try daemon.start()
-        #expect(reason { try daemon.adminCall("oauth.complete", ["state": second["state"]!, "installationId": 5]) } == "invalid_state")
+        #expect(reason { try daemon.adminCall("oauth.complete", ["state": second["state"]!, "installationId": 5, "code": "gh-code"]) } == "invalid_state")
     }
 
     @Test("an error from the provider sets status error with lastError")
@@ -296,7 +296,7 @@ struct OAuthTests {
             "workspaceId": "ws1", "provider": "github", "displayName": "Repos", "redirectUri": .string(Self.redirect),
             "actor": "alice",
         ])
-        let id = try daemon.adminCall("oauth.complete", ["state": begun["state"]!, "installationId": 777])["connection"]!["id"]!
+        let id = try daemon.adminCall("oauth.complete", ["state": begun["state"]!, "installationId": 777, "code": "gh-code"])["connection"]!["id"]!
         provider.configure { $0.behaviour = .uninstalled }
         let error = remoteError { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "github"]) }
         #expect(error?.reason == "reauth_required")

@@ -12,17 +12,39 @@ struct AuditDraft: Sendable {
     var actor: String?
     var outcome: String = "ok"
     var source: String?
+    /// Refused requests of one peer uid left out of the trail in one second (SPEC section 7).
+    var suppressed: Int64?
 
-    /// The draft for a call, from its params.
+    /// Reasons of requests refused before their params were validated: their entries carry no field the
+    /// caller sent, so nobody can write into another workspace's trail, or grow it, without a valid request.
+    static let refusedBeforeValidation: Set<ErrorReason> = [
+        .parseError, .invalidRequest, .invalidParams, .grantRequired, .grantInvalid, .frameTooLarge,
+    ]
+
+    /// The draft for a call, from its params. Only params that are valid identifiers are taken, so an entry
+    /// holds at most a few hundred bytes of what a caller sent.
     init(_ context: CallContext) {
         socket = context.socket
         peerUid = context.peerUid
         peerPid = context.peerPid
         method = context.method
-        workspaceId = context.params["workspaceId"]?.stringValue
-        provider = context.params["provider"]?.stringValue
-        connectionId = context.params["connectionId"]?.stringValue
-        actor = context.params["actor"]?.stringValue
+        workspaceId = Self.identifier(context.params["workspaceId"])
+        provider = Self.identifier(context.params["provider"])
+        connectionId = Self.identifier(context.params["connectionId"])
+        actor = Self.identifier(context.params["actor"])
+    }
+
+    /// An entry credsd writes of its own accord (a summary of suppressed refusals).
+    init(socket: SocketKind, peerUid: UInt32?, method: String, outcome: String, suppressed: Int64?) {
+        self.socket = socket
+        self.peerUid = peerUid
+        self.method = method
+        self.outcome = outcome
+        self.suppressed = suppressed
+    }
+
+    private static func identifier(_ value: JSONValue?) -> String? {
+        value?.stringValue.flatMap(Identifier.init(validating:))?.text
     }
 
     /// Fills what the answer adds: the connection a write touched, the source a resolve used.
@@ -32,5 +54,26 @@ struct AuditDraft: Sendable {
         provider = provider ?? connection?["provider"]?.stringValue ?? result["provider"]?.stringValue
         connectionId = connection?["id"]?.stringValue ?? result["connectionId"]?.stringValue ?? connectionId
         source = result["source"]?.stringValue
+    }
+
+    /// Records how a call failed: a refusal before validation keeps method, outcome and peer only; any other
+    /// failure adds what the engine established (the workspace owning a connection id, say).
+    mutating func fail(with error: RPCError) {
+        outcome = error.reason.rawValue
+        if Self.refusedBeforeValidation.contains(error.reason) {
+            workspaceId = nil
+            provider = nil
+            connectionId = nil
+            actor = nil
+            return
+        }
+        if let connectionId = error.data["connectionId"]?.stringValue { self.connectionId = connectionId }
+        if let workspaceId = error.auditFacts["workspaceId"] { self.workspaceId = workspaceId.text }
+        if let provider = error.auditFacts["provider"] { self.provider = provider.text }
+    }
+
+    /// Whether this entry records a refusal that counts against its peer's rate.
+    var isRefusal: Bool {
+        ErrorReason(rawValue: outcome).map(Self.refusedBeforeValidation.contains) ?? false
     }
 }

@@ -17,6 +17,8 @@ public struct AuditEntry: Sendable, Codable, Equatable {
     public var outcome: String
     /// `byo` or `built_in`, for resolves.
     public var source: String?
+    /// How many refused requests of this peer uid were left out in one second (a summary entry only).
+    public var suppressed: Int64?
     /// Hex SHA-256 of the previous entry (64 zeros for the first).
     public var prevHash: String
     /// Hex SHA-256 over `prevHash` and this entry's other fields.
@@ -35,6 +37,8 @@ public struct AuditEntry: Sendable, Codable, Equatable {
         object["connectionId"] = connectionId.map { .string($0) } ?? .null
         object["actor"] = actor.map { .string($0) } ?? .null
         object["source"] = source.map { .string($0) } ?? .null
+        // Only in summary entries, so the hashes of every other entry are what they always were.
+        if let suppressed { object["suppressed"] = .int(suppressed) }
         return .object(object)
     }
 

@@ -38,7 +38,7 @@ struct AuditLog: Sendable {
                 seq: seq, time: Timestamp.now(), socket: draft.socket, peerUid: draft.peerUid, peerPid: draft.peerPid,
                 method: draft.method, workspaceId: draft.workspaceId, provider: draft.provider,
                 connectionId: draft.connectionId, actor: draft.actor, outcome: draft.outcome, source: draft.source,
-                prevHash: prevHash, hash: ""
+                suppressed: draft.suppressed, prevHash: prevHash, hash: ""
             )
             var object = entry.hashedObject
             let hash = Hex.encode(Digest.sha256(AuditEntry.hashedBytes(prevHash: prevHash, object)))
@@ -53,11 +53,11 @@ struct AuditLog: Sendable {
     }
 
     /// Entries after `since`, oldest first, at most `limit`, optionally of one workspace.
-    func list(_ txn: borrowing Transaction, since: UInt64, limit: Int, workspaceId: String?) throws -> [AuditEntry] {
+    func list(_ txn: borrowing Transaction, since: UInt64, limit: Int, workspaceId: Identifier?) throws -> [AuditEntry] {
         var found: [AuditEntry] = []
         try txn.scan(entries, from: Self.key(since &+ 1)) { _, value in
             let entry = try RecordCoding.decode(AuditEntry.self, from: value)
-            if workspaceId == nil || entry.workspaceId == workspaceId { found.append(entry) }
+            if workspaceId == nil || entry.workspaceId.map(Identifier.init(stored:)) == workspaceId { found.append(entry) }
             return found.count < limit
         }
         return found

@@ -11,11 +11,36 @@ extension CredsEngine {
         var draft = AuditDraft(context)
         switch outcome {
         case .success(let result): draft.complete(with: result)
-        case .failure(let error):
-            draft.outcome = error.reason.rawValue
-            if let connectionId = error.data["connectionId"]?.stringValue { draft.connectionId = connectionId }
+        case .failure(let error): draft.fail(with: error)
         }
-        let admission = auditQueue.enqueue(draft, on: context.eventLoop)
+        if draft.isRefusal {
+            let second = Timestamp.now() / 1_000_000
+            let admission = refusalThrottle.admit(peerUid: draft.peerUid, socket: draft.socket, second: second)
+            for summary in admission.summaries { _ = enqueueAudit(Self.summaryDraft(summary), on: context.eventLoop) }
+            if let closeAt = admission.closeAt {
+                let peerUid = draft.peerUid
+                let eventLoop = context.eventLoop
+                let wait = TimeAmount.microseconds(max(0, (closeAt + 1) * 1_000_000 - Timestamp.now()))
+                eventLoop.scheduleTask(in: wait) {
+                    if let summary = self.refusalThrottle.close(peerUid: peerUid, second: closeAt) {
+                        _ = self.enqueueAudit(Self.summaryDraft(summary), on: eventLoop)
+                    }
+                }
+            }
+            guard admission.record else { return nil }
+        }
+        return enqueueAudit(draft, on: context.eventLoop)
+    }
+
+    /// The one entry that stands for a second's refusals the throttle left out: method `*`, outcome
+    /// `suppressed`, the peer uid and the count.
+    private static func summaryDraft(_ summary: RefusalThrottle.Summary) -> AuditDraft {
+        AuditDraft(socket: summary.socket, peerUid: summary.peerUid, method: "*", outcome: "suppressed", suppressed: summary.suppressed)
+    }
+
+    /// Queues an entry for the next audit flush; nil, or a future the answer waits for when the backlog is full.
+    private func enqueueAudit(_ draft: AuditDraft, on eventLoop: any EventLoop) -> EventLoopFuture<Void>? {
+        let admission = auditQueue.enqueue(draft, on: eventLoop)
         if admission.scheduleFlush { scheduleAuditFlush() }
         return admission.wait
     }

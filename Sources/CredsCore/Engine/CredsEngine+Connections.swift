@@ -7,7 +7,7 @@ public import NIOCore
 extension CredsEngine {
     /// `connections.upsert`: validates, seals and stores an API-key credential; `status: active`.
     public func connectionsUpsert(_ raw: [String: JSONValue], context: CallContext) -> EventLoopFuture<JSONValue> {
-        let prepared: (record: ConnectionRecord, isUpdate: Bool, warnings: [JSONValue], actor: String)
+        let prepared: (record: ConnectionRecord, isUpdate: Bool, warnings: [JSONValue], actor: Identifier)
         do {
             prepared = try prepareUpsert(raw)
         } catch {
@@ -38,7 +38,7 @@ extension CredsEngine {
     /// Checks everything that needs no transaction and seals the payload.
     private func prepareUpsert(
         _ raw: [String: JSONValue]
-    ) throws(RPCError) -> (record: ConnectionRecord, isUpdate: Bool, warnings: [JSONValue], actor: String) {
+    ) throws(RPCError) -> (record: ConnectionRecord, isUpdate: Bool, warnings: [JSONValue], actor: Identifier) {
         let params = try Params(
             raw,
             allowed: ["workspaceId", "provider", "displayName", "credentialPayload", "connectionId", "actor"]
@@ -61,22 +61,25 @@ extension CredsEngine {
             )
         }
         try read { txn in try authorize(txn, actor: actor, workspaceId: workspaceId, write: true) }
-        guard sealer.keyRing.active != nil else {
-            throw RPCError(.encryptionKeyMissing, "no master key is configured; credsd cannot store credentials")
-        }
+        // One look at the reloadable key ring for the whole request: a SIGHUP between a check and the sealing
+        // once stored an `active` connection with no credential.
+        let sealer = self.sealer
+        guard sealer.keyRing.active != nil else { throw Self.noKeyToStore }
         let outcome = try validator.validate(payload, for: provider)
-        let id = connectionId ?? Random.token(prefix: "conn_", byteCount: 12)
+        let id = connectionId ?? Identifier(stored: Random.token(prefix: "conn_", byteCount: 12))
         let plaintext = Self.sealablePayload(outcome.fields)
-        let associatedData = ConnectionRecord.associatedData(id: id, workspaceId: workspaceId, provider: provider.id)
-        let sealed = sealer.seal(plaintext, associatedData: associatedData)
+        let associatedData = ConnectionRecord.associatedData(id: id, workspaceId: workspaceId, provider: provider.identifier)
+        guard let sealed = sealer.seal(plaintext, associatedData: associatedData) else { throw Self.noKeyToStore }
         let now = Timestamp.now()
         let record = ConnectionRecord(
-            id: id, workspaceId: workspaceId, provider: provider.id, displayName: displayName, mode: provider.mode,
+            id: id, workspaceId: workspaceId, provider: provider.identifier, displayName: displayName, mode: provider.mode,
             status: .active, scopes: outcome.lists["scopes"], expiresAt: outcome.times["expiresAt"], lastError: nil,
             createdAt: now, updatedAt: now, revision: 0, sealed: sealed
         )
         return (record, connectionId != nil, outcome.warnings, actor)
     }
+
+    static let noKeyToStore = RPCError(.encryptionKeyMissing, "no master key is configured; credsd cannot store credentials")
 
     /// The payload's JSON in guarded memory; the intermediate array is zeroed.
     static func sealablePayload(_ fields: [String: String]) -> SecretBytes {
@@ -105,7 +108,7 @@ extension CredsEngine {
         let provider = try params.optionalIdentifier("provider")
         let actor = try params.identifier("actor")
         if let provider, catalog.provider(provider) == nil {
-            throw RPCError(.unknownProvider, "unknown provider", data: ["provider": .string(provider)])
+            throw RPCError(.unknownProvider, "unknown provider", data: ["provider": provider.json])
         }
         let records = try read { txn in
             try authorize(txn, actor: actor, workspaceId: workspaceId, write: false)
@@ -131,7 +134,7 @@ extension CredsEngine {
     public func connectionsDelete(_ raw: [String: JSONValue], context: CallContext) -> EventLoopFuture<JSONValue> {
         changeConnection(raw, context: context) { txn, record in
             try self.database.remove(txn, record)
-            return ["deleted": true, "connectionId": .string(record.id)]
+            return ["deleted": true, "connectionId": record.id.json, "workspaceId": record.workspaceId.json, "provider": record.provider.json]
         }
     }
 
@@ -141,8 +144,8 @@ extension CredsEngine {
         context: CallContext,
         _ change: @escaping @Sendable (borrowing Transaction, inout ConnectionRecord) throws -> JSONValue
     ) -> EventLoopFuture<JSONValue> {
-        let id: String
-        let actor: String
+        let id: Identifier
+        let actor: Identifier
         do {
             let params = try Params(raw, allowed: ["connectionId", "actor"])
             id = try params.identifier("connectionId")
@@ -152,7 +155,15 @@ extension CredsEngine {
         }
         return write(context: context) { txn in
             var record = try self.existingConnection(txn, id: id)
-            try self.authorize(txn, actor: actor, workspaceId: record.workspaceId, write: true)
+            do {
+                try self.authorize(txn, actor: actor, workspaceId: record.workspaceId, write: true)
+            } catch let error as RPCError {
+                // The owner's audit trail shows the attempt; the caller learns nothing about the owner.
+                throw error.auditing(["workspaceId": record.workspaceId, "provider": record.provider])
+            }
+            // A pending authorization of this connection must not bring it back once revoked or deleted.
+            let connectionId = record.id
+            try self.database.removeOAuthStates(txn) { $0.connectionId == connectionId }
             return try change(txn, &record)
         }
     }
@@ -160,9 +171,9 @@ extension CredsEngine {
     /// The connection `id`, which must belong to `workspaceId` and `provider`, else `not_found`.
     func ownedConnection(
         _ txn: borrowing Transaction,
-        id: String,
-        workspaceId: String,
-        provider: String
+        id: Identifier,
+        workspaceId: Identifier,
+        provider: Identifier
     ) throws -> ConnectionRecord {
         guard let record = try database.connection(txn, id: id), record.workspaceId == workspaceId,
             record.provider == provider
@@ -170,7 +181,7 @@ extension CredsEngine {
             throw RPCError(
                 .notFound,
                 "no connection with this id for this workspace and provider",
-                data: ["connectionId": .string(id)]
+                data: ["connectionId": id.json]
             )
         }
         return record

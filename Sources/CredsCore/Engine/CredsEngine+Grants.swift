@@ -16,7 +16,7 @@ extension CredsEngine {
         do {
             let params = try Params(raw, allowed: ["workspaceId", "providers", "ttlSeconds"])
             let workspaceId = try params.identifier("workspaceId")
-            let providers = try params.optionalStringArray("providers")
+            let providers = try params.optionalIdentifierArray("providers")
             for provider in providers ?? [] { _ = try catalog.connectableProvider(provider) }
             let ttl = try params.optionalInt("ttlSeconds") ?? Self.defaultGrantTTL
             guard (1...Self.maxGrantTTL).contains(ttl) else {
@@ -34,12 +34,13 @@ extension CredsEngine {
         let digest = Digest.sha256(grant.utf8)
         let database = self.database
         return write(context: context) { txn in
+            try database.sweepExpiredGrants(txn, now: record.createdAt)
             try txn.put(database.grants, digest, RecordCoding.encode(record))
             var result: [String: JSONValue] = [
                 "grant": .string(grant), "expiresAt": .string(Timestamp.rfc3339(record.expiresAt)),
-                "workspaceId": .string(record.workspaceId),
+                "workspaceId": record.workspaceId.json,
             ]
-            result["providers"] = record.providers.map { .array($0.map { .string($0) }) } ?? .null
+            result["providers"] = record.providers.map { .array($0.map(\.json)) } ?? .null
             return .object(result)
         }
     }
@@ -66,8 +67,8 @@ extension CredsEngine {
     func checkGrant(
         _ txn: borrowing Transaction,
         grant: String?,
-        workspaceId: String,
-        provider: String
+        workspaceId: Identifier,
+        provider: Identifier
     ) throws {
         guard let grant else {
             if resolveConfig.requireGrant {

@@ -5,8 +5,8 @@ public import NIOCore
 extension CredsEngine {
     /// `members.set`: a principal's role in a workspace; `none` removes it.
     public func membersSet(_ raw: [String: JSONValue], context: CallContext) -> EventLoopFuture<JSONValue> {
-        let workspaceId: String
-        let principal: String
+        let workspaceId: Identifier
+        let principal: Identifier
         let role: MemberRole
         do {
             let params = try Params(raw, allowed: ["workspaceId", "principal", "role"])
@@ -27,7 +27,11 @@ extension CredsEngine {
             } else {
                 try txn.put(database.members, key, Array(role.rawValue.utf8))
             }
-            return ["workspaceId": .string(workspaceId), "principal": .string(principal), "role": .string(role.rawValue)]
+            if !role.canWrite {
+                // Authorizations this principal began in the workspace end with their right to write there.
+                try database.removeOAuthStates(txn) { $0.workspaceId == workspaceId && $0.actor == principal }
+            }
+            return ["workspaceId": workspaceId.json, "principal": principal.json, "role": .string(role.rawValue)]
         }
     }
 
@@ -39,12 +43,12 @@ extension CredsEngine {
             var members: [JSONValue] = []
             try txn.scan(database.members, prefix: StoreKeys.workspacePrefix(workspaceId)) { key, value in
                 members.append([
-                    "principal": .string(StoreKeys.lastPart(key)), "role": .string(String(decoding: value, as: UTF8.self)),
+                    "principal": StoreKeys.lastPart(key).json, "role": .string(String(decoding: value, as: UTF8.self)),
                 ])
                 return true
             }
             return members
         }
-        return ["workspaceId": .string(workspaceId), "members": .array(members)]
+        return ["workspaceId": workspaceId.json, "members": .array(members)]
     }
 }

@@ -25,23 +25,24 @@ extension CredsEngine {
         return write(context: context) { txn in
             try self.authorize(txn, actor: begin.actor, workspaceId: begin.workspaceId, write: true)
             if let existing = begin.existingConnectionId {
-                _ = try self.ownedConnection(txn, id: existing, workspaceId: begin.workspaceId, provider: begin.provider.id)
+                _ = try self.ownedConnection(txn, id: existing, workspaceId: begin.workspaceId, provider: begin.provider.identifier)
             } else {
                 let now = Timestamp.now()
                 var pending = ConnectionRecord(
-                    id: begin.connectionId, workspaceId: begin.workspaceId, provider: begin.provider.id,
+                    id: begin.connectionId, workspaceId: begin.workspaceId, provider: begin.provider.identifier,
                     displayName: begin.displayName, mode: .oauthUser, status: .pending, scopes: nil, expiresAt: nil,
                     lastError: nil, createdAt: now, updatedAt: now, revision: 0, sealed: nil
                 )
                 pending.revision = try database.nextRevision(txn)
                 try database.put(txn, pending)
             }
+            try database.sweepExpiredOAuthStates(txn, now: Timestamp.now())
             try txn.put(database.oauthStates, begin.stateDigest, RecordCoding.encode(begin.record))
             return [
-                "connectionId": .string(begin.connectionId), "state": .string(begin.state),
+                "connectionId": begin.connectionId.json, "state": .string(begin.state),
                 "authorizationUrl": .string(begin.authorizationUrl),
                 "expiresAt": .string(Timestamp.rfc3339(begin.record.expiresAt)),
-                "workspaceId": .string(begin.workspaceId), "provider": .string(begin.provider.id),
+                "workspaceId": begin.workspaceId.json, "provider": .string(begin.provider.id),
             ]
         }
     }
@@ -67,12 +68,13 @@ extension CredsEngine {
             throw RPCError(.invalidParams, "\(provider.displayName) uses API keys: store one with connections.upsert")
         }
         try read { txn in try authorize(txn, actor: actor, workspaceId: workspaceId, write: true) }
-        guard keyRing.active != nil else {
+        let sealer = self.sealer
+        guard sealer.keyRing.active != nil else {
             throw RPCError(.encryptionKeyMissing, "no master key is configured; credsd cannot store tokens")
         }
         let state = Random.token(prefix: "st_", byteCount: 32)
         let stateDigest = Digest.sha256(state.utf8)
-        let connectionId = existing ?? Random.token(prefix: "conn_", byteCount: 12)
+        let connectionId = existing ?? Identifier(stored: Random.token(prefix: "conn_", byteCount: 12))
         let expiresAt = Timestamp.now() + Self.oauthStateLifetime * 1_000_000
         let scopes = requested ?? (provider.id == "google-workspace" ? Self.defaultGoogleScopes : [])
         let authorizationUrl: String
@@ -95,14 +97,17 @@ extension CredsEngine {
                 ]
             )
         case "github":
-            guard let github = oauth.github else { throw Self.notConfigured(provider) }
+            // Completing needs the code exchange (the installation is checked against the user's list).
+            guard let github = oauth.github, github.clientId != nil, github.clientSecret != nil else {
+                throw Self.notConfigured(provider)
+            }
             authorizationUrl = FormEncoding.url(github.installUrl, adding: [("state", state)])
         default:
             throw Self.notConfigured(provider)
         }
         let record = OAuthStateRecord(
-            workspaceId: workspaceId, provider: provider.id, connectionId: connectionId, redirectUri: redirectUri,
-            scopes: scopes, expiresAt: expiresAt, sealedVerifier: sealedVerifier
+            workspaceId: workspaceId, provider: provider.identifier, connectionId: connectionId, actor: actor,
+            redirectUri: redirectUri, scopes: scopes, expiresAt: expiresAt, sealedVerifier: sealedVerifier
         )
         return OAuthBegin(
             workspaceId: workspaceId, provider: provider, displayName: displayName, actor: actor,
@@ -118,16 +123,17 @@ extension CredsEngine {
         )
     }
 
-    /// `oauth.complete`: uses the state once, exchanges the code (or records the installation), stores the tokens.
+    /// `oauth.complete`: uses the state once, exchanges the code (and for GitHub checks the installation),
+    /// stores the tokens.
     public func oauthComplete(_ raw: [String: JSONValue], context: CallContext) -> EventLoopFuture<JSONValue> {
         let stateDigest: [UInt8]
         let code: String?
-        let installationId: String?
+        let installationId: Int64?
         let providerError: String?
         do {
             let params = try Params(raw, allowed: ["state", "code", "installationId", "error"])
             stateDigest = Digest.sha256(try params.string("state").utf8)
-            code = try params.optionalString("code")
+            code = try params.optionalString("code").flatMap { $0.isEmpty ? nil : $0 }
             providerError = try params.optionalString("error")
             switch raw["installationId"] {
             case nil, .null: installationId = nil
@@ -135,7 +141,15 @@ extension CredsEngine {
                 guard let number = value.intValue ?? value.stringValue.flatMap({ Int64($0) }), number > 0 else {
                     throw RPCError.invalidParams("installationId must be a positive number or a string of digits")
                 }
-                installationId = String(number)
+                installationId = number
+            }
+            // GitHub's installation id comes back through the browser and can be forged: without a code to
+            // prove who installed, it is refused before the state is used up.
+            if providerError == nil, code == nil || installationId == nil,
+                let pending = try read({ txn in try txn.get(self.database.oauthStates, stateDigest) }),
+                (try? RecordCoding.decode(OAuthStateRecord.self, from: pending))?.provider.text == "github"
+            {
+                throw RPCError.invalidParams("code and installationId are required to complete a GitHub installation")
             }
         } catch {
             return context.eventLoop.makeFailedFuture(error)
@@ -155,7 +169,7 @@ extension CredsEngine {
             if let providerError {
                 return self.markError(state.connectionId, "authorization refused: \(Self.printable(providerError))", context: context)
             }
-            switch state.provider {
+            switch state.provider.text {
             case "google-workspace": return self.completeGoogle(state, code: code, stateDigest: stateDigest, context: context)
             default: return self.completeGitHub(state, code: code, installationId: installationId, context: context)
             }
@@ -168,7 +182,7 @@ extension CredsEngine {
         stateDigest: [UInt8],
         context: CallContext
     ) -> EventLoopFuture<JSONValue> {
-        guard let code, !code.isEmpty else {
+        guard let code else {
             return context.eventLoop.makeFailedFuture(RPCError.invalidParams("code is required to complete a Google authorization"))
         }
         guard let google = oauth.google, let sealed = state.sealedVerifier,
@@ -184,58 +198,107 @@ extension CredsEngine {
         return exchange(google.tokenUrl, form: form, state: state, context: context) { grant, previous in
             var fields = ["accessToken": grant.accessToken]
             if let refresh = grant.refreshToken ?? previous["refreshToken"] { fields["refreshToken"] = refresh }
-            return (fields, grant.expiresAt, grant.scopes ?? state.scopes)
+            return context.eventLoop.makeSucceededFuture((fields, grant.expiresAt, grant.scopes ?? state.scopes))
         }
     }
 
+    /// GitHub: the code proves who came back from the installation; the installation is accepted only if that
+    /// user's `GET /user/installations` lists it (SPEC section 6). The user token is kept sealed, never answered.
     private func completeGitHub(
         _ state: OAuthStateRecord,
         code: String?,
-        installationId: String?,
+        installationId: Int64?,
         context: CallContext
     ) -> EventLoopFuture<JSONValue> {
-        guard let installationId else {
-            return context.eventLoop.makeFailedFuture(RPCError.invalidParams("installationId is required to complete a GitHub installation"))
+        guard let code, let installationId else {
+            return context.eventLoop.makeFailedFuture(
+                RPCError.invalidParams("code and installationId are required to complete a GitHub installation")
+            )
         }
-        guard let code, !code.isEmpty, let github = oauth.github, let clientId = github.clientId,
-            let clientSecret = github.clientSecret
-        else {
-            return storeTokens(state, fields: ["installationId": installationId], expiresAt: nil, scopes: [], context: context)
+        guard let github = oauth.github, let clientId = github.clientId, let clientSecret = github.clientSecret else {
+            return markError(state.connectionId, "the GitHub App's clientId and clientSecretFile are not configured", context: context)
         }
         let form = [
             ("client_id", clientId), ("client_secret", clientSecret.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }),
             ("code", code), ("redirect_uri", state.redirectUri),
         ]
         return exchange(github.tokenUrl, form: form, state: state, context: context) { grant, _ in
-            var fields = ["installationId": installationId, "userAccessToken": grant.accessToken]
-            if let refresh = grant.refreshToken { fields["userRefreshToken"] = refresh }
-            return (fields, nil, [])
+            self.installationListed(installationId, userToken: grant.accessToken, settings: github, page: 1, on: context.eventLoop)
+                .flatMap { listed in
+                    guard listed else {
+                        let message = "the installation is not one the authorizing GitHub user can access"
+                        return self.markError(state.connectionId, message, context: context).flatMapThrowing { _ in
+                            throw RPCError(.forbidden, message, data: ["connectionId": state.connectionId.json])
+                        }
+                    }
+                    var fields = ["installationId": String(installationId), "userAccessToken": grant.accessToken]
+                    if let refresh = grant.refreshToken { fields["userRefreshToken"] = refresh }
+                    return context.eventLoop.makeSucceededFuture((fields, nil, []))
+                }
+        }
+    }
+
+    /// Whether `GET {apiBaseUrl}/user/installations` lists the installation, reading page after page. Pages are
+    /// asked for by number on the configured URL (a `Link` header from the reply is not followed).
+    private func installationListed(
+        _ installationId: Int64,
+        userToken: String,
+        settings: GitHubAppSettings,
+        page: Int,
+        on eventLoop: any EventLoop
+    ) -> EventLoopFuture<Bool> {
+        let url = "\(settings.apiBaseUrl)/user/installations?per_page=\(GitHubInstallationPage.perPage)&page=\(page)"
+        let headers = [
+            ("Authorization", "Bearer \(userToken)"), ("Accept", "application/vnd.github+json"),
+            ("X-GitHub-Api-Version", "2022-11-28"),
+        ]
+        return tokenClient.get(url, headers: headers, on: eventLoop).flatMapThrowing { reply -> GitHubInstallationPage? in
+            if reply.status == 401 || reply.status == 403 || reply.status == 404 { return nil }
+            guard reply.isSuccess, let json = try? JSONValue.parse(reply.body),
+                let parsed = GitHubInstallationPage(json: json)
+            else {
+                throw RPCError(.upstreamUnavailable, "the GitHub API answered HTTP \(reply.status) to the installation check")
+            }
+            return parsed
+        }.flatMap { parsed in
+            guard let parsed else { return eventLoop.makeSucceededFuture(false) }
+            if parsed.lists(installationId, appId: Int64(settings.appId)) { return eventLoop.makeSucceededFuture(true) }
+            guard parsed.hasMore(page: page) else { return eventLoop.makeSucceededFuture(false) }
+            return self.installationListed(installationId, userToken: userToken, settings: settings, page: page + 1, on: eventLoop)
         }
     }
 
     /// POSTs a code exchange and stores what `fields` makes of the answer; a refusal marks the connection `error`.
+    /// A transport failure (of the exchange or of a check `fields` makes) marks it too and answers
+    /// `upstream_unavailable`.
     private func exchange(
         _ url: String,
         form: [(String, String)],
         state: OAuthStateRecord,
         context: CallContext,
-        fields: @escaping @Sendable (TokenGrant, [String: String]) -> ([String: String], Int64?, [String])
+        fields: @escaping @Sendable (TokenGrant, [String: String]) -> EventLoopFuture<([String: String], Int64?, [String])>
     ) -> EventLoopFuture<JSONValue> {
         tokenClient.postForm(url, form: form, on: context.eventLoop).flatMap { reply in
             let json = try? JSONValue.parse(reply.body)
             if reply.isSuccess, let json, json["error"] == nil, let grant = TokenGrant(json: json, now: Timestamp.now()) {
                 let previous = (try? self.read { txn in try self.database.connection(txn, id: state.connectionId) })
                     .flatMap { $0 }.flatMap { try? self.openPayload($0) } ?? [:]
-                let (payload, expiresAt, scopes) = fields(grant, previous)
-                return self.storeTokens(state, fields: payload, expiresAt: expiresAt, scopes: scopes, context: context)
+                return fields(grant, previous).flatMap { payload, expiresAt, scopes in
+                    self.storeTokens(state, fields: payload, expiresAt: expiresAt, scopes: scopes, context: context)
+                }
             }
             let reason = json?["error"]?.stringValue.map(Self.printable) ?? "HTTP \(reply.status)"
             return self.markError(state.connectionId, "the token exchange was refused: \(reason)", context: context)
         }.flatMapError { error in
-            guard let transport = error as? TokenEndpointError else { return context.eventLoop.makeFailedFuture(error) }
-            return self.markError(state.connectionId, "the token endpoint failed: \(transport)", context: context)
+            let message: String
+            switch error {
+            case let transport as TokenEndpointError: message = "\(transport)"
+            case let refused as RPCError where refused.reason == .upstreamUnavailable: message = refused.message
+            default: return context.eventLoop.makeFailedFuture(error)
+            }
+            return self.markError(state.connectionId, "the provider failed: \(message)", context: context)
                 .flatMapThrowing { _ in
-                    throw RPCError(.upstreamUnavailable, "\(transport); start again with oauth.begin")
+                    throw RPCError(.upstreamUnavailable, "\(message); start again with oauth.begin")
                 }
         }
     }
@@ -253,6 +316,11 @@ extension CredsEngine {
         let database = self.database
         return write(context: context) { txn in
             var record = try self.ownedConnection(txn, id: state.connectionId, workspaceId: state.workspaceId, provider: state.provider)
+            // States are deleted when their connection is revoked or their actor loses `write`; this holds
+            // the line for states stored before that, and for an actor whose role changed mid-flow.
+            if let actor = state.actor {
+                try self.authorize(txn, actor: actor, workspaceId: state.workspaceId, write: true)
+            }
             guard let sealed = sealer.seal(plaintext, associatedData: record.associatedData) else {
                 throw RPCError(.encryptionKeyMissing, "no master key is configured; credsd cannot store tokens")
             }
@@ -269,7 +337,7 @@ extension CredsEngine {
     }
 
     /// Sets a connection to `error` with `lastError`, and answers it.
-    func markError(_ connectionId: String, _ message: String, context: CallContext) -> EventLoopFuture<JSONValue> {
+    func markError(_ connectionId: Identifier, _ message: String, context: CallContext) -> EventLoopFuture<JSONValue> {
         installationTokens.remove(connectionId)
         return write(context: context) { txn in
             ["connection": try self.setErrorStatus(txn, connectionId: connectionId, message: message).publicJSON]
@@ -277,7 +345,7 @@ extension CredsEngine {
     }
 
     /// Puts a connection in `error` with `lastError`, inside a write transaction.
-    func setErrorStatus(_ txn: borrowing Transaction, connectionId: String, message: String) throws -> ConnectionRecord {
+    func setErrorStatus(_ txn: borrowing Transaction, connectionId: Identifier, message: String) throws -> ConnectionRecord {
         var record = try existingConnection(txn, id: connectionId)
         record.status = .error
         record.lastError = message
@@ -295,12 +363,12 @@ extension CredsEngine {
 
 /// Everything `oauth.begin` worked out before its write.
 private struct OAuthBegin: Sendable {
-    let workspaceId: String
+    let workspaceId: Identifier
     let provider: Provider
     let displayName: String
-    let actor: String
-    let existingConnectionId: String?
-    let connectionId: String
+    let actor: Identifier
+    let existingConnectionId: Identifier?
+    let connectionId: Identifier
     let state: String
     let stateDigest: [UInt8]
     let authorizationUrl: String

@@ -9,7 +9,7 @@ extension CredsEngine {
     /// newly minted one, with one refresh per connection in flight however many resolves wait for it.
     func oauthAccessToken(_ connection: ConnectionRecord, context: CallContext) -> EventLoopFuture<AccessToken> {
         do {
-            switch connection.provider {
+            switch connection.provider.text {
             case "google-workspace": return try googleToken(connection, context: context)
             case "github": return try githubToken(connection, context: context)
             default: throw RPCError(.noCredential, "no token source for \(connection.provider)")
@@ -26,7 +26,7 @@ extension CredsEngine {
     private func googleToken(_ connection: ConnectionRecord, context: CallContext) throws(RPCError) -> EventLoopFuture<AccessToken> {
         let fields = try openPayload(connection)
         guard let accessToken = fields["accessToken"] else {
-            throw RPCError(.reauthRequired, "the connection holds no access token", data: ["connectionId": .string(connection.id)])
+            throw RPCError(.reauthRequired, "the connection holds no access token", data: ["connectionId": connection.id.json])
         }
         let current = AccessToken(
             token: SecretBytes(copying: Array(accessToken.utf8), storage: .transient), tokenType: "Bearer", expiresAt: connection.expiresAt,
@@ -47,13 +47,13 @@ extension CredsEngine {
         }
         guard let google = oauth.google, let refreshToken = fields["refreshToken"] else {
             return fallback(RPCError(.upstreamUnavailable, "the token has expired and cannot be refreshed here",
-                                     data: ["connectionId": .string(connection.id)]))
+                                     data: ["connectionId": connection.id.json]))
         }
         if flights.isBackingOff(connection.id, now: now) {
             return fallback(RPCError(.upstreamUnavailable, "the token endpoint failed recently; waiting before trying again",
-                                     data: ["connectionId": .string(connection.id)]))
+                                     data: ["connectionId": connection.id.json]))
         }
-        return flights.refresh(connection.id, on: context.eventLoop) {
+        return flights.refresh(connection.id, revision: connection.revision, on: context.eventLoop) {
             refreshGoogle(connection, refreshToken: refreshToken, settings: google, context: context)
         }.flatMapError(fallback)
     }
@@ -86,7 +86,7 @@ extension CredsEngine {
             self.statistics.recordRefresh("failed")
             self.logger.warning("token refresh failed", metadata: ["conn.id": "\(id)", "http.status": "\(reply.status)"])
             return context.eventLoop.makeFailedFuture(
-                RPCError(.upstreamUnavailable, "the token endpoint answered HTTP \(reply.status)", data: ["connectionId": .string(id)])
+                RPCError(.upstreamUnavailable, "the token endpoint answered HTTP \(reply.status)", data: ["connectionId": id.json])
             )
         }.flatMapErrorThrowing { error in
             throw self.upstreamFailure(id, error)
@@ -95,7 +95,7 @@ extension CredsEngine {
 
     /// Stores a refreshed token (and a rotated refresh token) durably before it is answered.
     private func storeRefreshed(
-        _ id: String,
+        _ id: Identifier,
         grant: TokenGrant,
         keepRefreshToken: String,
         context: CallContext
@@ -108,7 +108,7 @@ extension CredsEngine {
         return write(on: context.eventLoop) { txn -> AccessToken in
             var record = try self.existingConnection(txn, id: id)
             guard record.status == .active, let sealed = sealer.seal(plaintext, associatedData: record.associatedData) else {
-                throw RPCError(.connectionUnavailable, "the connection changed during the refresh", data: ["connectionId": .string(id)])
+                throw RPCError(.connectionUnavailable, "the connection changed during the refresh", data: ["connectionId": id.json])
             }
             record.sealed = sealed
             record.expiresAt = grant.expiresAt
@@ -124,23 +124,23 @@ extension CredsEngine {
     }
 
     /// Sets the connection to `error` and answers `reauth_required`.
-    private func requireReauth(_ id: String, _ message: String, context: CallContext) -> EventLoopFuture<AccessToken> {
+    private func requireReauth(_ id: Identifier, _ message: String, context: CallContext) -> EventLoopFuture<AccessToken> {
         installationTokens.remove(id)
         return write(on: context.eventLoop) { txn in
             _ = try self.setErrorStatus(txn, connectionId: id, message: message)
         }.flatMapThrowing { _ in
-            throw RPCError(.reauthRequired, message, data: ["connectionId": .string(id)])
+            throw RPCError(.reauthRequired, message, data: ["connectionId": id.json])
         }
     }
 
     /// A transport failure (unreachable, timeout) of a refresh or mint: counted, backed off, logged without a
     /// secret, answered as `upstream_unavailable`. Errors already decided (`RPCError`) pass through.
-    private func upstreamFailure(_ id: String, _ error: any Error) -> any Error {
+    private func upstreamFailure(_ id: Identifier, _ error: any Error) -> any Error {
         if error is RPCError { return error }
         flights.recordFailure(id, now: Timestamp.now())
         statistics.recordRefresh("failed")
         logger.warning("token request failed", metadata: ["conn.id": "\(id)", "error": "\(error)"])
-        return RPCError(.upstreamUnavailable, "\(error)", data: ["connectionId": .string(id)])
+        return RPCError(.upstreamUnavailable, "\(error)", data: ["connectionId": id.json])
     }
 
     // MARK: GitHub
@@ -148,10 +148,10 @@ extension CredsEngine {
     private func githubToken(_ connection: ConnectionRecord, context: CallContext) throws(RPCError) -> EventLoopFuture<AccessToken> {
         let fields = try openPayload(connection)
         guard let installationId = fields["installationId"] else {
-            throw RPCError(.reauthRequired, "the connection has no installation", data: ["connectionId": .string(connection.id)])
+            throw RPCError(.reauthRequired, "the connection has no installation", data: ["connectionId": connection.id.json])
         }
         let now = Timestamp.now()
-        let cached = installationTokens.token(for: connection.id)
+        let cached = installationTokens.token(for: connection.id, revision: connection.revision)
         if let cached, let expiresAt = cached.expiresAt, expiresAt - now > refreshWindow {
             return context.eventLoop.makeSucceededFuture(cached)
         }
@@ -169,15 +169,19 @@ extension CredsEngine {
         }
         if flights.isBackingOff(connection.id, now: now) {
             return fallback(RPCError(.upstreamUnavailable, "the GitHub API failed recently; waiting before trying again",
-                                     data: ["connectionId": .string(connection.id)]))
+                                     data: ["connectionId": connection.id.json]))
         }
-        return flights.refresh(connection.id, on: context.eventLoop) {
-            mintInstallationToken(connection.id, installationId: installationId, settings: github, context: context)
+        return flights.refresh(connection.id, revision: connection.revision, on: context.eventLoop) {
+            mintInstallationToken(
+                connection.id, revision: connection.revision, installationId: installationId, settings: github,
+                context: context
+            )
         }.flatMapError(fallback)
     }
 
     private func mintInstallationToken(
-        _ id: String,
+        _ id: Identifier,
+        revision: UInt64,
         installationId: String,
         settings: GitHubAppSettings,
         context: CallContext
@@ -205,7 +209,7 @@ extension CredsEngine {
                     expiresAt: json?["expires_at"]?.stringValue.flatMap(Timestamp.parse) ?? now + 3_000_000_000,
                     scopes: permissions.keys.sorted().compactMap { key in permissions[key]?.stringValue.map { "\(key):\($0)" } }
                 )
-                self.installationTokens.store(minted, for: id)
+                self.installationTokens.store(minted, for: id, revision: revision)
                 return context.eventLoop.makeSucceededFuture(minted)
             }
             if reply.status == 404 {
@@ -217,7 +221,7 @@ extension CredsEngine {
             self.statistics.recordRefresh("failed")
             self.logger.warning("installation token failed", metadata: ["conn.id": "\(id)", "http.status": "\(reply.status)"])
             return context.eventLoop.makeFailedFuture(
-                RPCError(.upstreamUnavailable, "the GitHub API answered HTTP \(reply.status)", data: ["connectionId": .string(id)])
+                RPCError(.upstreamUnavailable, "the GitHub API answered HTTP \(reply.status)", data: ["connectionId": id.json])
             )
         }.flatMapErrorThrowing { error in
             throw self.upstreamFailure(id, error)

@@ -6,10 +6,10 @@ public import NIOCore
 extension CredsEngine {
     /// `policy.set`: the routing mode of an API-key provider in a workspace.
     public func policySet(_ raw: [String: JSONValue], context: CallContext) -> EventLoopFuture<JSONValue> {
-        let workspaceId: String
+        let workspaceId: Identifier
         let provider: Provider
         let mode: RoutingMode
-        let actor: String
+        let actor: Identifier
         do {
             let params = try Params(raw, allowed: ["workspaceId", "provider", "mode", "actor"])
             workspaceId = try params.identifier("workspaceId")
@@ -26,8 +26,8 @@ extension CredsEngine {
         let database = self.database
         return write(context: context) { txn in
             try self.authorize(txn, actor: actor, workspaceId: workspaceId, write: true)
-            try txn.put(database.policies, StoreKeys.policy(workspaceId, provider.id), Array(mode.rawValue.utf8))
-            return ["workspaceId": .string(workspaceId), "provider": .string(provider.id), "mode": .string(mode.rawValue)]
+            try txn.put(database.policies, StoreKeys.policy(workspaceId, provider.identifier), Array(mode.rawValue.utf8))
+            return ["workspaceId": workspaceId.json, "provider": .string(provider.id), "mode": .string(mode.rawValue)]
         }
     }
 
@@ -41,24 +41,24 @@ extension CredsEngine {
             ?? catalog.providers.filter { $0.mode == .service }
         let modes = try read { txn in
             try authorize(txn, actor: actor, workspaceId: workspaceId, write: false)
-            return try providers.map { try database.routingMode(txn, workspaceId: workspaceId, provider: $0.id) }
+            return try providers.map { try database.routingMode(txn, workspaceId: workspaceId, provider: $0.identifier) }
         }
         if let provider = providers.first, providerId != nil {
-            return ["workspaceId": .string(workspaceId), "provider": .string(provider.id), "mode": .string(modes[0].rawValue)]
+            return ["workspaceId": workspaceId.json, "provider": .string(provider.id), "mode": .string(modes[0].rawValue)]
         }
         var policies: [String: JSONValue] = [:]
         for (provider, mode) in zip(providers, modes) { policies[provider.id] = .string(mode.rawValue) }
-        return ["workspaceId": .string(workspaceId), "policies": .object(policies)]
+        return ["workspaceId": workspaceId.json, "policies": .object(policies)]
     }
 
     /// A provider that has a routing policy: connectable and API-key.
-    private func policyProvider(_ id: String) throws(RPCError) -> Provider {
+    private func policyProvider(_ id: Identifier) throws(RPCError) -> Provider {
         let provider = try catalog.connectableProvider(id)
         guard provider.mode == .service else {
             throw RPCError(
                 .invalidParams,
                 "\(provider.displayName) is an OAuth provider and has no routing policy",
-                data: ["provider": .string(id)]
+                data: ["provider": id.json]
             )
         }
         return provider

@@ -20,7 +20,7 @@ extension CredsEngine {
                 guard missing.isEmpty else {
                     throw RPCError(
                         .insufficientScope, "the connection was not granted every required scope",
-                        data: ["missing": .array(missing.map { .string($0) }), "connectionId": .string(connection.id)]
+                        data: ["missing": .array(missing.map { .string($0) }), "connectionId": connection.id.json]
                     )
                 }
                 var answer = try self.resolveAnswer(decision, fields: ["accessToken": token.tokenText]).objectValue ?? [:]
@@ -50,7 +50,7 @@ extension CredsEngine {
         let requiredScopes = try params.optionalStringArray("requiredScopes") ?? []
         let provider = try catalog.connectableProvider(providerId)
         let decision = try read { txn in
-            try checkGrant(txn, grant: grant, workspaceId: workspaceId, provider: provider.id)
+            try checkGrant(txn, grant: grant, workspaceId: workspaceId, provider: provider.identifier)
             return try decide(txn, provider: provider, workspaceId: workspaceId, connectionId: connectionId)
         }
         return (decision, requiredScopes)
@@ -60,7 +60,7 @@ extension CredsEngine {
     private func resolveAnswer(_ decision: RoutingDecision, fields: [String: String]) throws(RPCError) -> JSONValue {
         let provider = decision.provider
         var result = decision.summary
-        result["workspaceId"] = .string(decision.workspaceId)
+        result["workspaceId"] = decision.workspaceId.json
         result["provider"] = .string(provider.id)
         var credential: [String: JSONValue] = [:]
         for field in provider.fields where field.exposed {
@@ -69,12 +69,28 @@ extension CredsEngine {
         result["credential"] = .object(credential)
         var headers: [String: JSONValue] = [:]
         for header in provider.headers {
-            var value = header.template
-            for (name, fieldValue) in fields { value = value.replacingOccurrences(of: "{\(name)}", with: fieldValue) }
-            headers[header.name] = .string(value)
+            headers[header.name] = .string(Self.render(header.template, fields))
         }
         result["headers"] = .object(headers)
         return .object(result)
+    }
+
+    /// A header template with each `{field}` replaced in one pass over the template: substituted text is never
+    /// scanned again, so a stored `apiKey` of `{webhookSecret}` stays that text instead of becoming the secret.
+    /// An unknown `{name}` stays as it is.
+    static func render(_ template: String, _ fields: [String: String]) -> String {
+        var output = ""
+        var rest = Substring(template)
+        while let open = rest.firstIndex(of: "{") {
+            output += rest[..<open]
+            rest = rest[open...]
+            guard let close = rest.firstIndex(of: "}") else { break }
+            let name = String(rest[rest.index(after: open)..<close])
+            if let value = fields[name] { output += value } else { output += rest[open...close] }
+            rest = rest[rest.index(after: close)...]
+        }
+        output += rest
+        return output
     }
 
     /// `explain`: what `resolve` would decide, without the credential or a grant.
@@ -87,7 +103,7 @@ extension CredsEngine {
         let provider = try catalog.connectableProvider(providerId)
         return try read { txn in
             try authorize(txn, actor: actor, workspaceId: workspaceId, write: false)
-            var result: [String: JSONValue] = ["workspaceId": .string(workspaceId), "provider": .string(provider.id)]
+            var result: [String: JSONValue] = ["workspaceId": workspaceId.json, "provider": .string(provider.id)]
             do {
                 let decision = try decide(txn, provider: provider, workspaceId: workspaceId, connectionId: connectionId)
                 result.merge(decision.summary) { _, new in new }
@@ -99,9 +115,9 @@ extension CredsEngine {
                 result["source"] = .null
                 result["mode"] = .string(provider.mode.rawValue)
                 result["policy"] = provider.mode == .service
-                    ? .string(try database.routingMode(txn, workspaceId: workspaceId, provider: provider.id).rawValue)
+                    ? .string(try database.routingMode(txn, workspaceId: workspaceId, provider: provider.identifier).rawValue)
                     : .null
-                result["connectionId"] = error.data["connectionId"] ?? connectionId.map { .string($0) } ?? .null
+                result["connectionId"] = error.data["connectionId"] ?? connectionId?.json ?? .null
             }
             return .object(result)
         }
@@ -122,7 +138,7 @@ extension CredsEngine {
     /// Opens a connection's sealed payload: its fields, for the answer being built.
     func openPayload(_ connection: ConnectionRecord) throws(RPCError) -> [String: String] {
         guard let sealed = connection.sealed else {
-            throw RPCError(.connectionUnavailable, "the connection holds no credential", data: ["connectionId": .string(connection.id)])
+            throw RPCError(.connectionUnavailable, "the connection holds no credential", data: ["connectionId": connection.id.json])
         }
         let plaintext: SecretBytes
         do {
@@ -130,17 +146,17 @@ extension CredsEngine {
         } catch .keyNotConfigured(let keyId) {
             throw RPCError(
                 .integrityError, "the connection was sealed by master key \(keyId), which is not configured",
-                data: ["connectionId": .string(connection.id), "keyId": .string(keyId)]
+                data: ["connectionId": connection.id.json, "keyId": .string(keyId)]
             )
         } catch {
             throw RPCError(
                 .integrityError, "the sealed credential failed authentication; it was altered or moved",
-                data: ["connectionId": .string(connection.id)]
+                data: ["connectionId": connection.id.json]
             )
         }
         let parsed = plaintext.withUnsafeBytes { try? JSONValue.parse($0) }
         guard let object = parsed?.objectValue else {
-            throw RPCError(.integrityError, "the sealed credential is not readable", data: ["connectionId": .string(connection.id)])
+            throw RPCError(.integrityError, "the sealed credential is not readable", data: ["connectionId": connection.id.json])
         }
         return object.compactMapValues(\.stringValue)
     }

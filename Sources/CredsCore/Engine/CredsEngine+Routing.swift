@@ -7,22 +7,22 @@ extension CredsEngine {
     func decide(
         _ txn: borrowing Transaction,
         provider: Provider,
-        workspaceId: String,
-        connectionId: String?
+        workspaceId: Identifier,
+        connectionId: Identifier?
     ) throws -> RoutingDecision {
         let named = try connectionId.map { id in
-            try ownedConnection(txn, id: id, workspaceId: workspaceId, provider: provider.id)
+            try ownedConnection(txn, id: id, workspaceId: workspaceId, provider: provider.identifier)
         }
         if let named, named.status != .active {
             throw RPCError(
                 .connectionUnavailable,
                 "the connection is \(named.status.rawValue)",
-                data: ["connectionId": .string(named.id), "status": .string(named.status.rawValue)]
+                data: ["connectionId": named.id.json, "status": .string(named.status.rawValue)]
             )
         }
         let policy: RoutingMode? =
             provider.mode == .service
-            ? try database.routingMode(txn, workspaceId: workspaceId, provider: provider.id) : nil
+            ? try database.routingMode(txn, workspaceId: workspaceId, provider: provider.identifier) : nil
         // One look at the reloadable key set per decision (it sits behind a lock).
         let hasBuiltin = builtinKeys[provider.id] != nil
         if policy == .builtIn {
@@ -34,7 +34,7 @@ extension CredsEngine {
             }
             return RoutingDecision(provider: provider, workspaceId: workspaceId, policy: policy, source: .builtIn, connection: nil, fallbackReason: nil)
         }
-        let all = named == nil ? try database.connections(txn, workspaceId: workspaceId, provider: provider.id) : []
+        let all = named == nil ? try database.connections(txn, workspaceId: workspaceId, provider: provider.identifier) : []
         if let connection = named ?? Self.newest(all.filter { $0.status == .active }) {
             return RoutingDecision(provider: provider, workspaceId: workspaceId, policy: policy, source: .byo, connection: connection, fallbackReason: nil)
         }
@@ -48,7 +48,7 @@ extension CredsEngine {
         if provider.mode == .oauthUser, let newest, newest.status == .error {
             throw RPCError(
                 .reauthRequired, "the connection needs to be authorized again",
-                data: ["connectionId": .string(newest.id)]
+                data: ["connectionId": newest.id.json]
             )
         }
         throw RPCError(

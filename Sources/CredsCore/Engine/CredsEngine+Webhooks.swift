@@ -28,18 +28,18 @@ extension CredsEngine {
             throw RPCError(.invalidParams, "svix-timestamp must be whole seconds since the epoch")
         }
         let connection = try read { txn in
-            try checkGrant(txn, grant: grant, workspaceId: workspaceId, provider: provider.id)
+            try checkGrant(txn, grant: grant, workspaceId: workspaceId, provider: provider.identifier)
             if let connectionId {
-                let named = try ownedConnection(txn, id: connectionId, workspaceId: workspaceId, provider: provider.id)
+                let named = try ownedConnection(txn, id: connectionId, workspaceId: workspaceId, provider: provider.identifier)
                 guard named.status == .active else {
                     throw RPCError(
                         .connectionUnavailable, "the connection is \(named.status.rawValue)",
-                        data: ["connectionId": .string(named.id), "status": .string(named.status.rawValue)]
+                        data: ["connectionId": named.id.json, "status": .string(named.status.rawValue)]
                     )
                 }
                 return named
             }
-            let active = try database.connections(txn, workspaceId: workspaceId, provider: provider.id)
+            let active = try database.connections(txn, workspaceId: workspaceId, provider: provider.identifier)
                 .filter { $0.status == .active }
             guard let newest = active.max(by: { !$0.isNewer(than: $1) }) else {
                 throw RPCError(.noCredential, "workspace has no active \(provider.displayName) connection")
@@ -47,10 +47,13 @@ extension CredsEngine {
             return newest
         }
         let now = Timestamp.now()
-        guard abs(now / 1_000_000 - timestamp) <= Self.webhookTolerance else {
+        // Compared as a window around now: `timestamp` is whatever the sender put in the header, and
+        // `abs(now - timestamp)` trapped on -2^63 (one request took the daemon down).
+        let nowSeconds = now / 1_000_000
+        guard timestamp >= nowSeconds - Self.webhookTolerance, timestamp <= nowSeconds + Self.webhookTolerance else {
             throw RPCError(
                 .timestampOutOfTolerance, "the webhook timestamp is more than 5 minutes from now",
-                data: ["connectionId": .string(connection.id)]
+                data: ["connectionId": connection.id.json]
             )
         }
         let secret = try webhookKey(connection)
@@ -61,15 +64,15 @@ extension CredsEngine {
             return HMAC.constantTimeEquals(given, expected)
         }
         guard matched else {
-            throw RPCError(.signatureInvalid, "no signature matches", data: ["connectionId": .string(connection.id)])
+            throw RPCError(.signatureInvalid, "no signature matches", data: ["connectionId": connection.id.json])
         }
         guard replayCache.firstSighting("\(connection.id)\u{0}\(messageId)", now: now) else {
-            throw RPCError(.replayed, "this svix-id was already verified", data: ["connectionId": .string(connection.id)])
+            throw RPCError(.replayed, "this svix-id was already verified", data: ["connectionId": connection.id.json])
         }
         let event = (try? JSONValue.parse(Array(body.utf8))) ?? .string(body)
         return [
-            "verified": true, "event": event, "workspaceId": .string(workspaceId), "provider": .string(provider.id),
-            "connectionId": .string(connection.id),
+            "verified": true, "event": event, "workspaceId": workspaceId.json, "provider": .string(provider.id),
+            "connectionId": connection.id.json,
         ]
     }
 
@@ -78,14 +81,14 @@ extension CredsEngine {
         let fields = try openPayload(connection)
         guard let secret = fields["webhookSecret"] else {
             throw RPCError(
-                .noCredential, "the connection has no webhook secret", data: ["connectionId": .string(connection.id)]
+                .noCredential, "the connection has no webhook secret", data: ["connectionId": connection.id.json]
             )
         }
         let encoded = secret.hasPrefix("whsec_") ? secret.dropFirst(6) : Substring(secret)
         guard let key = Base64.decodeSecret(encoded.utf8) else {
             throw RPCError(
                 .noCredential, "the stored webhook secret is not whsec_ followed by base64",
-                data: ["connectionId": .string(connection.id)]
+                data: ["connectionId": connection.id.json]
             )
         }
         return key

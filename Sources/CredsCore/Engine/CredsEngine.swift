@@ -1,7 +1,7 @@
 public import CredsCatalog
 public import CredsCrypto
 public import CredsOAuth
-import CredsProtocol
+public import CredsProtocol
 import CredsStore
 public import Logging
 import NIOCore
@@ -26,6 +26,7 @@ public final class CredsEngine: Sendable {
     let flights = TokenFlights()
     let installationTokens = InstallationTokenCache()
     let auditQueue = AuditQueue()
+    let refusalThrottle = RefusalThrottle()
     /// Figures for `stats` and the metrics listener.
     public let statistics = DaemonStats()
 
@@ -121,24 +122,21 @@ public final class CredsEngine: Sendable {
     /// Refuses with `forbidden` unless `actor` holds the role needed in `workspaceId`.
     func authorize(
         _ txn: borrowing Transaction,
-        actor: String,
-        workspaceId: String,
+        actor: Identifier,
+        workspaceId: Identifier,
         write: Bool
     ) throws {
         let role = try database.role(txn, workspaceId: workspaceId, principal: actor)
         guard write ? role.canWrite : role.canRead else {
-            throw RPCError(
-                .forbidden,
-                "\(actor) may not \(write ? "change" : "read") workspace \(workspaceId)",
-                data: ["needed": .string(write ? "write" : "read")]
-            )
+            // Names neither the workspace nor the actor: with a connection id, the workspace would be an oracle.
+            throw RPCError(.forbidden, "not allowed", data: ["needed": .string(write ? "write" : "read")])
         }
     }
 
     /// The connection with `id` in a read transaction, or `not_found`.
-    func existingConnection(_ txn: borrowing Transaction, id: String) throws -> ConnectionRecord {
+    func existingConnection(_ txn: borrowing Transaction, id: Identifier) throws -> ConnectionRecord {
         guard let record = try database.connection(txn, id: id) else {
-            throw RPCError(.notFound, "no connection with this id", data: ["connectionId": .string(id)])
+            throw RPCError(.notFound, "no connection with this id", data: ["connectionId": id.json])
         }
         return record
     }

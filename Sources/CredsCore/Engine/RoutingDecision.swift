@@ -9,7 +9,7 @@ struct RoutingDecision: Sendable {
     }
 
     let provider: Provider
-    let workspaceId: String
+    let workspaceId: Identifier
     /// The workspace's policy; nil for OAuth providers, which have none.
     let policy: RoutingMode?
     let source: Source
@@ -24,7 +24,7 @@ struct RoutingDecision: Sendable {
             "source": .string(source.rawValue),
             "policy": policy.map { .string($0.rawValue) } ?? .null,
             "mode": .string(provider.mode.rawValue),
-            "connectionId": connection.map { .string($0.id) } ?? .null,
+            "connectionId": connection?.id.json ?? .null,
         ]
         if let fallbackReason { object["fallbackReason"] = .string(fallbackReason) }
         return object

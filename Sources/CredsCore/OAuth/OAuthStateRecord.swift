@@ -1,10 +1,13 @@
 import CredsCrypto
+import CredsProtocol
 
 /// A pending authorization, stored under the SHA-256 of its `state` until `oauth.complete` uses it once.
 struct OAuthStateRecord: Sendable, Codable {
-    let workspaceId: String
-    let provider: String
-    let connectionId: String
+    let workspaceId: Identifier
+    let provider: Identifier
+    let connectionId: Identifier
+    /// Who began the flow: removing them from the workspace cancels it. Nil in states stored before 0.x.
+    let actor: Identifier?
     let redirectUri: String
     let scopes: [String]
     /// Microseconds since the epoch.

@@ -1,3 +1,4 @@
+import CredsProtocol
 import NIOCore
 import Synchronization
 
@@ -5,8 +6,8 @@ import Synchronization
 /// and after a failure, a pause that grows before the next attempt.
 final class TokenFlights: Sendable {
     private struct State {
-        var flights: [String: EventLoopFuture<AccessToken>] = [:]
-        var failures: [String: (count: Int, retryAt: Int64)] = [:]
+        var flights: [FlightKey: EventLoopFuture<AccessToken>] = [:]
+        var failures: [Identifier: (count: Int, retryAt: Int64)] = [:]
     }
 
     private let state = Mutex(State())
@@ -20,16 +21,26 @@ final class TokenFlights: Sendable {
     }
 
     /// Whether refreshing `connectionId` must wait because of recent failures.
-    func isBackingOff(_ connectionId: String, now: Int64) -> Bool {
+    func isBackingOff(_ connectionId: Identifier, now: Int64) -> Bool {
         state.withLock { ($0.failures[connectionId]?.retryAt ?? 0) > now }
     }
 
-    /// Joins the refresh in flight for `connectionId`, or starts one with `start` (called outside the lock).
+    /// A flight is for one connection at one revision of its record: a caller who read the record after a
+    /// write (a re-authorization to another installation) never joins a flight started for what it replaced.
+    private struct FlightKey: Hashable {
+        let connectionId: Identifier
+        let revision: UInt64
+    }
+
+    /// Joins the refresh in flight for `connectionId` at `revision`, or starts one with `start` (called outside
+    /// the lock).
     func refresh(
-        _ connectionId: String,
+        _ id: Identifier,
+        revision: UInt64,
         on eventLoop: any EventLoop,
         start: () -> EventLoopFuture<AccessToken>
     ) -> EventLoopFuture<AccessToken> {
+        let connectionId = FlightKey(connectionId: id, revision: revision)
         if let existing = state.withLock({ $0.flights[connectionId] }) { return existing.hop(to: eventLoop) }
         let promise = eventLoop.makePromise(of: AccessToken.self)
         let existing = state.withLock { state -> EventLoopFuture<AccessToken>? in
@@ -50,7 +61,7 @@ final class TokenFlights: Sendable {
     }
 
     /// Notes a failed attempt: the next is allowed after a pause that doubles with each failure.
-    func recordFailure(_ connectionId: String, now: Int64) {
+    func recordFailure(_ connectionId: Identifier, now: Int64) {
         state.withLock { state in
             let count = (state.failures[connectionId]?.count ?? 0) + 1
             let pause = min(maxBackoff, firstBackoff << min(count - 1, 20))
@@ -58,7 +69,7 @@ final class TokenFlights: Sendable {
         }
     }
 
-    func recordSuccess(_ connectionId: String) {
+    func recordSuccess(_ connectionId: Identifier) {
         state.withLock { _ = $0.failures.removeValue(forKey: connectionId) }
     }
 }

@@ -4,9 +4,9 @@ public import CredsProtocol
 
 /// A stored connection: metadata in clear, the credential payload sealed.
 public struct ConnectionRecord: Sendable, Codable {
-    public let id: String
-    public let workspaceId: String
-    public let provider: String
+    public let id: Identifier
+    public let workspaceId: Identifier
+    public let provider: Identifier
     public var displayName: String
     public var mode: Provider.Mode
     public var status: ConnectionStatus
@@ -23,7 +23,7 @@ public struct ConnectionRecord: Sendable, Codable {
     public var sealed: SealedValue?
 
     /// Associated data binding a sealed payload to this connection, its workspace and provider.
-    public static func associatedData(id: String, workspaceId: String, provider: String) -> [UInt8] {
+    public static func associatedData(id: Identifier, workspaceId: Identifier, provider: Identifier) -> [UInt8] {
         Array("credsd.connection.v1\u{0}\(id)\u{0}\(workspaceId)\u{0}\(provider)".utf8)
     }
 
@@ -34,9 +34,9 @@ public struct ConnectionRecord: Sendable, Codable {
     /// The metadata every admin answer shows: never the payload.
     public var publicJSON: JSONValue {
         var object: [String: JSONValue] = [
-            "id": .string(id),
-            "workspaceId": .string(workspaceId),
-            "provider": .string(provider),
+            "id": id.json,
+            "workspaceId": workspaceId.json,
+            "provider": provider.json,
             "displayName": .string(displayName),
             "mode": .string(mode.rawValue),
             "status": .string(status.rawValue),

@@ -1,4 +1,5 @@
 public import CredsStore
+import CredsProtocol
 
 /// The LMDB environment of a data directory, its named databases and its writer.
 public final class CredsDatabase: Sendable {
@@ -46,7 +47,7 @@ public final class CredsDatabase: Sendable {
     }
 
     /// The connection with this id.
-    func connection(_ txn: borrowing Transaction, id: String) throws -> ConnectionRecord? {
+    func connection(_ txn: borrowing Transaction, id: Identifier) throws -> ConnectionRecord? {
         let key = StoreKeys.connection(id)
         guard let bytes = try txn.get(connections, key) else { return nil }
         return try connectionCache.record(key: key, bytes: bytes) { try RecordCoding.decode(ConnectionRecord.self, from: $0) }
@@ -59,8 +60,8 @@ public final class CredsDatabase: Sendable {
     }
 
     /// Every connection of a workspace, optionally of one provider, oldest first.
-    func connections(_ txn: borrowing Transaction, workspaceId: String, provider: String?) throws -> [ConnectionRecord] {
-        var ids: [String] = []
+    func connections(_ txn: borrowing Transaction, workspaceId: Identifier, provider: Identifier?) throws -> [ConnectionRecord] {
+        var ids: [Identifier] = []
         try txn.scan(connectionsByOwner, prefix: StoreKeys.ownerPrefix(workspaceId, provider)) { key, _ in
             ids.append(StoreKeys.lastPart(key))
             return true
@@ -110,13 +111,13 @@ public final class CredsDatabase: Sendable {
     }
 
     /// The role of `principal` in `workspaceId`.
-    func role(_ txn: borrowing Transaction, workspaceId: String, principal: String) throws -> MemberRole {
+    func role(_ txn: borrowing Transaction, workspaceId: Identifier, principal: Identifier) throws -> MemberRole {
         guard let bytes = try txn.get(members, StoreKeys.member(workspaceId, principal)) else { return .none }
         return MemberRole(rawValue: String(decoding: bytes, as: UTF8.self)) ?? .none
     }
 
     /// The routing policy of a workspace for a provider (default `auto`).
-    func routingMode(_ txn: borrowing Transaction, workspaceId: String, provider: String) throws -> RoutingMode {
+    func routingMode(_ txn: borrowing Transaction, workspaceId: Identifier, provider: Identifier) throws -> RoutingMode {
         guard let bytes = try txn.get(policies, StoreKeys.policy(workspaceId, provider)) else { return .auto }
         return RoutingMode(rawValue: String(decoding: bytes, as: UTF8.self)) ?? .auto
     }

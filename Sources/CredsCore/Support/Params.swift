@@ -17,21 +17,29 @@ public struct Params: Sendable {
         self.values = values
     }
 
-    /// A required non-empty identifier (no control characters, at most 200 characters).
-    public func identifier(_ name: String) throws(RPCError) -> String {
+    /// A required identifier (SPEC section 4): checked here, before any lookup, audit or log line uses it.
+    public func identifier(_ name: String) throws(RPCError) -> Identifier {
         guard let value = try optionalIdentifier(name) else { throw Self.missing(name) }
         return value
     }
 
     /// An optional identifier; null counts as absent.
-    public func optionalIdentifier(_ name: String) throws(RPCError) -> String? {
+    public func optionalIdentifier(_ name: String) throws(RPCError) -> Identifier? {
         guard let text = try optionalString(name) else { return nil }
-        guard !text.isEmpty, text.count <= 200,
-            !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
-        else {
-            throw RPCError(.invalidParams, "\(name) must be 1 to 200 characters without control characters")
+        guard let identifier = Identifier(validating: text) else { throw Self.notIdentifier(name) }
+        return identifier
+    }
+
+    /// An optional array of identifiers; null counts as absent.
+    public func optionalIdentifierArray(_ name: String) throws(RPCError) -> [Identifier]? {
+        guard let texts = try optionalStringArray(name) else { return nil }
+        var identifiers: [Identifier] = []
+        identifiers.reserveCapacity(texts.count)
+        for text in texts {
+            guard let identifier = Identifier(validating: text) else { throw Self.notIdentifier(name) }
+            identifiers.append(identifier)
         }
-        return text
+        return identifiers
     }
 
     /// A required string.
@@ -85,6 +93,14 @@ public struct Params: Sendable {
 
     private static func missing(_ name: String) -> RPCError {
         RPCError(.invalidParams, "\(name) is required", data: ["param": .string(name)])
+    }
+
+    /// The message names the param, never the value: a refused id is not echoed anywhere.
+    private static func notIdentifier(_ name: String) -> RPCError {
+        RPCError(
+            .invalidParams, "\(name) must be 1 to 128 bytes of ASCII letters, digits and . _ : @ + -",
+            data: ["param": .string(name)]
+        )
     }
 
     private static func wrongType(_ name: String, _ expected: String, _ value: JSONValue) -> RPCError {

@@ -17,6 +17,8 @@ final class FakeOAuthProvider: Sendable {
         case serverError
         case slow(seconds: Int)
         case uninstalled
+        /// Token and API calls answer 307 to `/stolen` on this server.
+        case redirect
     }
 
     struct State: Sendable {
@@ -34,6 +36,16 @@ final class FakeOAuthProvider: Sendable {
         var issued = 0
         var problems: [String] = []
         var responseDelay: Double = 0
+        /// Installations of the app the GitHub user who completes an installation can access, in list order.
+        var userInstallations: [Int64] = [31337, 777, 5]
+        /// Pages of `/user/installations` asked for, in order.
+        var installationPagesServed: [Int] = []
+        /// GitHub user tokens issued by the code exchange.
+        var userTokens: Set<String> = []
+        /// Requests that followed a redirect to `/stolen` (a leak of whatever they carried).
+        var stolenRequests = 0
+        /// Installation ids tokens were minted for, in order.
+        var mintedFor: [String] = []
     }
 
     static let clientId = "test-client.apps.example"
@@ -113,7 +125,9 @@ final class FakeOAuthProvider: Sendable {
     }
 
     /// Answers one request: (status, JSON body, delay in seconds).
-    func answer(method: String, path: String, headers: HTTPHeaders, body: [UInt8]) -> (Int, JSONValue, Double) {
+    func answer(
+        method: String, path: String, query: [String: String] = [:], headers: HTTPHeaders, body: [UInt8]
+    ) -> (Int, JSONValue, Double) {
         let form = Self.parseForm(String(decoding: body, as: UTF8.self))
         return state.withLock { state -> (Int, JSONValue, Double) in
             var delay = state.responseDelay
@@ -122,7 +136,27 @@ final class FakeOAuthProvider: Sendable {
                 state.problems.append(text)
                 return (400, ["error": "invalid_request", "error_description": .string(text)], delay)
             }
+            if path == "/stolen" {
+                state.stolenRequests += 1
+                return (200, ["access_token": "stolen", "expires_in": 3600], delay)
+            }
+            if state.behaviour == .redirect {
+                return (307, ["location": "/stolen"], delay)
+            }
             switch (method, path) {
+            case ("GET", "/api/user/installations"):
+                guard let token = headers["Authorization"].first, token.hasPrefix("Bearer "),
+                    state.userTokens.contains(String(token.dropFirst(7)))
+                else { return (401, ["message": "Bad credentials"], delay) }
+                let perPage = max(1, min(100, Int(query["per_page"] ?? "30") ?? 30))
+                let page = max(1, Int(query["page"] ?? "1") ?? 1)
+                state.installationPagesServed.append(page)
+                let start = min(state.userInstallations.count, (page - 1) * perPage)
+                let slice = state.userInstallations[start..<min(state.userInstallations.count, start + perPage)]
+                return (200, [
+                    "total_count": .int(Int64(state.userInstallations.count)),
+                    "installations": .array(slice.map { ["id": .int($0), "app_id": .int(Int64(Self.appId)!), "account": ["login": "octo"]] }),
+                ], delay)
             case ("POST", "/token"):
                 guard form["client_id"] == Self.clientId, form["client_secret"] == Self.clientSecret else {
                     return problem("bad client credentials")
@@ -157,6 +191,7 @@ final class FakeOAuthProvider: Sendable {
                     form["code"] == "gh-code"
                 else { return problem("github code exchange") }
                 state.issued += 1
+                state.userTokens.insert("ghu_user_\(state.issued)")
                 return (200, ["access_token": .string("ghu_user_\(state.issued)"), "refresh_token": .string("ghr_\(state.issued)"),
                               "expires_in": 28800, "token_type": "bearer"], delay)
             default:
@@ -171,9 +206,11 @@ final class FakeOAuthProvider: Sendable {
                 default: break
                 }
                 state.issued += 1
+                let installation = path.dropFirst("/api/app/installations/".count).dropLast("/access_tokens".count)
+                state.mintedFor.append(String(installation))
                 let expires = Date().addingTimeInterval(3600)
                 return (201, [
-                    "token": .string("ghs_installation_\(state.issued)_\(String(repeating: "x", count: state.issued * 7))"),
+                    "token": .string("ghs_installation_\(state.issued)_i\(installation)_\(String(repeating: "x", count: state.issued * 7))"),
                     "expires_at": .string(ISO8601DateFormatter().string(from: expires)),
                     "permissions": ["contents": "write", "pull_requests": "write", "metadata": "read"],
                 ], delay)
@@ -256,11 +293,18 @@ final class FakeProviderHandler: ChannelInboundHandler {
             body += buffer.readableBytesView
         case .end:
             guard let head, let provider = self.context.provider.withLock({ $0 }) else { return }
-            let path = String(head.uri.split(separator: "?").first ?? "")
-            let (status, json, delay) = provider.answer(method: head.method.rawValue, path: path, headers: head.headers, body: body)
+            let parts = head.uri.split(separator: "?", maxSplits: 1).map(String.init)
+            let path = parts.first ?? ""
+            let query = parts.count > 1 ? FakeOAuthProvider.parseForm(parts[1]) : [:]
+            let (status, json, delay) = provider.answer(
+                method: head.method.rawValue, path: path, query: query, headers: head.headers, body: body
+            )
             let bytes = json.serialized()
             let respond = {
                 var headers = HTTPHeaders([("Content-Type", "application/json"), ("Content-Length", String(bytes.count))])
+                if let location = json["location"]?.stringValue {
+                    headers.add(name: "Location", value: "http://127.0.0.1:\(provider.port)\(location)")
+                }
                 headers.add(name: "Connection", value: "close")
                 context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: HTTPResponseStatus(statusCode: status), headers: headers))), promise: nil)
                 context.write(self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: bytes)))), promise: nil)

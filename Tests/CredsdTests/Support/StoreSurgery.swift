@@ -48,6 +48,19 @@ struct StoreSurgery {
         try outcome.get()
     }
 
+    /// How many entries a named database holds.
+    func count(_ database: String) throws -> Int {
+        let handle = try environment.openDatabase(database)
+        return try environment.read { txn in
+            var count = 0
+            try txn.scan(handle, from: []) { _, _ in
+                count += 1
+                return true
+            }
+            return count
+        }
+    }
+
     /// The audit database key of a sequence number.
     static func auditKey(_ seq: UInt64) -> [UInt8] {
         (0..<8).reversed().map { UInt8(truncatingIfNeeded: seq >> ($0 * 8)) }

@@ -35,7 +35,7 @@ struct BackupTests {
         Thread.sleep(forTimeInterval: 0.2)
         #expect(result.status == 0, "\(result.stderr)")
         let before = acknowledged.withLock { $0.filter { $0.1 < began }.map(\.0) }
-        #expect(before.count > 20)
+        #expect(!before.isEmpty, "writes were acknowledged before the backup began")
         #expect(acknowledged.withLock { $0.count } > before.count, "writes went on during the backup")
         daemon.stop()
 

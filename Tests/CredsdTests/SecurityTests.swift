@@ -84,8 +84,16 @@ struct SecurityTests {
             if sealedByNew > 0 { break }
             usleep(1_000)
         }
+        // Freeze the rotation where it is (LMDB's write lock, exclusive across processes), then kill: the point
+        // of the kill no longer depends on how fast this machine is. Usually it is in the middle; if the
+        // rotation already finished, the checks below still hold.
+        let surgery = try StoreSurgery(dataDir: daemon.dataDir)
+        let hold = surgery.holdWriteLock()
+        sealedByNew = try daemon.adminCall("keys.status")["keys"]!.arrayValue![0]["records"]!.intValue!
         daemon.kill9()
-        #expect(sealedByNew > 0 && sealedByNew < Int64(count), "killed in the middle: \(sealedByNew) rotated")
+        hold.release()
+        surgery.close()
+        #expect(sealedByNew > 0 && sealedByNew <= Int64(count), "killed after \(sealedByNew) of \(count) rotated")
 
         try daemon.start()
         let afterCrash = try daemon.adminCall("keys.status")["keys"]!.arrayValue!
@@ -194,35 +202,31 @@ struct SecurityTests {
         try daemon.addWriter()
         try daemon.upsert(provider: "fal", payload: ["apiKey": "fal-audit-drain"])
         let before = try #require(daemon.adminCall("audit.verify")["checked"]?.intValue)
-        // Eight clients pipeline resolves as fast as they can, so entries queue up faster than one audit job
-        // (4,096) takes them; SIGTERM arrives in the middle. Each counts the answers it received.
+        // The writer is held behind by construction, not by racing it: this process takes LMDB's write lock
+        // (exclusive across processes), so every resolve answered meanwhile leaves its audit entry queued.
+        // 6,000 entries are more than one audit job takes (4,096) and fewer than the backlog limit (16,384)
+        // past which answers would wait.
+        let surgery = try StoreSurgery(dataDir: daemon.dataDir)
+        let hold = surgery.holdWriteLock()
+        let answered = 6_000
         let frame = Frame.encode(Array(#"{"jsonrpc":"2.0","id":1,"method":"resolve","params":{"workspaceId":"ws1","provider":"fal"}}"#.utf8))
-        let slice = Array((0..<250).map { _ in frame }.joined())
-        let received = Mutex(0)
-        let finished = DispatchSemaphore(value: 0)
-        let socket = daemon.resolveSocket
-        for _ in 0..<8 {
-            Thread {
-                defer { finished.signal() }
-                guard let client = try? CredsClient(socketPath: socket, timeoutSeconds: 10) else { return }
-                for _ in 0..<40 {
-                    guard (try? client.sendRaw(slice)) != nil else { return }
-                    for _ in 0..<250 {
-                        guard (try? client.readAnswer())?["result"] != nil else { return }
-                        received.withLock { $0 += 1 }
-                    }
-                }
-            }.start()
+        let client = try daemon.resolver()
+        for _ in 0..<(answered / 500) {
+            try client.sendRaw(Array((0..<500).map { _ in frame }.joined()))
+            for _ in 0..<500 { #expect(try client.readAnswer()["result"]?["source"] == "byo") }
         }
-        Thread.sleep(forTimeInterval: 0.5)
+        #expect(try daemon.adminCall("audit.verify")["checked"]?.intValue == before, "nothing committed while held")
+        // SIGTERM while the writer cannot commit anything, then let it go: the stop must drain everything.
+        let pid = try #require(daemon.pid)
+        kill(pid, SIGTERM)
+        #expect(daemon.waitForLog("stopping"), "the daemon began its graceful stop")
+        hold.release()
         #expect(daemon.stop() == 0)
-        for _ in 0..<8 { finished.wait() }
+        surgery.close()
         try daemon.start()
         let verified = try daemon.adminCall("audit.verify")
-        let answered = received.withLock { $0 }
         #expect(verified["ok"] == true)
-        #expect(answered > 4_096)
-        #expect((verified["checked"]?.intValue ?? 0) >= before + Int64(answered), "\(answered) answered")
+        #expect((verified["checked"]?.intValue ?? 0) >= before + Int64(answered))
     }
 
     @Test("audit retention trims the oldest entries and the kept chain still verifies")

@@ -48,6 +48,18 @@ struct StoreSurgery {
         try outcome.get()
     }
 
+    /// Holds LMDB's write lock (exclusive across processes) until `release()`: a daemon on the same store can
+    /// read and answer, but commits nothing meanwhile.
+    func holdWriteLock() -> WriteLockHold {
+        let hold = WriteLockHold()
+        writer.submit({ _ in
+            hold.taken.signal()
+            hold.released.wait()
+        }) { _ in }
+        hold.taken.wait()
+        return hold
+    }
+
     /// How many entries a named database holds.
     func count(_ database: String) throws -> Int {
         let handle = try environment.openDatabase(database)
@@ -65,4 +77,12 @@ struct StoreSurgery {
     static func auditKey(_ seq: UInt64) -> [UInt8] {
         (0..<8).reversed().map { UInt8(truncatingIfNeeded: seq >> ($0 * 8)) }
     }
+}
+
+/// LMDB's write lock taken by a test, until released.
+final class WriteLockHold: Sendable {
+    fileprivate let taken = DispatchSemaphore(value: 0)
+    fileprivate let released = DispatchSemaphore(value: 0)
+
+    func release() { released.signal() }
 }

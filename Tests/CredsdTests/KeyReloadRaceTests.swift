@@ -1,0 +1,73 @@
+import CredsCore
+import CredsCrypto
+import CredsProtocol
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+import Testing
+
+/// The engine in process: writes racing a reload of the key ring (what SIGHUP does).
+@Suite("key ring reloads during writes")
+struct KeyReloadRaceTests {
+    @Test("an upsert racing a reload that removes the key is refused or sealed, never stored active without a credential")
+    func upsertDuringReload() throws {
+        let directory = TemporaryDirectory()
+        let database = try CredsDatabase(directory: directory.path)
+        defer { database.close() }
+        let keyed = KeyRing(keys: [MasterKey.generate()])
+        let keyless = KeyRing(keys: [])
+        var resolveConfig = ResolveConfig()
+        resolveConfig.requireGrant = false
+        let engine = CredsEngine(
+            database: database, keyRing: keyed, builtinKeys: [:], resolveConfig: resolveConfig,
+            logger: Logger(label: "test")
+        )
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let context = CallContext(socket: .admin, eventLoop: group.next(), method: "members.set")
+        _ = try engine.membersSet(["workspaceId": "ws1", "principal": "alice", "role": "write"], context: context).wait()
+
+        // A reloader flips the key ring as fast as it can while upserts go on.
+        let stop = Atomic<Bool>(false)
+        let reloader = Thread {
+            var withKey = false
+            while !stop.load(ordering: .relaxed) {
+                engine.reloadSecrets(keyRing: withKey ? keyed : keyless, builtinKeys: [:])
+                withKey.toggle()
+            }
+            engine.reloadSecrets(keyRing: keyed, builtinKeys: [:])
+        }
+        reloader.start()
+        var stored: [String] = []
+        var refused = 0
+        for index in 0..<3_000 {
+            let upsert = CallContext(socket: .admin, eventLoop: group.next(), method: "connections.upsert")
+            do {
+                let answer = try engine.connectionsUpsert([
+                    "workspaceId": "ws1", "provider": "fal", "displayName": "k", "actor": "alice",
+                    "credentialPayload": ["apiKey": .string("fal-race-\(index)")],
+                ], context: upsert).wait()
+                stored.append(try #require(answer["connection"]?["id"]?.stringValue))
+            } catch let error as RPCError {
+                #expect(error.reason == .encryptionKeyMissing)
+                refused += 1
+            }
+        }
+        stop.store(true, ordering: .relaxed)
+        while reloader.isExecuting { usleep(1_000) }
+        // Every stored connection opens: resolve it by id with the key back in place.
+        let resolve = CallContext(socket: .resolve, eventLoop: group.next(), method: "resolve")
+        var unreadable: [String] = []
+        for id in stored {
+            do {
+                _ = try engine.resolve(["workspaceId": "ws1", "provider": "fal", "connectionId": .string(id)], context: resolve).wait()
+            } catch {
+                unreadable.append("\(error)")
+            }
+        }
+        #expect(unreadable.isEmpty, "\(unreadable.count) of \(stored.count) stored connections do not resolve (\(refused) refused): \(unreadable.prefix(3))")
+        #expect(stored.count + refused == 3_000)
+    }
+}

@@ -134,7 +134,15 @@ let package = Package(
             dependencies: [
                 "CredsCatalog",
                 "CredsProtocol",
+                "CredsCore",
+                "CredsCrypto",
+                "CredsOAuth",
+                "CredsServer",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),

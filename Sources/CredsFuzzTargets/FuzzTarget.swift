@@ -9,6 +9,11 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case rpcRequest = "rpc-request"
     /// `CredentialValidator` on any payload for any provider: refusals must not quote a submitted value.
     case credentialPayload = "credential-payload"
+    /// Every method of both sockets, called in process with generated params against a seeded temporary store:
+    /// no trap, no hang, only SPEC section 8 reasons, no secret where it does not belong.
+    case methods = "methods"
+    /// What OAuth providers answer (token endpoint replies, GitHub installation pages): no trap, read as sent.
+    case tokenReplies = "token-replies"
 
     /// Runs one input.
     public func run(_ input: [UInt8]) -> FuzzFinding? {
@@ -16,6 +21,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .frameDecoder: FrameDecoderTarget.run(input)
         case .rpcRequest: RPCRequestTarget.run(input)
         case .credentialPayload: CredentialPayloadTarget.run(input)
+        case .methods: MethodCallTarget.run(input)
+        case .tokenReplies: TokenReplyTarget.run(input)
         }
     }
 }

@@ -1,6 +1,8 @@
-@testable import CredsFuzzTargets
+import CredsProtocol
 import Foundation
 import Testing
+
+@testable import CredsFuzzTargets
 
 /// Replays the committed corpus (`fuzz/corpus/TARGET/`) through the fuzz targets `make fuzz` drives.
 /// A crash libFuzzer finds is copied into the corpus, so this is also the regression test for it.
@@ -36,10 +38,51 @@ struct FuzzCorpusTests {
     @Test("the credential target sees field names but no values in a refusal")
     func refusalText() throws {
         let provider = try #require(CredentialPayloadTarget.providers.first { $0.id == "elevenlabs" })
-        let text = CredentialPayloadTarget.refusalText(["apiKey": "sk with space", "strayField": "value-of-stray-field"], provider)
+        let text = CredentialPayloadTarget.refusalText(
+            ["apiKey": "sk with space", "strayField": "value-of-stray-field"], provider)
         #expect(text.contains("strayField"))
         #expect(text.contains("invalid_credential"))
         #expect(!text.contains("value-of-stray-field"))
         #expect(CredentialPayloadTarget.refusalText(["apiKey": "sk_0123456789"], provider).isEmpty)
+    }
+
+    @Test("the methods target refuses internal errors, foreign errors, leaked secrets and cross-tenant credentials")
+    func methodOracle() {
+        let seeds = MethodSeeds()
+        let ok: MethodFixture.Outcome = .answered(["status": "ok"])
+        #expect(MethodCallTarget.check(ok, method: "health", params: [:], seeds: seeds) == nil)
+        let refused: MethodFixture.Outcome = .failed(RPCError(.timestampOutOfTolerance, "too old"))
+        #expect(MethodCallTarget.check(refused, method: "events.verify", params: [:], seeds: seeds) == nil)
+
+        let internalError: MethodFixture.Outcome = .failed(RPCError(.internalError, "the store could not be read"))
+        #expect(MethodCallTarget.check(internalError, method: "resolve", params: [:], seeds: seeds) != nil)
+        #expect(
+            MethodCallTarget.check(.failed(CancellationError()), method: "resolve", params: [:], seeds: seeds) != nil)
+        #expect(MethodCallTarget.check(.timedOut, method: "resolve", params: [:], seeds: seeds) != nil)
+
+        let webhookSecret: MethodFixture.Outcome = .answered([
+            "credential": ["apiKey": .string("x" + seeds.webhookSecret)]
+        ])
+        #expect(MethodCallTarget.check(webhookSecret, method: "resolve", params: [:], seeds: seeds) != nil)
+        let inError: MethodFixture.Outcome = .failed(RPCError(.forbidden, "not \(seeds.googleRefreshToken)"))
+        #expect(MethodCallTarget.check(inError, method: "connections.get", params: [:], seeds: seeds) != nil)
+
+        let otherKey: MethodFixture.Outcome = .answered(["credential": ["apiKey": .string(seeds.otherGeminiKey)]])
+        let own: [String: JSONValue] = ["workspaceId": .string(MethodSeeds.otherWorkspace)]
+        let lookAlike: [String: JSONValue] = ["workspaceId": "ws_othe\u{0072}\u{0301}"]
+        #expect(MethodCallTarget.check(otherKey, method: "resolve", params: own, seeds: seeds) == nil)
+        #expect(MethodCallTarget.check(otherKey, method: "resolve", params: lookAlike, seeds: seeds) != nil)
+        #expect(MethodCallTarget.check(otherKey, method: "explain", params: own, seeds: seeds) != nil)
+    }
+
+    @Test("the token-reply target reads a plausible reply exactly and refuses one read otherwise")
+    func tokenReplyOracle() {
+        let now: Int64 = 1_767_225_600_000_000
+        #expect(TokenReplyTarget.tokenGrant(["access_token": "t", "expires_in": 3600], now: now) == nil)
+        #expect(TokenReplyTarget.tokenGrant(["error": "invalid_grant"], now: now) == nil)
+        #expect(TokenReplyTarget.tokenGrant(["access_token": "t", "expires_in": .int(Int64.max)], now: now) == nil)
+        let page: JSONValue = ["total_count": 1, "installations": [["id": 4242, "app_id": 424_242]]]
+        #expect(TokenReplyTarget.installationPage(page) == nil)
+        #expect(TokenReplyTarget.installationPage(["installations": "none"]) == nil)
     }
 }

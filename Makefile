@@ -55,8 +55,9 @@ crash-test: deps
 	$(SWIFT) build
 	CRASH_ITERATIONS=$(CRASH_ITERATIONS) $(SWIFT) test --filter CrashDurabilityTests
 
-# libFuzzer (with AddressSanitizer) over the frame decoder, the request parser and credential validation,
-# FUZZ_RUNS executions per target (default 1,000,000); seeds in fuzz/corpus/, which make test replays.
+# libFuzzer (with AddressSanitizer) over the frame decoder, the request parser, credential validation, every method
+# of both sockets against a seeded temporary store, and OAuth provider replies; FUZZ_RUNS executions per target
+# (default 1,000,000), FUZZ_TARGETS to pick some; seeds in fuzz/corpus/, which make test replays.
 FUZZ_RUNS ?= 1000000
 fuzz: deps
 	$(SWIFT) build -c release --build-path .build-fuzz --product credsd-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING

@@ -16,6 +16,8 @@ public final class CredsDaemon: Service {
     private let metrics: MetricsListener?
     private let resolveSettings: SettingsBox
     private let adminSettings: SettingsBox
+    /// Open connections of both sockets, for shutdown and for reloads that remove a uid from an allowlist.
+    private let registry = ChannelRegistry()
 
     public init(
         config: DaemonConfig,
@@ -42,10 +44,24 @@ public final class CredsDaemon: Service {
         )
     }
 
-    /// Applies a reloaded configuration's allowlists and limits to new connections.
-    public func applyLimits(_ config: DaemonConfig) {
-        resolveSettings.replace(Self.settings(.resolve, config))
-        adminSettings.replace(Self.settings(.admin, config))
+    /// Applies a reloaded configuration's allowlists and limits to new connections, and closes the open
+    /// connections of peers the new allowlists no longer admit (SPEC 7). Returns how many were closed.
+    @discardableResult
+    public func applyLimits(_ config: DaemonConfig) -> Int {
+        var closed = 0
+        for (kind, box) in [(SocketKind.resolve, resolveSettings), (.admin, adminSettings)] {
+            let settings = Self.settings(kind, config)
+            box.replace(settings)
+            let uids = registry.closeDisallowed(on: kind, by: settings.peerPolicy)
+            for (uid, count) in Dictionary(uids.map { ($0, 1) }, uniquingKeysWith: +).sorted(by: { $0.key < $1.key }) {
+                logger.warning(
+                    "connections closed: peer no longer allowed",
+                    metadata: ["socket": "\(kind.rawValue)", "conn.peer.uid": "\(uid)", "connections": "\(count)"]
+                )
+            }
+            closed += uids.count
+        }
+        return closed
     }
 
     public func run() async throws {
@@ -53,7 +69,17 @@ public final class CredsDaemon: Service {
         let notifier = SystemdNotifier()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let inFlight = InFlightTracker()
-        let registry = ChannelRegistry()
+        let registry = self.registry
+        let backlog = ListenBacklog.effective(configured: config.limits.listenBacklog)
+        if let somaxconn = backlog.somaxconn, config.limits.listenBacklog > somaxconn {
+            logger.notice(
+                "listen backlog capped by net.core.somaxconn",
+                metadata: [
+                    "limits.listenBacklog": "\(config.limits.listenBacklog)", "net.core.somaxconn": "\(somaxconn)",
+                    "listen.backlog": "\(backlog.value)",
+                ]
+            )
+        }
         let listeners = [
             SocketListener(
                 kind: .resolve, path: config.sockets.resolve, mode: config.sockets.resolveMode,
@@ -69,13 +95,20 @@ public final class CredsDaemon: Service {
             ),
         ]
         var servers: [any Channel] = []
+        var backlogs: [String] = []
         var metricsChannel: (any Channel)?
         do {
             for listener in listeners {
-                servers.append(try await listener.start(group: group))
+                let (server, inForce) = try await listener.start(group: group, backlog: backlog.value)
+                servers.append(server)
+                backlogs.append("\(listener.kind.rawValue)=\(inForce)")
             }
             if let metrics, let listen = config.metrics.listen, let (host, port) = MetricsConfig.split(listen) {
-                metricsChannel = try await metrics.start(host: host, port: port, group: group, engine: engine)
+                let settings = resolveSettings
+                metricsChannel = try await metrics.start(
+                    host: host, port: port, group: group, engine: engine, logger: logger,
+                    idleTimeout: { settings.current.idleTimeout }
+                )
             }
         } catch {
             for server in servers { try? await server.close() }
@@ -94,6 +127,7 @@ public final class CredsDaemon: Service {
                 "keys": "\(engine.keyRing.ids.joined(separator: ","))",
                 "encryption": "\(engine.keyRing.active == nil ? "missing" : "configured")",
                 "metrics.listen": "\(config.metrics.listen ?? "off")",
+                "listen.backlog": "\(backlogs.joined(separator: ","))",
                 "socket.activation": "\(activated.byName.isEmpty ? "none" : activated.byName.keys.sorted().joined(separator: ","))",
             ]
         )
@@ -124,6 +158,7 @@ public final class CredsDaemon: Service {
         registry.closeAll()
         for listener in listeners where listener.ownsSocketFile { unlink(listener.path) }
         try? await group.shutdownGracefully()
+        engine.flushRefusalSummaries()
         engine.database.close()
         logger.info("credsd stopped")
     }

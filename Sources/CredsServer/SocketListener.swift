@@ -24,18 +24,34 @@ struct SocketListener: Sendable {
     var ownsSocketFile: Bool { activatedFD == nil }
 
     /// Creates the socket file with its final mode (or takes systemd's) and starts accepting.
-    func start(group: any EventLoopGroup) async throws -> any Channel {
+    ///
+    /// `backlog` is the `listen(2)` backlog for a socket created here; an activated socket keeps the backlog
+    /// systemd gave it (`Backlog=`), or gets `backlog` when that cannot be read. Returns the backlog in force.
+    func start(group: any EventLoopGroup, backlog configured: Int32) async throws -> (channel: any Channel, backlog: Int32) {
         let fd: Int32
+        var backlog = configured
         if let activatedFD {
             fd = activatedFD
+            // Read before NIO takes the socket: NIO listens again with its own default (128).
+            if let given = ListenBacklog.current(fd: fd), let value = Int32(exactly: given), value > 0 {
+                backlog = value
+            } else {
+                logger.warning(
+                    "cannot read the activated socket's backlog; using listenBacklog",
+                    metadata: ["socket": "\(kind.rawValue)", "listen.backlog": "\(configured)"]
+                )
+            }
         } else {
-            fd = try UnixSocketBinder.bind(path: path, mode: mode)
+            fd = try UnixSocketBinder.bind(path: path, mode: mode, backlog: configured)
         }
         let listener = self
-        return try await ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 511)
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: backlog)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // NIO's `withBoundSocket` has just called `listen(fd, 128)`; the `.backlog` option above only
+                    // records the number. Listening again is how Linux changes the backlog of a listening socket.
+                    guard Glibc.listen(fd, backlog) == 0 else { throw IOError(errnoCode: errno, reason: "listen") }
                     try channel.pipeline.syncOperations.addHandler(AcceptBackoff(socket: listener.kind, logger: listener.logger))
                 }
             }
@@ -45,6 +61,7 @@ struct SocketListener: Sendable {
             }
             .withBoundSocket(fd)
             .get()
+        return (channel, backlog)
     }
 
     private func initialize(_ channel: any Channel) -> EventLoopFuture<Void> {
@@ -66,7 +83,10 @@ struct SocketListener: Sendable {
             statistics.connectionClosed(socket: socket)
         }
         return peerCredentials(of: channel).flatMap { peer in
-            guard settings.peerPolicy.allows(peer) else {
+            // Registered first and checked against the policy in force now (not the one read at accept): a reload
+            // that replaced the policy after this check sweeps this connection with the others.
+            self.registry.admit(channel, socket: self.kind, peer: peer)
+            guard self.settings.current.peerPolicy.allows(peer) else {
                 self.logger.warning(
                     "connection refused: peer not allowed",
                     metadata: ["socket": "\(self.kind.rawValue)", "conn.peer.uid": "\(peer?.uid ?? UInt32.max)"]

@@ -65,11 +65,14 @@ extension DaemonConfig {
         }
         attempt { () throws(ConfigError) in
             if let limits = try top.table("limits") {
-                try limits.allowOnly(["maxFrameBytes", "maxConnections", "idleTimeoutSeconds"])
+                try limits.allowOnly(["maxFrameBytes", "maxConnections", "idleTimeoutSeconds", "listenBacklog"])
                 if let value = try limits.int("maxFrameBytes", in: 1024...(64 << 20)) { config.limits.maxFrameBytes = value }
                 if let value = try limits.int("maxConnections", in: 1...1_000_000) { config.limits.maxConnections = value }
                 if let value = try limits.int("idleTimeoutSeconds", in: 1...86_400) {
                     config.limits.idleTimeoutSeconds = value
+                }
+                if let value = try limits.int("listenBacklog", in: 1...Int(Int32.max)) {
+                    config.limits.listenBacklog = value
                 }
             }
         }

@@ -7,7 +7,8 @@ import ServiceLifecycle
 import UnixSignals
 
 /// Reloads on SIGHUP what can change without a restart: master key files, built-in key files, uid allowlists
-/// and limits. An invalid new configuration keeps the old one and says why. Logs what changed, never a secret.
+/// and limits. A uid an allowlist no longer names loses its open connections too (SPEC 7). An invalid new
+/// configuration keeps the old one and says why. Logs what changed, never a secret.
 struct ReloadService: Service {
     let options: ConfigOptions
     let engine: CredsEngine
@@ -42,8 +43,9 @@ struct ReloadService: Service {
         let oldKeys = engine.keyRing.ids
         let oldBuiltin = engine.builtinProviders
         engine.reloadSecrets(keyRing: keyRing, builtinKeys: builtin)
-        daemon.applyLimits(next)
         var changes: Logger.Metadata = [:]
+        let closed = daemon.applyLimits(next)
+        if closed > 0 { changes["connections.closed"] = "\(closed)" }
         if oldKeys != keyRing.ids { changes["keys"] = "\(oldKeys.joined(separator: ",")) -> \(keyRing.ids.joined(separator: ","))" }
         if oldBuiltin != builtin.keys.sorted() {
             changes["builtin"] = "\(oldBuiltin.joined(separator: ",")) -> \(builtin.keys.sorted().joined(separator: ","))"
@@ -56,6 +58,7 @@ struct ReloadService: Service {
         }
         if current.limits != next.limits { changes["limits"] = "\(next.limits)" }
         var needRestart: [String] = []
+        if current.limits.listenBacklog != next.limits.listenBacklog { needRestart.append("limits.listenBacklog") }
         if current.dataDir != next.dataDir { needRestart.append("dataDir") }
         if current.sockets.resolve != next.sockets.resolve || current.sockets.admin != next.sockets.admin
             || current.sockets.resolveMode != next.sockets.resolveMode || current.sockets.adminMode != next.sockets.adminMode
@@ -80,6 +83,7 @@ struct ReloadService: Service {
             case "oauth": applied.oauth = current.oauth
             case "resolve": applied.resolve = current.resolve
             case "metrics": applied.metrics = current.metrics
+            case "limits.listenBacklog": applied.limits.listenBacklog = current.limits.listenBacklog
             default: applied.audit = current.audit
             }
         }

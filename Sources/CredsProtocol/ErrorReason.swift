@@ -27,6 +27,15 @@ public enum ErrorReason: String, Sendable, CaseIterable, Codable {
     case timestampOutOfTolerance = "timestamp_out_of_tolerance"
     case replayed = "replayed"
 
+    /// Whether a request answered with this reason was refused before its params were validated (SPEC
+    /// section 7): it is audited without any field it sent, and such entries are paced per peer uid.
+    public var refusesBeforeValidation: Bool {
+        switch self {
+        case .parseError, .invalidRequest, .invalidParams, .grantRequired, .grantInvalid, .frameTooLarge: true
+        default: false
+        }
+    }
+
     /// The JSON-RPC error code: the standard ones for protocol errors, -32001 and below for the rest
     /// (documented in `proto/errors.md`).
     public var code: Int64 {

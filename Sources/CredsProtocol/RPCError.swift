@@ -9,6 +9,9 @@ public struct RPCError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What the audit entry of the refused call records beyond the caller's own params (the workspace that owns
     /// a connection id, say), where telling the caller would be an oracle. Never sent.
     public var auditFacts: [String: Identifier] = [:]
+    /// Audit this failure like a refusal before validation (no field the caller sent, paced per peer uid)
+    /// although its reason is not one of those: a grant used outside its scope, say.
+    public var auditsAsRefusal = false
 
     public init(_ reason: ErrorReason, _ message: String, data: [String: JSONValue] = [:]) {
         self.reason = reason

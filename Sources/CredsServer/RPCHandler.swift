@@ -108,6 +108,8 @@ final class RPCHandler: ChannelInboundHandler {
             var auditWait: EventLoopFuture<Void>?
             switch (entry.kind, outcome) {
             case (.use, _), (.write, .failure): auditWait = engine.recordOutcome(callContext, outcome)
+            case (.read, .failure(let error)) where error.reason.refusesBeforeValidation:
+                auditWait = engine.recordOutcome(callContext, outcome)
             default: break
             }
             let micros = (NIODeadline.now() - started).nanoseconds / 1_000

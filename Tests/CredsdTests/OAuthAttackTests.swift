@@ -161,6 +161,129 @@ struct OAuthAttackTests {
     }
 }
 
+
+extension OAuthAttackTests {
+    /// Runs `body` on another thread; `wait()` returns its result.
+    final class Background<Value: Sendable>: @unchecked Sendable {
+        private var result: Result<Value, any Error>?
+        private let done = DispatchSemaphore(value: 0)
+
+        init(_ body: @escaping @Sendable () throws -> Value) {
+            Thread {
+                self.result = Result { try body() }
+                self.done.signal()
+            }.start()
+        }
+
+        func wait() throws -> Value {
+            done.wait()
+            return try result!.get()
+        }
+    }
+
+    /// Polls `condition` every 10 ms for up to 20 s (no timing is asserted: the wait only orders events).
+    func eventually(_ condition: () -> Bool) -> Bool {
+        for _ in 0..<2000 {
+            if condition() { return true }
+            usleep(10_000)
+        }
+        return false
+    }
+
+    @Test("a revoke while oauth.complete waits for the provider wins: the completion is invalid_state")
+    func revokeDuringCompletion() throws {
+        let (daemon, provider) = try setUp()
+        let (begun, code) = try beginGoogle(daemon, provider)
+        provider.configure { $0.exchangeDelay = 2 }
+        let completing = Background { try daemon.adminCall("oauth.complete", ["state": begun["state"]!, "code": .string(code)]) }
+        #expect(eventually { provider.read { $0.exchangeCalls } == 1 })
+        _ = try daemon.adminCall("connections.revoke", ["connectionId": begun["connectionId"]!, "actor": "alice"])
+        #expect(reason { try completing.wait() } == "invalid_state")
+        let connection = try daemon.adminCall("connections.get", ["connectionId": begun["connectionId"]!, "actor": "alice"])
+        #expect(connection["connection"]?["status"] == "revoked")
+        #expect(reason { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "google-workspace"]) } == "no_credential")
+    }
+
+    @Test("a refresh that lands after a re-authorization is dropped; a refresh during one does not break it")
+    func refreshRacesReauthorization() throws {
+        let (daemon, provider) = try setUp()
+        provider.configure { $0.refreshTokens.insert("1//old-account") }
+        let imported = try daemon.adminCall("connections.upsert", [
+            "workspaceId": "ws1", "provider": "google-workspace", "displayName": "Old", "actor": "alice",
+            "credentialPayload": [
+                "accessToken": "ya29.old-account", "refreshToken": "1//old-account",
+                "expiresAt": .string(ISO8601DateFormatter().string(from: Date().addingTimeInterval(-10))),
+            ],
+        ])["connection"]!["id"]!
+        // A resolve starts a slow refresh of the old account's token...
+        provider.configure { $0.refreshDelay = 2 }
+        let resolving = Background { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "google-workspace"]) }
+        #expect(eventually { provider.read { $0.refreshCalls } == 1 })
+        // ...while the user re-authorizes the connection with another account.
+        var params: [String: JSONValue] = [
+            "workspaceId": "ws1", "provider": "google-workspace", "displayName": "New", "redirectUri": .string(Self.redirect),
+            "actor": "alice", "connectionId": imported,
+        ]
+        let begun = try daemon.adminCall("oauth.begin", params)
+        let url = try #require(begun["authorizationUrl"]?.stringValue)
+        let challenge = try #require(FakeOAuthProvider.parseForm(String(url.split(separator: "?").last!))["code_challenge"])
+        provider.configure { $0.codes["new-account"] = challenge }
+        let done = try daemon.adminCall("oauth.complete", ["state": begun["state"]!, "code": "new-account"])
+        #expect(done["connection"]?["status"] == "active")
+        let newToken = try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "google-workspace"])["credential"]?["accessToken"]
+        _ = try? resolving.wait()
+        // The old refresh landed after the re-authorization: the new account's token is still what is served.
+        let after = try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "google-workspace"])["credential"]?["accessToken"]
+        #expect(after == newToken)
+        #expect(after?.stringValue?.hasPrefix("ya29.access-") == true)
+
+    }
+
+    @Test("a token refresh that lands while a re-authorization waits for its code exchange does not break it")
+    func refreshDuringReauthorization() throws {
+        let (daemon, provider) = try setUp()
+        provider.configure { $0.refreshTokens.insert("1//expiring") }
+        // Expires within refreshWindowSeconds (300): every resolve refreshes it.
+        let imported = try daemon.adminCall("connections.upsert", [
+            "workspaceId": "ws1", "provider": "google-workspace", "displayName": "Old", "actor": "alice",
+            "credentialPayload": [
+                "accessToken": "ya29.expiring", "refreshToken": "1//expiring",
+                "expiresAt": .string(ISO8601DateFormatter().string(from: Date().addingTimeInterval(60))),
+            ],
+        ])["connection"]!["id"]!
+        provider.configure { $0.expiresIn = 60; $0.exchangeDelay = 1 }
+        let begun = try daemon.adminCall("oauth.begin", [
+            "workspaceId": "ws1", "provider": "google-workspace", "displayName": "New", "redirectUri": .string(Self.redirect),
+            "actor": "alice", "connectionId": imported,
+        ])
+        let url = try #require(begun["authorizationUrl"]?.stringValue)
+        let challenge = try #require(FakeOAuthProvider.parseForm(String(url.split(separator: "?").last!))["code_challenge"])
+        provider.configure { $0.codes["new-account"] = challenge }
+        let completing = Background { try daemon.adminCall("oauth.complete", ["state": begun["state"]!, "code": "new-account"]) }
+        #expect(eventually { provider.read { $0.exchangeCalls } == 1 })
+        _ = try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "google-workspace"])
+        #expect(provider.read { $0.refreshCalls } == 1)
+        #expect(try completing.wait()["connection"]?["status"] == "active")
+    }
+
+    @Test("GitHub rate-limiting the installation check (403) is upstream_unavailable, not forbidden")
+    func installationCheckRateLimited() throws {
+        let (daemon, provider) = try setUp()
+        provider.configure { $0.installationsStatus = 403 }
+        let begun = try beginGitHub(daemon)
+        #expect(reason { try daemon.adminCall("oauth.complete", ["state": begun["state"]!, "installationId": 31337, "code": "gh-code"]) } == "upstream_unavailable")
+    }
+
+    @Test("Google: without a code the completion is invalid_params and the state stays usable")
+    func googleNeedsCode() throws {
+        let (daemon, provider) = try setUp()
+        let (begun, code) = try beginGoogle(daemon, provider)
+        #expect(reason { try daemon.adminCall("oauth.complete", ["state": begun["state"]!]) } == "invalid_params")
+        let done = try daemon.adminCall("oauth.complete", ["state": begun["state"]!, "code": .string(code)])
+        #expect(done["connection"]?["status"] == "active")
+    }
+}
+
 extension JSONValue {
     var serializedText: String { String(decoding: serialized(), as: UTF8.self) }
 }

@@ -173,4 +173,77 @@ struct TenantIsolationTests {
         defer { surgery.close() }
         #expect(try surgery.count("grants") == 2)
     }
+
+    /// Waits until the trail accounts for `expected` refusals with `outcome` (own entries plus `suppressed`),
+    /// or 10 s pass; returns (entries, summed suppressed).
+    private func accountedRefusals(_ daemon: DaemonFixture, outcome: String, expected: Int) throws -> (Int, Int) {
+        var recorded = 0
+        var suppressed = 0
+        for _ in 0..<100 {
+            let entries = try allAuditEntries(daemon)
+            recorded = entries.filter { $0["outcome"] == .string(outcome) }.count
+            suppressed = Int(entries.compactMap { $0["suppressed"]?.intValue }.reduce(0, +))
+            if recorded + suppressed >= expected { break }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        return (recorded, suppressed)
+    }
+
+    @Test("without a grant, an unknown provider or a foreign connection id is grant_required and plants nothing")
+    func grantBeforeAnythingElse() throws {
+        let daemon = try DaemonFixture()
+        let resolver = try daemon.resolver()
+        #expect(reason { try resolver.call("resolve", ["workspaceId": "victim", "provider": "no-such-provider", "connectionId": "conn_FAKE"]) } == "grant_required")
+        #expect(reason { try resolver.call("events.verify", [
+            "workspaceId": "victim", "provider": "no-such-provider", "body": "{}",
+            "headers": ["svix-id": "a", "svix-timestamp": "1", "svix-signature": "v1,x"],
+        ]) } == "grant_required")
+        _ = try accountedRefusals(daemon, outcome: "grant_required", expected: 2)
+        let entries = try allAuditEntries(daemon)
+        #expect(entries.count == 2)
+        #expect(entries.allSatisfy { $0["workspaceId"] == .null && $0["provider"] == .null && $0["connectionId"] == .null })
+    }
+
+    @Test("a grant used on another workspace is audited under the grant's own workspace, paced like refusals")
+    func foreignGrantGoesToOwnTrail() throws {
+        let daemon = try DaemonFixture()
+        let grant = try daemon.grant(workspace: "ws_a")
+        let frame = Frame.encode(JSONValue.object([
+            "jsonrpc": "2.0", "id": 1, "method": "resolve",
+            "params": ["workspaceId": "victim", "provider": "fal", "grant": .string(grant)],
+        ]).serialized())
+        let client = try daemon.resolver()
+        try client.sendRaw(Array((0..<400).map { _ in frame }.joined()))
+        for _ in 0..<400 { #expect(try client.readAnswer()["error"]?["data"]?["reason"] == "forbidden") }
+        let (recorded, suppressed) = try accountedRefusals(daemon, outcome: "forbidden", expected: 400)
+        #expect(recorded + suppressed == 400)
+        #expect(try daemon.adminCall("audit.list", ["workspaceId": "victim"])["entries"] == [])
+        let own = try daemon.adminCall("audit.list", ["workspaceId": "ws_a", "limit": 1000])["entries"]?.arrayValue ?? []
+        #expect(own.filter { $0["outcome"] == "forbidden" }.count == recorded)
+    }
+
+    @Test("refusals suppressed in the last second before SIGTERM are still summed up in the trail")
+    func suppressedSummaryAtShutdown() throws {
+        let daemon = try DaemonFixture()
+        let frame = Frame.encode(Array(#"{"jsonrpc":"2.0","id":1,"method":"resolve","params":{"workspaceId":"ws1","provider":"fal"}}"#.utf8))
+        let client = try daemon.resolver()
+        try client.sendRaw(Array((0..<400).map { _ in frame }.joined()))
+        for _ in 0..<400 { _ = try client.readAnswer() }
+        #expect(daemon.stop() == 0)
+        try daemon.start()
+        let (recorded, suppressed) = try accountedRefusals(daemon, outcome: "grant_required", expected: 400)
+        #expect(recorded + suppressed == 400)
+    }
+
+    @Test("a refused admin read is audited too, without its fields")
+    func refusedAdminRead() throws {
+        let daemon = try DaemonFixture()
+        #expect(reason { try daemon.adminCall("connections.get", ["connectionId": "c\u{212A}", "actor": "alice"]) } == "invalid_params")
+        _ = try accountedRefusals(daemon, outcome: "invalid_params", expected: 1)
+        let entries = try daemon.adminCall("audit.list")["entries"]?.arrayValue ?? []
+        let entry = try #require(entries.last)
+        #expect(entry["method"] == "connections.get")
+        #expect(entry["outcome"] == "invalid_params")
+        #expect(entry["actor"] == .null && entry["connectionId"] == .null)
+    }
 }

@@ -14,12 +14,9 @@ struct AuditDraft: Sendable {
     var source: String?
     /// Refused requests of one peer uid left out of the trail in one second (SPEC section 7).
     var suppressed: Int64?
-
-    /// Reasons of requests refused before their params were validated: their entries carry no field the
-    /// caller sent, so nobody can write into another workspace's trail, or grow it, without a valid request.
-    static let refusedBeforeValidation: Set<ErrorReason> = [
-        .parseError, .invalidRequest, .invalidParams, .grantRequired, .grantInvalid, .frameTooLarge,
-    ]
+    /// This entry records a refusal that counts against its peer's rate: it carries no field the caller sent,
+    /// so nobody can write into another workspace's trail, or grow it, without a valid, authorized request.
+    private(set) var isRefusal = false
 
     /// The draft for a call, from its params. Only params that are valid identifiers are taken, so an entry
     /// holds at most a few hundred bytes of what a caller sent.
@@ -60,20 +57,16 @@ struct AuditDraft: Sendable {
     /// failure adds what the engine established (the workspace owning a connection id, say).
     mutating func fail(with error: RPCError) {
         outcome = error.reason.rawValue
-        if Self.refusedBeforeValidation.contains(error.reason) {
+        if error.reason.refusesBeforeValidation || error.auditsAsRefusal {
+            isRefusal = true
             workspaceId = nil
             provider = nil
             connectionId = nil
             actor = nil
-            return
+        } else if let connectionId = error.data["connectionId"]?.stringValue {
+            self.connectionId = connectionId
         }
-        if let connectionId = error.data["connectionId"]?.stringValue { self.connectionId = connectionId }
         if let workspaceId = error.auditFacts["workspaceId"] { self.workspaceId = workspaceId.text }
         if let provider = error.auditFacts["provider"] { self.provider = provider.text }
-    }
-
-    /// Whether this entry records a refusal that counts against its peer's rate.
-    var isRefusal: Bool {
-        ErrorReason(rawValue: outcome).map(Self.refusedBeforeValidation.contains) ?? false
     }
 }

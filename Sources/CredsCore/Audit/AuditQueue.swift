@@ -29,11 +29,12 @@ final class AuditQueue: Sendable {
         let wait: EventLoopFuture<Void>?
     }
 
-    func enqueue(_ draft: AuditDraft, on eventLoop: any EventLoop) -> Admission {
+    /// Queues `draft`. With no `eventLoop` (credsd's own entries at shutdown), nobody waits for the flush.
+    func enqueue(_ draft: AuditDraft, on eventLoop: (any EventLoop)?) -> Admission {
         state.withLock { state in
             state.drafts.append(draft)
             var wait: EventLoopFuture<Void>?
-            if state.drafts.count > Self.backlogLimit {
+            if state.drafts.count > Self.backlogLimit, let eventLoop {
                 let promise = eventLoop.makePromise(of: Void.self)
                 state.waiters.append(promise)
                 wait = promise.futureResult

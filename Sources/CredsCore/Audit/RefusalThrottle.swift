@@ -60,6 +60,18 @@ final class RefusalThrottle: Sendable {
         }
     }
 
+    /// Every summary not yet taken (at shutdown, when the timers that would take them no longer run).
+    func closeAll() -> [Summary] {
+        windows.withLock { windows in
+            var summaries: [Summary] = []
+            for (peerUid, window) in windows where window.suppressed > 0 {
+                summaries.append(Summary(peerUid: peerUid, socket: window.socket, suppressed: window.suppressed))
+                windows[peerUid]?.suppressed = 0
+            }
+            return summaries
+        }
+    }
+
     /// The summary of `peerUid`'s window for `second`, once: nil if it was already taken or had none.
     func close(peerUid: UInt32?, second: Int64) -> Summary? {
         windows.withLock { windows in

@@ -38,8 +38,14 @@ extension CredsEngine {
         AuditDraft(socket: summary.socket, peerUid: summary.peerUid, method: "*", outcome: "suppressed", suppressed: summary.suppressed)
     }
 
+    /// Appends the `suppressed: N` entries of refusal windows still open. Called at shutdown, before the last
+    /// audit drain: the timers that write them at the end of each second no longer run then.
+    public func flushRefusalSummaries() {
+        for summary in refusalThrottle.closeAll() { _ = enqueueAudit(Self.summaryDraft(summary), on: nil) }
+    }
+
     /// Queues an entry for the next audit flush; nil, or a future the answer waits for when the backlog is full.
-    private func enqueueAudit(_ draft: AuditDraft, on eventLoop: any EventLoop) -> EventLoopFuture<Void>? {
+    private func enqueueAudit(_ draft: AuditDraft, on eventLoop: (any EventLoop)?) -> EventLoopFuture<Void>? {
         let admission = auditQueue.enqueue(draft, on: eventLoop)
         if admission.scheduleFlush { scheduleAuditFlush() }
         return admission.wait

@@ -82,7 +82,11 @@ extension CredsEngine {
             throw RPCError(.grantInvalid, "the grant is unknown, expired or revoked")
         }
         guard record.covers(workspaceId: workspaceId, provider: provider) else {
-            throw RPCError(.forbidden, "the grant does not cover this workspace and provider")
+            // Audited under the grant's own workspace and paced like other refusals: a grant for one workspace
+            // must not let its holder write into another workspace's trail.
+            var error = RPCError(.forbidden, "the grant does not cover this workspace and provider")
+            error.auditsAsRefusal = true
+            throw error.auditing(["workspaceId": record.workspaceId])
         }
     }
 }

@@ -143,23 +143,29 @@ extension CredsEngine {
                 }
                 installationId = number
             }
-            // GitHub's installation id comes back through the browser and can be forged: without a code to
-            // prove who installed, it is refused before the state is used up.
+            // Missing params are refused before the state is used up, so the same state can still be completed.
+            // GitHub's installation id comes back through the browser and can be forged: it needs a code too.
             if providerError == nil, code == nil || installationId == nil,
                 let pending = try read({ txn in try txn.get(self.database.oauthStates, stateDigest) }),
-                (try? RecordCoding.decode(OAuthStateRecord.self, from: pending))?.provider.text == "github"
+                let provider = (try? RecordCoding.decode(OAuthStateRecord.self, from: pending))?.provider.text
             {
-                throw RPCError.invalidParams("code and installationId are required to complete a GitHub installation")
+                if provider == "github" {
+                    throw RPCError.invalidParams("code and installationId are required to complete a GitHub installation")
+                }
+                if code == nil { throw RPCError.invalidParams("code is required to complete a Google authorization") }
             }
         } catch {
             return context.eventLoop.makeFailedFuture(error)
         }
         let database = self.database
-        return write(on: context.eventLoop) { txn -> OAuthStateRecord? in
+        return write(on: context.eventLoop) { txn -> CompletingState? in
             guard let bytes = try txn.get(database.oauthStates, stateDigest) else { return nil }
             try txn.delete(database.oauthStates, stateDigest)
             let record = try RecordCoding.decode(OAuthStateRecord.self, from: bytes)
-            return record.expiresAt > Timestamp.now() ? record : nil
+            guard record.expiresAt > Timestamp.now(),
+                let connection = try database.connection(txn, id: record.connectionId)
+            else { return nil }
+            return CompletingState(record: record, revision: connection.authorizationVersion)
         }.flatMap { state -> EventLoopFuture<JSONValue> in
             guard let state else {
                 return context.eventLoop.makeFailedFuture(
@@ -167,9 +173,9 @@ extension CredsEngine {
                 )
             }
             if let providerError {
-                return self.markError(state.connectionId, "authorization refused: \(Self.printable(providerError))", context: context)
+                return self.markError(state, "authorization refused: \(Self.printable(providerError))", context: context)
             }
-            switch state.provider.text {
+            switch state.record.provider.text {
             case "google-workspace": return self.completeGoogle(state, code: code, stateDigest: stateDigest, context: context)
             default: return self.completeGitHub(state, code: code, installationId: installationId, context: context)
             }
@@ -177,7 +183,7 @@ extension CredsEngine {
     }
 
     private func completeGoogle(
-        _ state: OAuthStateRecord,
+        _ completing: CompletingState,
         code: String?,
         stateDigest: [UInt8],
         context: CallContext
@@ -185,17 +191,18 @@ extension CredsEngine {
         guard let code else {
             return context.eventLoop.makeFailedFuture(RPCError.invalidParams("code is required to complete a Google authorization"))
         }
+        let state = completing.record
         guard let google = oauth.google, let sealed = state.sealedVerifier,
             let verifier = try? sealer.open(sealed, associatedData: OAuthStateRecord.verifierAssociatedData(stateDigest: stateDigest))
         else {
-            return markError(state.connectionId, "the authorization could not be completed on this daemon", context: context)
+            return markError(completing, "the authorization could not be completed on this daemon", context: context)
         }
         let form = [
             ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", state.redirectUri),
             ("client_id", google.clientId), ("client_secret", google.clientSecret.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }),
             ("code_verifier", verifier.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }),
         ]
-        return exchange(google.tokenUrl, form: form, state: state, context: context) { grant, previous in
+        return exchange(google.tokenUrl, form: form, state: completing, context: context) { grant, previous in
             var fields = ["accessToken": grant.accessToken]
             if let refresh = grant.refreshToken ?? previous["refreshToken"] { fields["refreshToken"] = refresh }
             return context.eventLoop.makeSucceededFuture((fields, grant.expiresAt, grant.scopes ?? state.scopes))
@@ -205,7 +212,7 @@ extension CredsEngine {
     /// GitHub: the code proves who came back from the installation; the installation is accepted only if that
     /// user's `GET /user/installations` lists it (SPEC section 6). The user token is kept sealed, never answered.
     private func completeGitHub(
-        _ state: OAuthStateRecord,
+        _ completing: CompletingState,
         code: String?,
         installationId: Int64?,
         context: CallContext
@@ -215,19 +222,24 @@ extension CredsEngine {
                 RPCError.invalidParams("code and installationId are required to complete a GitHub installation")
             )
         }
+        let state = completing.record
         guard let github = oauth.github, let clientId = github.clientId, let clientSecret = github.clientSecret else {
-            return markError(state.connectionId, "the GitHub App's clientId and clientSecretFile are not configured", context: context)
+            return markError(completing, "the GitHub App's clientId and clientSecretFile are not configured", context: context)
         }
         let form = [
             ("client_id", clientId), ("client_secret", clientSecret.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }),
             ("code", code), ("redirect_uri", state.redirectUri),
         ]
-        return exchange(github.tokenUrl, form: form, state: state, context: context) { grant, _ in
-            self.installationListed(installationId, userToken: grant.accessToken, settings: github, page: 1, on: context.eventLoop)
+        let deadline = NIODeadline.now() + Self.installationCheckTime
+        return exchange(github.tokenUrl, form: form, state: completing, context: context) { grant, _ in
+            self.installationListed(
+                installationId, userToken: grant.accessToken, settings: github, page: 1, deadline: deadline,
+                on: context.eventLoop
+            )
                 .flatMap { listed in
                     guard listed else {
                         let message = "the installation is not one the authorizing GitHub user can access"
-                        return self.markError(state.connectionId, message, context: context).flatMapThrowing { _ in
+                        return self.markError(completing, message, context: context).flatMapThrowing { _ in
                             throw RPCError(.forbidden, message, data: ["connectionId": state.connectionId.json])
                         }
                     }
@@ -238,22 +250,33 @@ extension CredsEngine {
         }
     }
 
+    /// Longest time the whole installation check may take, however many pages GitHub serves and how slowly.
+    static let installationCheckTime = TimeAmount.seconds(30)
+
     /// Whether `GET {apiBaseUrl}/user/installations` lists the installation, reading page after page. Pages are
-    /// asked for by number on the configured URL (a `Link` header from the reply is not followed).
+    /// asked for by number on the configured URL (a `Link` header from the reply is not followed). 401 and 404
+    /// mean the user token sees no such list; 403 (GitHub's rate limit), other failures and running past
+    /// `deadline` are `upstream_unavailable`, not a verdict.
     private func installationListed(
         _ installationId: Int64,
         userToken: String,
         settings: GitHubAppSettings,
         page: Int,
+        deadline: NIODeadline,
         on eventLoop: any EventLoop
     ) -> EventLoopFuture<Bool> {
+        guard NIODeadline.now() < deadline else {
+            return eventLoop.makeFailedFuture(
+                RPCError(.upstreamUnavailable, "the GitHub installation check took longer than it may")
+            )
+        }
         let url = "\(settings.apiBaseUrl)/user/installations?per_page=\(GitHubInstallationPage.perPage)&page=\(page)"
         let headers = [
             ("Authorization", "Bearer \(userToken)"), ("Accept", "application/vnd.github+json"),
             ("X-GitHub-Api-Version", "2022-11-28"),
         ]
         return tokenClient.get(url, headers: headers, on: eventLoop).flatMapThrowing { reply -> GitHubInstallationPage? in
-            if reply.status == 401 || reply.status == 403 || reply.status == 404 { return nil }
+            if reply.status == 401 || reply.status == 404 { return nil }
             guard reply.isSuccess, let json = try? JSONValue.parse(reply.body),
                 let parsed = GitHubInstallationPage(json: json)
             else {
@@ -264,7 +287,9 @@ extension CredsEngine {
             guard let parsed else { return eventLoop.makeSucceededFuture(false) }
             if parsed.lists(installationId, appId: Int64(settings.appId)) { return eventLoop.makeSucceededFuture(true) }
             guard parsed.hasMore(page: page) else { return eventLoop.makeSucceededFuture(false) }
-            return self.installationListed(installationId, userToken: userToken, settings: settings, page: page + 1, on: eventLoop)
+            return self.installationListed(
+                installationId, userToken: userToken, settings: settings, page: page + 1, deadline: deadline, on: eventLoop
+            )
         }
     }
 
@@ -274,21 +299,22 @@ extension CredsEngine {
     private func exchange(
         _ url: String,
         form: [(String, String)],
-        state: OAuthStateRecord,
+        state completing: CompletingState,
         context: CallContext,
         fields: @escaping @Sendable (TokenGrant, [String: String]) -> EventLoopFuture<([String: String], Int64?, [String])>
     ) -> EventLoopFuture<JSONValue> {
-        tokenClient.postForm(url, form: form, on: context.eventLoop).flatMap { reply in
+        let state = completing.record
+        return tokenClient.postForm(url, form: form, on: context.eventLoop).flatMap { reply in
             let json = try? JSONValue.parse(reply.body)
             if reply.isSuccess, let json, json["error"] == nil, let grant = TokenGrant(json: json, now: Timestamp.now()) {
                 let previous = (try? self.read { txn in try self.database.connection(txn, id: state.connectionId) })
                     .flatMap { $0 }.flatMap { try? self.openPayload($0) } ?? [:]
                 return fields(grant, previous).flatMap { payload, expiresAt, scopes in
-                    self.storeTokens(state, fields: payload, expiresAt: expiresAt, scopes: scopes, context: context)
+                    self.storeTokens(completing, fields: payload, expiresAt: expiresAt, scopes: scopes, context: context)
                 }
             }
             let reason = json?["error"]?.stringValue.map(Self.printable) ?? "HTTP \(reply.status)"
-            return self.markError(state.connectionId, "the token exchange was refused: \(reason)", context: context)
+            return self.markError(completing, "the token exchange was refused: \(reason)", context: context)
         }.flatMapError { error in
             let message: String
             switch error {
@@ -296,7 +322,7 @@ extension CredsEngine {
             case let refused as RPCError where refused.reason == .upstreamUnavailable: message = refused.message
             default: return context.eventLoop.makeFailedFuture(error)
             }
-            return self.markError(state.connectionId, "the provider failed: \(message)", context: context)
+            return self.markError(completing, "the provider failed: \(message)", context: context)
                 .flatMapThrowing { _ in
                     throw RPCError(.upstreamUnavailable, "\(message); start again with oauth.begin")
                 }
@@ -305,7 +331,7 @@ extension CredsEngine {
 
     /// Seals the tokens into the connection and makes it `active`.
     func storeTokens(
-        _ state: OAuthStateRecord,
+        _ completing: CompletingState,
         fields: [String: String],
         expiresAt: Int64?,
         scopes: [String],
@@ -314,8 +340,11 @@ extension CredsEngine {
         let plaintext = Self.sealablePayload(fields)
         let sealer = self.sealer
         let database = self.database
+        let state = completing.record
         return write(context: context) { txn in
             var record = try self.ownedConnection(txn, id: state.connectionId, workspaceId: state.workspaceId, provider: state.provider)
+            // A revoke, delete or other write while the provider was being asked wins over this completion.
+            guard record.authorizationVersion == completing.revision else { throw Self.changedDuringCompletion(state) }
             // States are deleted when their connection is revoked or their actor loses `write`; this holds
             // the line for states stored before that, and for an actor whose role changed mid-flow.
             if let actor = state.actor {
@@ -336,17 +365,38 @@ extension CredsEngine {
         }
     }
 
-    /// Sets a connection to `error` with `lastError`, and answers it.
-    func markError(_ connectionId: Identifier, _ message: String, context: CallContext) -> EventLoopFuture<JSONValue> {
-        installationTokens.remove(connectionId)
+    /// Sets the connection of a completion to `error` with `lastError`, and answers it; unless the connection
+    /// changed since the state was used (then `invalid_state`, and the connection is left as it is).
+    private func markError(_ completing: CompletingState, _ message: String, context: CallContext) -> EventLoopFuture<JSONValue> {
+        let state = completing.record
         return write(context: context) { txn in
-            ["connection": try self.setErrorStatus(txn, connectionId: connectionId, message: message).publicJSON]
+            let record = try self.setErrorStatus(
+                txn, connectionId: state.connectionId, message: message,
+                if: { $0.authorizationVersion == completing.revision }, else: Self.changedDuringCompletion(state)
+            )
+            return ["connection": record.publicJSON]
         }
     }
 
-    /// Puts a connection in `error` with `lastError`, inside a write transaction.
-    func setErrorStatus(_ txn: borrowing Transaction, connectionId: Identifier, message: String) throws -> ConnectionRecord {
+    static func changedDuringCompletion(_ state: OAuthStateRecord) -> RPCError {
+        RPCError(
+            .invalidState, "the connection changed while the authorization was completed; start again with oauth.begin",
+            data: ["connectionId": state.connectionId.json]
+        )
+    }
+
+    /// Puts a connection in `error` with `lastError`, inside a write transaction; only if `stillValid` holds
+    /// for the stored record (the caller's view of it is not out of date), else `changed` is thrown and nothing
+    /// is written.
+    func setErrorStatus(
+        _ txn: borrowing Transaction,
+        connectionId: Identifier,
+        message: String,
+        if stillValid: (ConnectionRecord) -> Bool,
+        else changed: RPCError
+    ) throws -> ConnectionRecord {
         var record = try existingConnection(txn, id: connectionId)
+        guard stillValid(record) else { throw changed }
         record.status = .error
         record.lastError = message
         record.updatedAt = Timestamp.now()
@@ -359,6 +409,13 @@ extension CredsEngine {
     static func printable(_ text: String) -> String {
         String(String.UnicodeScalarView(text.unicodeScalars.filter { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F }.prefix(100)))
     }
+}
+
+/// A state being completed, with the authorization revision its connection had when the state was used up
+/// (token refreshes and re-seals do not move it; every other write does).
+struct CompletingState: Sendable {
+    let record: OAuthStateRecord
+    let revision: UInt64
 }
 
 /// Everything `oauth.begin` worked out before its write.

@@ -69,18 +69,19 @@ extension CredsEngine {
             ("client_secret", settings.clientSecret.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }),
         ]
         let id = connection.id
+        let revision = connection.revision
         return tokenClient.postForm(settings.tokenUrl, form: form, on: context.eventLoop).flatMap { reply in
             let json = try? JSONValue.parse(reply.body)
             let now = Timestamp.now()
             if reply.isSuccess, let json, let grant = TokenGrant(json: json, now: now) {
                 self.flights.recordSuccess(id)
                 self.statistics.recordRefresh("ok")
-                return self.storeRefreshed(id, grant: grant, keepRefreshToken: refreshToken, context: context)
+                return self.storeRefreshed(id, revision: revision, grant: grant, keepRefreshToken: refreshToken, context: context)
             }
             if json?["error"]?.stringValue == "invalid_grant" {
                 self.flights.recordSuccess(id)
                 self.statistics.recordRefresh("reauth_required")
-                return self.requireReauth(id, "Google refused the refresh token (invalid_grant)", context: context)
+                return self.requireReauth(id, revision: revision, "Google refused the refresh token (invalid_grant)", context: context)
             }
             self.flights.recordFailure(id, now: now)
             self.statistics.recordRefresh("failed")
@@ -93,9 +94,11 @@ extension CredsEngine {
         }
     }
 
-    /// Stores a refreshed token (and a rotated refresh token) durably before it is answered.
+    /// Stores a refreshed token (and a rotated refresh token) durably before it is answered; only if the record is
+    /// still the one the refresh started from (a re-authorization meanwhile wins, and this result is dropped).
     private func storeRefreshed(
         _ id: Identifier,
+        revision: UInt64,
         grant: TokenGrant,
         keepRefreshToken: String,
         context: CallContext
@@ -107,7 +110,9 @@ extension CredsEngine {
         let database = self.database
         return write(on: context.eventLoop) { txn -> AccessToken in
             var record = try self.existingConnection(txn, id: id)
-            guard record.status == .active, let sealed = sealer.seal(plaintext, associatedData: record.associatedData) else {
+            guard record.revision == revision, record.status == .active,
+                let sealed = sealer.seal(plaintext, associatedData: record.associatedData)
+            else {
                 throw RPCError(.connectionUnavailable, "the connection changed during the refresh", data: ["connectionId": id.json])
             }
             record.sealed = sealed
@@ -115,7 +120,7 @@ extension CredsEngine {
             if let scopes = grant.scopes { record.scopes = scopes }
             record.updatedAt = Timestamp.now()
             record.revision = try database.nextRevision(txn)
-            try database.put(txn, record)
+            try database.put(txn, record, changesAuthorization: false)
             return AccessToken(
                 token: SecretBytes(copying: Array(grant.accessToken.utf8), storage: .transient), tokenType: "Bearer",
                 expiresAt: grant.expiresAt, scopes: record.scopes ?? []
@@ -123,11 +128,19 @@ extension CredsEngine {
         }
     }
 
-    /// Sets the connection to `error` and answers `reauth_required`.
-    private func requireReauth(_ id: Identifier, _ message: String, context: CallContext) -> EventLoopFuture<AccessToken> {
-        installationTokens.remove(id)
-        return write(on: context.eventLoop) { txn in
-            _ = try self.setErrorStatus(txn, connectionId: id, message: message)
+    /// Sets the connection to `error` and answers `reauth_required`; if the record changed since `revision`
+    /// (re-authorized meanwhile), it is left alone and the answer is `connection_unavailable`.
+    private func requireReauth(
+        _ id: Identifier,
+        revision: UInt64,
+        _ message: String,
+        context: CallContext
+    ) -> EventLoopFuture<AccessToken> {
+        write(on: context.eventLoop) { txn in
+            _ = try self.setErrorStatus(
+                txn, connectionId: id, message: message, if: { $0.revision == revision },
+                else: RPCError(.connectionUnavailable, "the connection changed meanwhile; try again", data: ["connectionId": id.json])
+            )
         }.flatMapThrowing { _ in
             throw RPCError(.reauthRequired, message, data: ["connectionId": id.json])
         }
@@ -149,6 +162,15 @@ extension CredsEngine {
         let fields = try openPayload(connection)
         guard let installationId = fields["installationId"] else {
             throw RPCError(.reauthRequired, "the connection has no installation", data: ["connectionId": connection.id.json])
+        }
+        // Installations recorded before credsd checked them against the authorizing user (no user token kept)
+        // may be forged: they are not served until authorized again.
+        guard fields["userAccessToken"] != nil else {
+            return requireReauth(
+                connection.id, revision: connection.revision,
+                "the installation was recorded without checking who installed it; authorize the connection again",
+                context: context
+            )
         }
         let now = Timestamp.now()
         let cached = installationTokens.token(for: connection.id, revision: connection.revision)
@@ -215,7 +237,7 @@ extension CredsEngine {
             if reply.status == 404 {
                 self.flights.recordSuccess(id)
                 self.statistics.recordRefresh("reauth_required")
-                return self.requireReauth(id, "the GitHub App is no longer installed (HTTP 404)", context: context)
+                return self.requireReauth(id, revision: revision, "the GitHub App is no longer installed (HTTP 404)", context: context)
             }
             self.flights.recordFailure(id, now: now)
             self.statistics.recordRefresh("failed")

@@ -48,9 +48,10 @@ extension CredsEngine {
         let grant = try params.optionalString("grant")
         let connectionId = try params.optionalIdentifier("connectionId")
         let requiredScopes = try params.optionalStringArray("requiredScopes") ?? []
-        let provider = try catalog.connectableProvider(providerId)
         let decision = try read { txn in
-            try checkGrant(txn, grant: grant, workspaceId: workspaceId, provider: provider.identifier)
+            // The grant first: nothing a caller without one sends (a provider id, say) reaches an audit entry.
+            try checkGrant(txn, grant: grant, workspaceId: workspaceId, provider: providerId)
+            let provider = try catalog.connectableProvider(providerId)
             return try decide(txn, provider: provider, workspaceId: workspaceId, connectionId: connectionId)
         }
         return (decision, requiredScopes)

@@ -68,7 +68,7 @@ extension CredsEngine {
                     continue
                 }
                 record.sealed = resealedValue
-                try database.put(txn, record)
+                try database.put(txn, record, changesAuthorization: false)
                 totals.rotated += 1
             }
             let finished = looked < Self.rotationScanLimit && resealed < Self.rotationBatch

@@ -11,11 +11,14 @@ extension CredsEngine {
     public func eventsVerify(_ raw: [String: JSONValue]) throws(RPCError) -> JSONValue {
         let params = try Params(raw, allowed: ["workspaceId", "provider", "grant", "connectionId", "headers", "body"])
         let workspaceId = try params.identifier("workspaceId")
-        let provider = try catalog.connectableProvider(try params.identifier("provider"))
+        let providerId = try params.identifier("provider")
         let grant = try params.optionalString("grant")
         let connectionId = try params.optionalIdentifier("connectionId")
         let body = try params.string("body")
         let headers = try Self.lowercasedHeaders(try params.object("headers"))
+        // The grant first: nothing a caller without one sends (a provider id, say) reaches an audit entry.
+        try read { txn in try checkGrant(txn, grant: grant, workspaceId: workspaceId, provider: providerId) }
+        let provider = try catalog.connectableProvider(providerId)
         guard provider.fields.contains(where: { $0.name == "webhookSecret" }) else {
             throw RPCError(.invalidParams, "\(provider.displayName) has no webhook verification")
         }
@@ -28,7 +31,6 @@ extension CredsEngine {
             throw RPCError(.invalidParams, "svix-timestamp must be whole seconds since the epoch")
         }
         let connection = try read { txn in
-            try checkGrant(txn, grant: grant, workspaceId: workspaceId, provider: provider.identifier)
             if let connectionId {
                 let named = try ownedConnection(txn, id: connectionId, workspaceId: workspaceId, provider: provider.identifier)
                 guard named.status == .active else {

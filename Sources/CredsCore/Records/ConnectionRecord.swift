@@ -21,6 +21,13 @@ public struct ConnectionRecord: Sendable, Codable {
     public var revision: UInt64
     /// The sealed credential payload; nil once revoked.
     public var sealed: SealedValue?
+    /// `revision` at the last write that changed who or what the connection is authorized as (everything but
+    /// a token refresh or a re-seal under a new master key). An OAuth completion started before such a write
+    /// is refused. Nil in records written before it was kept: `revision` stands in.
+    public var authorizationRevision: UInt64?
+
+    /// The revision an OAuth completion or a status change checks against.
+    public var authorizationVersion: UInt64 { authorizationRevision ?? revision }
 
     /// Associated data binding a sealed payload to this connection, its workspace and provider.
     public static func associatedData(id: Identifier, workspaceId: Identifier, provider: Identifier) -> [UInt8] {

@@ -73,8 +73,11 @@ public final class CredsDatabase: Sendable {
         return records.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
     }
 
-    /// Writes a connection and its owner index entry, keeping the per-key record counts.
-    func put(_ txn: borrowing Transaction, _ record: ConnectionRecord) throws {
+    /// Writes a connection and its owner index entry, keeping the per-key record counts. Every write but a token
+    /// refresh or a re-seal (`changesAuthorization: false`) moves the record's authorization revision.
+    func put(_ txn: borrowing Transaction, _ record: ConnectionRecord, changesAuthorization: Bool = true) throws {
+        var record = record
+        if changesAuthorization { record.authorizationRevision = record.revision }
         let previous = try connection(txn, id: record.id)
         if previous?.sealed?.keyId != record.sealed?.keyId {
             if let keyId = previous?.sealed?.keyId { try adjustKeyCount(txn, keyId: keyId, by: -1) }

@@ -46,6 +46,11 @@ final class FakeOAuthProvider: Sendable {
         var stolenRequests = 0
         /// Installation ids tokens were minted for, in order.
         var mintedFor: [String] = []
+        /// Extra seconds before answering code exchanges (Google and GitHub) and refreshes.
+        var exchangeDelay: Double = 0
+        var refreshDelay: Double = 0
+        /// When set, `/user/installations` answers this status (403: GitHub's rate limit).
+        var installationsStatus: Int?
     }
 
     static let clientId = "test-client.apps.example"
@@ -145,6 +150,9 @@ final class FakeOAuthProvider: Sendable {
             }
             switch (method, path) {
             case ("GET", "/api/user/installations"):
+                if let status = state.installationsStatus {
+                    return (status, ["message": "API rate limit exceeded"], delay)
+                }
                 guard let token = headers["Authorization"].first, token.hasPrefix("Bearer "),
                     state.userTokens.contains(String(token.dropFirst(7)))
                 else { return (401, ["message": "Bad credentials"], delay) }
@@ -163,6 +171,7 @@ final class FakeOAuthProvider: Sendable {
                 }
                 if form["grant_type"] == "authorization_code" {
                     state.exchangeCalls += 1
+                    delay += state.exchangeDelay
                     guard let code = form["code"], let challenge = state.codes.removeValue(forKey: code) else {
                         return (400, ["error": "invalid_grant"], delay)
                     }
@@ -174,6 +183,7 @@ final class FakeOAuthProvider: Sendable {
                 }
                 if form["grant_type"] == "refresh_token" {
                     state.refreshCalls += 1
+                    delay += state.refreshDelay
                     switch state.behaviour {
                     case .invalidGrant: return (400, ["error": "invalid_grant", "error_description": "Token has been expired or revoked."], delay)
                     case .serverError: return (500, ["error": "backend_error"], delay)
@@ -191,6 +201,8 @@ final class FakeOAuthProvider: Sendable {
                     form["code"] == "gh-code"
                 else { return problem("github code exchange") }
                 state.issued += 1
+                state.exchangeCalls += 1
+                delay += state.exchangeDelay
                 state.userTokens.insert("ghu_user_\(state.issued)")
                 return (200, ["access_token": .string("ghu_user_\(state.issued)"), "refresh_token": .string("ghr_\(state.issued)"),
                               "expires_in": 28800, "token_type": "bearer"], delay)

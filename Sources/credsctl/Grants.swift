@@ -15,7 +15,7 @@ struct Grants: ParsableCommand {
         @Option(name: .long, help: "Workspace id.") var workspace: String
         @Option(name: .long, help: "Limit the grant to this provider; repeat for more.") var provider: [String] = []
         @Option(name: .long, help: "Lifetime in seconds (default 900, at most 86400).") var ttl: Int?
-        @Option(name: .long, help: "Write the grant to this new file (mode 0600) instead of printing it.") var out: String?
+        @Option(name: .long, help: "Write the grant to this new file (mode 0600; an existing file is never replaced) instead of printing it.") var out: String?
 
         func run() throws {
             var params: [String: JSONValue] = ["workspaceId": .string(workspace)]
@@ -25,13 +25,13 @@ struct Grants: ParsableCommand {
                 _ = try Invocation.run("grants.issue", params, options: global)
                 return
             }
+            // Refused before a grant is issued for nothing; the create below still never replaces a file.
+            if FileManager.default.fileExists(atPath: out) { throw ValidationError("\(out) exists; name a new file") }
             var quiet = global
             quiet.json = true
             let result = try Invocation.runQuietly("grants.issue", params, options: quiet)
             guard let grant = result["grant"]?.stringValue else { throw ExitCode(1) }
-            guard FileManager.default.createFile(atPath: out, contents: Data((grant + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
-                throw ValidationError("cannot write \(out)")
-            }
+            try SecretOutput.create(out, text: grant + "\n")
             print("grant written to \(out), expires \(result["expiresAt"]?.stringValue ?? "?")")
         }
     }

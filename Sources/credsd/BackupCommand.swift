@@ -18,6 +18,13 @@ struct BackupCommand: ParsableCommand {
     var out: String
 
     func run() throws {
+        // The directory (0700) and LMDB's copy (created 0666 minus the umask: 0600) get their final modes as they
+        // are created; nothing is chmod-ed afterwards.
+        try OwnerOnlyFile.withPrivateUmask { try copy() }
+        print("backup written to \(out)/data.mdb")
+    }
+
+    private func copy() throws {
         if mkdir(out, 0o700) != 0 && errno != EEXIST {
             throw StartupError(message: "\(out): \(String(cString: strerror(errno)))")
         }
@@ -29,7 +36,5 @@ struct BackupCommand: ParsableCommand {
         }
         let environment = try startup { try LMDBEnvironment(directory: dataDir) }
         try startup { try environment.copy(to: out) }
-        chmod(out + "/data.mdb", 0o600)
-        print("backup written to \(out)/data.mdb")
     }
 }

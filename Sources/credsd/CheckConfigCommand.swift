@@ -23,6 +23,9 @@ struct CheckConfigCommand: ParsableCommand {
         do { builtin = try loader.loadBuiltinKeys().keys.sorted() } catch { problems.append(error) }
         do { _ = try loader.loadOAuth() } catch { problems.append(error) }
         print(EffectiveConfigText.render(config, keyFiles: loader.keyFilePaths(), keyIds: keyIds, builtinLoaded: builtin))
+        for warning in loader.secretFileWarnings() {
+            FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
+        }
         guard problems.isEmpty else {
             for problem in problems { FileHandle.standardError.write(Data("error: \(problem)\n".utf8)) }
             throw ExitCode(1)

@@ -1,6 +1,5 @@
 import ArgumentParser
 import CredsCrypto
-import Glibc
 
 /// `credsd keygen`: a new master key, base64 of 32 random bytes.
 struct KeygenCommand: ParsableCommand {
@@ -18,15 +17,6 @@ struct KeygenCommand: ParsableCommand {
             print(line, terminator: "")
             return
         }
-        let fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            throw StartupError(message: "\(out): \(String(cString: strerror(errno)))")
-        }
-        defer { close(fd) }
-        fchmod(fd, 0o600)
-        let bytes = Array(line.utf8)
-        guard write(fd, bytes, bytes.count) == bytes.count, fsync(fd) == 0 else {
-            throw StartupError(message: "\(out): \(String(cString: strerror(errno)))")
-        }
+        try OwnerOnlyFile.create(out, bytes: Array(line.utf8))
     }
 }

@@ -2,7 +2,8 @@ public import CredsProtocol
 import CredsStore
 
 extension CredsEngine {
-    /// `health`: `degraded` when no master key is configured.
+    /// `health`: `degraded` when no master key is configured or records are sealed by a key that is not.
+    /// `problems` also lists warnings that leave the status `ok`: secret files their group may read (SPEC 7).
     public func health(_ raw: [String: JSONValue]) throws(RPCError) -> JSONValue {
         _ = try Params(raw, allowed: [])
         let encryption = keyRing.active != nil
@@ -12,8 +13,10 @@ extension CredsEngine {
         for (keyId, count) in unreadable.sorted(by: { $0.key < $1.key }) {
             problems.append(.string("\(count) record(s) sealed by key \(keyId), which is not configured"))
         }
+        let degraded = !problems.isEmpty
+        problems += secretFileWarnings.map { .string($0) }
         return [
-            "status": .string(problems.isEmpty ? "ok" : "degraded"),
+            "status": .string(degraded ? "degraded" : "ok"),
             "problems": .array(problems),
             "version": .string(CredsVersion.current),
             "encryption": .string(encryption ? "configured" : "missing"),

@@ -38,12 +38,15 @@ public final class CredsEngine: Sendable {
         oauth: OAuthSettings = OAuthSettings(),
         tokenClient: TokenEndpointClient = TokenEndpointClient(),
         catalog: ProviderCatalog = .bundled,
+        secretFileWarnings: [String] = [],
         logger: Logger
     ) {
         self.oauth = oauth
         self.tokenClient = tokenClient
         self.database = database
-        self.secrets = Mutex(EngineSecrets(sealer: Sealer(keyRing: keyRing), builtinKeys: builtinKeys))
+        self.secrets = Mutex(
+            EngineSecrets(sealer: Sealer(keyRing: keyRing), builtinKeys: builtinKeys, fileWarnings: secretFileWarnings)
+        )
         self.resolveConfig = resolveConfig
         self.catalog = catalog
         self.logger = logger
@@ -59,12 +62,21 @@ public final class CredsEngine: Sendable {
     /// The platform's keys by provider.
     var builtinKeys: [String: SecretBytes] { secrets.withLock { $0.builtinKeys } }
 
+    /// Secret files their group may read, for `health.problems`.
+    var secretFileWarnings: [String] { secrets.withLock { $0.fileWarnings } }
+
     /// Providers with a built-in key configured.
     public var builtinProviders: [String] { builtinKeys.keys.sorted() }
 
     /// Takes new master keys and built-in keys (SIGHUP). In-flight requests finish with what they read.
-    public func reloadSecrets(keyRing: KeyRing, builtinKeys: [String: SecretBytes]) {
-        secrets.withLock { $0 = EngineSecrets(sealer: Sealer(keyRing: keyRing), builtinKeys: builtinKeys) }
+    /// `secretFileWarnings` replaces the group-readable files `health` lists; nil keeps the current list.
+    public func reloadSecrets(keyRing: KeyRing, builtinKeys: [String: SecretBytes], secretFileWarnings: [String]? = nil) {
+        secrets.withLock {
+            $0 = EngineSecrets(
+                sealer: Sealer(keyRing: keyRing), builtinKeys: builtinKeys,
+                fileWarnings: secretFileWarnings ?? $0.fileWarnings
+            )
+        }
     }
 
     /// Runs `body` in a read transaction, turning store failures into `internal_error`.

@@ -29,6 +29,7 @@ public struct SecretsLoader: Sendable {
     public func loadKeyRing() throws(ConfigError) -> KeyRing {
         var keys: [MasterKey] = []
         for path in keyFilePaths() {
+            _ = try SecretFilePermissions.check(path: path, key: "encryption.keyFiles")
             do {
                 let text = try SecretFile.read(path: path)
                 let key = try MasterKey(base64Text: text)
@@ -47,6 +48,7 @@ public struct SecretsLoader: Sendable {
         var keys: [String: SecretBytes] = [:]
         for (provider, path) in config.builtin.sorted(by: { $0.key < $1.key }) {
             if !config.builtinIsExplicit && !FileManager.default.fileExists(atPath: path) { continue }
+            _ = try SecretFilePermissions.check(path: path, key: "builtin.\(provider)")
             do {
                 let key = try SecretFile.read(path: path)
                 guard key.count > 0 else {
@@ -62,5 +64,16 @@ public struct SecretsLoader: Sendable {
             }
         }
         return keys
+    }
+
+    /// Secret files in force that their group may read or write (SPEC 7: a warning, not a stop). Call after the
+    /// loads succeeded: a file others may read has stopped them already.
+    public func secretFileWarnings() -> [SecretFileWarning] {
+        var files: [(key: String, path: String)] = keyFilePaths().map { ("encryption.keyFiles", $0) }
+        for (provider, path) in config.builtin.sorted(by: { $0.key < $1.key }) {
+            files.append(("builtin.\(provider)", path))
+        }
+        files += oauthSecretFiles()
+        return files.compactMap { file in try? SecretFilePermissions.check(path: file.path, key: file.key) }
     }
 }

@@ -41,6 +41,17 @@ extension SecretsLoader {
         return OAuthSettings(google: google, github: github)
     }
 
+    /// The `[oauth.*]` secret files the configuration names, with their keys.
+    func oauthSecretFiles() -> [(key: String, path: String)] {
+        var files: [(key: String, path: String)] = []
+        for (section, table) in config.oauth.sorted(by: { $0.key < $1.key }) {
+            for key in ["clientSecretFile", "privateKeyFile"] {
+                if let path = table.values[key] { files.append(("oauth.\(section).\(key)", path)) }
+            }
+        }
+        return files
+    }
+
     private static func required(_ section: [String: String], _ key: String, _ prefix: String) throws(ConfigError) -> String {
         guard let value = section[key] else { throw ConfigError(key: "\(prefix).\(key)", problem: "is required") }
         return value
@@ -48,6 +59,7 @@ extension SecretsLoader {
 
     private static func secret(_ section: [String: String], _ key: String, _ prefix: String) throws(ConfigError) -> SecretBytes {
         let path = try required(section, key, prefix)
+        _ = try SecretFilePermissions.check(path: path, key: "\(prefix).\(key)")
         do {
             let bytes = try SecretFile.read(path: path)
             guard bytes.count > 0 else { throw ConfigError(key: "\(prefix).\(key)", problem: "\(path): the file is empty") }

@@ -76,8 +76,11 @@ install: release
 	cp -R .build/release/credsd_CredsCatalog.resources $(DESTDIR)$(PREFIX)/bin/
 	sed 's#/usr/local/bin/credsd#$(PREFIX)/bin/credsd#; s#/usr/local/share/doc#$(PREFIX)/share/doc#' \
 	  systemd/credsd.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/credsd.service
-	sed 's#/usr/local/share/doc#$(PREFIX)/share/doc#' systemd/credsd.socket > $(DESTDIR)$(PREFIX)/lib/systemd/system/credsd.socket
-	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/credsd.service $(DESTDIR)$(PREFIX)/lib/systemd/system/credsd.socket
+	for unit in credsd-resolve.socket credsd-admin.socket; do \
+	  sed 's#/usr/local/share/doc#$(PREFIX)/share/doc#' systemd/$$unit > $(DESTDIR)$(PREFIX)/lib/systemd/system/$$unit; \
+	done
+	rm -f $(DESTDIR)$(PREFIX)/lib/systemd/system/credsd.socket
+	cd $(DESTDIR)$(PREFIX)/lib/systemd/system && chmod 0644 credsd.service credsd-resolve.socket credsd-admin.socket
 	cp -R README.md proto examples $(DESTDIR)$(PREFIX)/share/doc/credsd/
 
 clean:

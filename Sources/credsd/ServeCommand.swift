@@ -25,6 +25,7 @@ struct ServeCommand: AsyncParsableCommand {
     var logFormat: LogFormat = .text
 
     func run() async throws {
+        try CrashReports.ensureSafeSetting()
         disableCoreDumps()
         let level = logLevel
         let format = logFormat
@@ -44,6 +45,7 @@ struct ServeCommand: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         logger.info("core dumps disabled", metadata: ["process.dumpable": "\(credsd_is_dumpable())", "rlimit.core": "0"])
+        logger.info("crash reports keep the stack only", metadata: ["swift.backtrace": "\(CrashReports.safeSetting)"])
         let effective = try options.effectiveConfig()
         let loader = SecretsLoader(
             config: effective,
@@ -52,6 +54,13 @@ struct ServeCommand: AsyncParsableCommand {
         let keyRing = try startup { try loader.loadKeyRing() }
         let builtinKeys = try startup { try loader.loadBuiltinKeys() }
         let oauth = try startup { try loader.loadOAuth() }
+        let fileWarnings = loader.secretFileWarnings()
+        for warning in fileWarnings {
+            logger.warning(
+                "secret file is accessible to its group",
+                metadata: ["config.key": "\(warning.key)", "file.path": "\(warning.path)", "file.mode": "\(warning.modeText)"]
+            )
+        }
         if keyRing.active == nil {
             logger.warning("no master key configured: health is degraded and writes of credentials are refused")
         }
@@ -59,7 +68,7 @@ struct ServeCommand: AsyncParsableCommand {
         let database = try startup { try CredsDatabase(directory: effective.dataDir, auditMaxEntries: UInt64(effective.audit.maxEntries)) }
         let engine = CredsEngine(
             database: database, keyRing: keyRing, builtinKeys: builtinKeys, resolveConfig: effective.resolve,
-            oauth: oauth, logger: logger
+            oauth: oauth, secretFileWarnings: fileWarnings.map(\.description), logger: logger
         )
         let daemon = CredsDaemon(config: effective, engine: engine, logger: logger, metrics: MetricsListener(registry: registry))
         let reload = ReloadService(options: options, engine: engine, daemon: daemon, logger: logger, initial: effective)

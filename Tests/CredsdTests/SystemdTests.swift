@@ -7,27 +7,54 @@ import Testing
 struct SystemdTests {
     static let unitsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("systemd")
+    static let unitNames = ["credsd.service", "credsd-resolve.socket", "credsd-admin.socket"]
     static let hasSystemd = FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze")
         && FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-socket-activate")
 
     /// The units with ExecStart pointing at the built binary, in a temporary directory.
     private func stagedUnits() throws -> TemporaryDirectory {
         let directory = TemporaryDirectory()
-        for name in ["credsd.service", "credsd.socket"] {
+        for name in Self.unitNames {
             let text = try String(contentsOf: Self.unitsDirectory.appendingPathComponent(name), encoding: .utf8)
             directory.write(name, text.replacingOccurrences(of: "/usr/local/bin/credsd", with: Binaries.credsd), mode: 0o644)
         }
         return directory
     }
 
-    @Test("systemd-analyze verify passes on both units", .enabled(if: hasSystemd))
+    @Test("systemd-analyze verify passes on the service and its two socket units", .enabled(if: hasSystemd))
     func verifyUnits() throws {
         let units = try stagedUnits()
-        let result = try ProcessResult.run(
-            "/usr/bin/systemd-analyze", ["verify", "--man=no", units.file("credsd.socket"), units.file("credsd.service")]
-        )
+        let result = try ProcessResult.run("/usr/bin/systemd-analyze", ["verify", "--man=no"] + Self.unitNames.map { units.file($0) })
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.isEmpty, "\(result.stderr)")
+    }
+
+    /// `Key=value` lines of a unit file (comments and sections dropped), in order.
+    private static func settings(_ name: String) throws -> [(key: String, value: String)] {
+        let text = try String(contentsOf: unitsDirectory.appendingPathComponent(name), encoding: .utf8)
+        return text.split(separator: "\n").compactMap { line in
+            guard !line.hasPrefix("#"), !line.hasPrefix("["), let equals = line.firstIndex(of: "=") else { return nil }
+            return (String(line[..<equals]), String(line[line.index(after: equals)...]))
+        }
+    }
+
+    @Test("the admin socket unit makes its socket 0600 and the resolve socket unit 0660, each named for credsd")
+    func socketUnitModes() throws {
+        let resolve = try Self.settings("credsd-resolve.socket")
+        let admin = try Self.settings("credsd-admin.socket")
+        for (unit, path, name, mode) in [
+            (resolve, "/run/credsd/resolve.sock", "resolve", "0660"), (admin, "/run/credsd/admin.sock", "admin", "0600"),
+        ] {
+            #expect(unit.filter { $0.key == "ListenStream" }.map(\.value) == [path])
+            #expect(unit.filter { $0.key == "FileDescriptorName" }.map(\.value) == [name])
+            #expect(unit.filter { $0.key == "SocketMode" }.map(\.value) == [mode])
+            #expect(unit.filter { $0.key == "Service" }.map(\.value) == ["credsd.service"])
+        }
+        let service = try Self.settings("credsd.service")
+        #expect(service.filter { $0.key == "Sockets" }.map(\.value) == ["credsd-resolve.socket credsd-admin.socket"])
+        #expect(service.contains { $0.key == "Requires" && $0.value.contains("credsd-admin.socket") })
+        #expect(service.contains { $0.key == "LimitCORE" && $0.value == "0" })
+        #expect(!FileManager.default.fileExists(atPath: Self.unitsDirectory.appendingPathComponent("credsd.socket").path))
     }
 
     @Test("the service's exposure score is at most 1.2", .enabled(if: hasSystemd))

@@ -145,7 +145,7 @@ struct DaemonProcessTests {
         try process.run()
         defer {
             process.terminate()
-            process.waitUntilExit()
+            _ = ChildExit.wait(process)
         }
         var health: JSONValue?
         for _ in 0..<200 where health == nil {

@@ -52,7 +52,7 @@ struct LoadGeneratorSmokeTests {
         try server.run()
         defer {
             kill(server.processIdentifier, SIGKILL)
-            server.waitUntilExit()
+            _ = ChildExit.wait(server)
         }
         for _ in 0..<100 where !FileManager.default.fileExists(atPath: baselineSocket) { usleep(10_000) }
         let base = try ProcessResult.run(loadgen, ["--socket", baselineSocket, "--connections", "2", "--payload", payload, "--requests", "200"])

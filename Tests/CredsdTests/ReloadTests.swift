@@ -93,7 +93,7 @@ struct ReloadTests {
             usleep(20_000)
         }
         process.terminate()
-        process.waitUntilExit()
+        _ = ChildExit.wait(process)
         let lines = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
         #expect(lines.count >= 3)
         for line in lines {

@@ -132,16 +132,16 @@ final class DaemonFixture: @unchecked Sendable {
     func stop() -> Int32 {
         guard let process, process.isRunning else { return process?.terminationStatus ?? 0 }
         process.terminate()
-        process.waitUntilExit()
+        let status = ChildExit.wait(process)
         self.process = nil
-        return process.terminationStatus
+        return status
     }
 
     /// Kills the daemon with SIGKILL, as a crash would.
     func kill9() {
         guard let process, process.isRunning else { return }
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        _ = ChildExit.wait(process)
         self.process = nil
     }
 
@@ -156,7 +156,7 @@ final class DaemonFixture: @unchecked Sendable {
         if ProcessInfo.processInfo.environment["CREDSD_TEST_DUMP_LOG"] != nil { print(daemonLog) }
         if let process, process.isRunning {
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            _ = ChildExit.wait(process)
         }
     }
 

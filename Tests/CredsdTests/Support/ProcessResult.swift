@@ -33,9 +33,9 @@ struct ProcessResult {
         try stdin.fileHandleForWriting.close()
         let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
         let stderrData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let status = ChildExit.wait(process)
         return ProcessResult(
-            status: process.terminationStatus,
+            status: status,
             stdout: String(decoding: stdoutData, as: UTF8.self),
             stderr: String(decoding: stderrData, as: UTF8.self)
         )

@@ -45,7 +45,7 @@ struct CrashReportTests {
         let process = try #require(daemon.process)
         let report = try Self.crash(process, stderrPath: daemon.directory.file("daemon.log"))
         #expect(report.contains("crashed:"), "\(report)")
-        #expect(!Self.frameLines(report).isEmpty, "\(report)")
+        #expect(Self.frameLines(report).count >= 2, "\(report)")
         #expect(Self.registerLines(report).isEmpty, "\(report)")
         #expect(Self.memoryDumpLines(report).isEmpty, "\(report)")
         #expect(!report.contains("Registers:"))
@@ -73,7 +73,7 @@ struct CrashReportTests {
         let before = (try? String(contentsOfFile: stderrPath, encoding: .utf8))?.count ?? 0
         kill(process.processIdentifier, SIGSEGV)
         // Not a timing assertion: the runtime prints "Backtrace took" last; the deadline only stops a hang.
-        let deadline = Date().addingTimeInterval(180)
+        let deadline = Date().addingTimeInterval(600)
         while Date() < deadline {
             let text = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
             let report = String(text.dropFirst(before))
@@ -88,9 +88,10 @@ struct CrashReportTests {
         throw CrashReportTestError.noReport
     }
 
-    /// Stack frames: `  12  0x00007f5e7ee3e503 symbol + 35 in image`.
+    /// Stack frames: `  0      0x00007f5e7ee3e503 sigsuspend + 65 in libc.so.6`, `  1 [ra] 0x00007f… …`; without a
+    /// symbol when the backtracer may not read the process's maps (a non-root, non-dumpable daemon).
     static func frameLines(_ report: String) -> [Substring] {
-        report.split(separator: "\n").filter { $0.wholeMatch(of: /\s*\d+\*?\s+0x[0-9a-f]+ .*/) != nil }
+        report.split(separator: "\n").filter { $0.wholeMatch(of: /\s*\d+(?: \[[a-z]+\])?\s+0x[0-9a-f]+.*/) != nil }
     }
 
     /// Register values: a line that starts with a register name and its value (`rip 0x…`, ` r8 0x…`, `x29 0x…`,

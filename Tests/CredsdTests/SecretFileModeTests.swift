@@ -53,6 +53,7 @@ struct SecretFileModeTests {
         do {
             try daemon.start()
             Issue.record("credsd started with \(path) at mode 0644")
+            return
         } catch FixtureError.didNotStart(let text) {
             log = text
         }

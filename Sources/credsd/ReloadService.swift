@@ -42,7 +42,10 @@ struct ReloadService: Service {
         }
         let oldKeys = engine.keyRing.ids
         let oldBuiltin = engine.builtinProviders
-        engine.reloadSecrets(keyRing: keyRing, builtinKeys: builtin)
+        // The warnings are read again too: a file made group-readable, or fixed, shows in health.problems now.
+        let fileWarnings = loader.secretFileWarnings()
+        logger.warnAbout(fileWarnings)
+        engine.reloadSecrets(keyRing: keyRing, builtinKeys: builtin, secretFileWarnings: fileWarnings.map(\.description))
         var changes: Logger.Metadata = [:]
         let closed = daemon.applyLimits(next)
         if closed > 0 { changes["connections.closed"] = "\(closed)" }

@@ -55,12 +55,7 @@ struct ServeCommand: AsyncParsableCommand {
         let builtinKeys = try startup { try loader.loadBuiltinKeys() }
         let oauth = try startup { try loader.loadOAuth() }
         let fileWarnings = loader.secretFileWarnings()
-        for warning in fileWarnings {
-            logger.warning(
-                "secret file is accessible to its group",
-                metadata: ["config.key": "\(warning.key)", "file.path": "\(warning.path)", "file.mode": "\(warning.modeText)"]
-            )
-        }
+        logger.warnAbout(fileWarnings)
         if keyRing.active == nil {
             logger.warning("no master key configured: health is degraded and writes of credentials are refused")
         }

@@ -120,7 +120,7 @@ struct LeakTests {
             "workspaceId": "ws1", "provider": "github", "displayName": "Repos",
             "redirectUri": "https://app.example/oauth/callback", "actor": "alice",
         ])
-        try daemon.adminCall("oauth.complete", ["state": gh["state"]!, "installationId": 99, "code": "gh-code"])
+        try daemon.adminCall("oauth.complete", ["state": gh["state"]!, "installationId": 31337, "code": "gh-code"])
         tokens.append(try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "github"])["credential"]!["accessToken"]!.stringValue!)
         provider.configure { $0.behaviour = .invalidGrant }
         let refusal = remoteError { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "google-workspace"]) }

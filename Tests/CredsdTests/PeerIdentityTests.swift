@@ -10,7 +10,10 @@ struct PeerIdentityTests {
     private func credsctl(as uid: Int, _ arguments: [String], daemon: DaemonFixture) throws -> ProcessResult {
         let copy = daemon.directory.file("credsctl")
         if !FileManager.default.fileExists(atPath: copy) {
-            try FileManager.default.copyItem(atPath: Binaries.credsctl, toPath: copy)
+            // Copied by cp, not by this process: a child spawned meanwhile by another test could inherit our
+            // write descriptor, and exec of the copy then fails with ETXTBSY (seen as setpriv's exit 126).
+            let copied = try ProcessResult.run("/bin/cp", [Binaries.credsctl, copy])
+            #expect(copied.status == 0, "\(copied.stderr)")
             chmod(copy, 0o755)
         }
         return try ProcessResult.run(

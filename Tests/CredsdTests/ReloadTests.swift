@@ -55,6 +55,7 @@ struct ReloadTests {
         var result = try ProcessResult.run(Binaries.credsd, ["check-config", "--config", good])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("requireGrant = false"))
+        #expect(result.stdout.contains("listenBacklog = 4096"))
         #expect(result.stdout.contains("fal.key"))
         #expect(result.stdout.contains("configuration is valid"))
         #expect(!result.stdout.contains("fal-platform-secret"))

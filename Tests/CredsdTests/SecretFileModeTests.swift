@@ -119,6 +119,23 @@ struct SecretFileModeTests {
         for secret in daemon.secrets { #expect(!daemon.daemonLog.contains(secret)) }
     }
 
+    @Test("SIGHUP reads the secret files' modes again: health.problems follows a file made group-readable, then fixed")
+    func reloadRefreshesWarnings() throws {
+        let daemon = try DaemonFixture()
+        let key = daemon.keyFiles[0]
+        #expect(try daemon.adminCall("health")["problems"]?.arrayValue?.isEmpty ?? true)
+        #expect(chmod(key, 0o640) == 0)
+        kill(daemon.pid!, SIGHUP)
+        #expect(daemon.waitForLog("configuration reloaded"))
+        let problems = try daemon.adminCall("health")["problems"]?.arrayValue ?? []
+        #expect(problems.contains { $0.stringValue?.contains(key) == true }, "\(problems)")
+        #expect(chmod(key, 0o600) == 0)
+        let reloads = daemon.daemonLog.components(separatedBy: "configuration reloaded").count
+        kill(daemon.pid!, SIGHUP)
+        for _ in 0..<500 where daemon.daemonLog.components(separatedBy: "configuration reloaded").count == reloads { usleep(10_000) }
+        #expect(try daemon.adminCall("health")["problems"]?.arrayValue?.isEmpty ?? true)
+    }
+
     // MARK: - Files credsd and credsctl create
 
     @Test("credsd keygen --out creates its file 0600 under any umask, without a later chmod", arguments: ["0000", "0277"])

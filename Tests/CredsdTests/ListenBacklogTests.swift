@@ -35,22 +35,11 @@ struct ListenBacklogTests {
     /// and the errno of the connect that failed.
     private func fill(_ path: String, limit: Int) -> (fds: [Int32], failure: Int32?) {
         var fds: [Int32] = []
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
-            let bytes = Array(path.utf8)
-            buffer.copyBytes(from: bytes)
-            buffer[bytes.count] = 0
-        }
+        let address = UnixAddress(path)
         while fds.count < limit {
             let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
             guard fd >= 0 else { return (fds, errno) }
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-                }
-            }
-            if connected != 0 {
+            if address.connect(fd) != 0 {
                 let code = errno
                 close(fd)
                 return (fds, code)

@@ -28,6 +28,34 @@ struct OAuthAttackTests {
         return try daemon.adminCall("oauth.begin", params)
     }
 
+    /// Imports a Google connection whose access token expires `expiresIn` seconds from now; returns its id.
+    @discardableResult
+    private func importGoogle(
+        _ daemon: DaemonFixture, _ provider: FakeOAuthProvider, refreshToken: String, expiresIn: TimeInterval
+    ) throws -> JSONValue {
+        provider.configure { $0.refreshTokens.insert(refreshToken) }
+        daemon.remember(refreshToken)
+        return try daemon.adminCall("connections.upsert", [
+            "workspaceId": "ws1", "provider": "google-workspace", "displayName": "Imported", "actor": "alice",
+            "credentialPayload": [
+                "accessToken": .string("ya29.\(refreshToken.dropFirst(3))"), "refreshToken": .string(refreshToken),
+                "expiresAt": .string(ISO8601DateFormatter().string(from: Date().addingTimeInterval(expiresIn))),
+            ],
+        ])["connection"]!["id"]!
+    }
+
+    /// Begins re-authorizing connection `id` with Google and registers `code` for it at the fake; returns the state.
+    private func reauthorizeGoogle(_ daemon: DaemonFixture, _ provider: FakeOAuthProvider, _ id: JSONValue, code: String) throws -> JSONValue {
+        let begun = try daemon.adminCall("oauth.begin", [
+            "workspaceId": "ws1", "provider": "google-workspace", "displayName": "New", "redirectUri": .string(Self.redirect),
+            "actor": "alice", "connectionId": id,
+        ])
+        let url = try #require(begun["authorizationUrl"]?.stringValue)
+        let challenge = try #require(FakeOAuthProvider.parseForm(String(url.split(separator: "?").last!))["code_challenge"])
+        provider.configure { $0.codes[code] = challenge }
+        return begun["state"]!
+    }
+
     private func beginGoogle(_ daemon: DaemonFixture, _ provider: FakeOAuthProvider, actor: String = "alice") throws -> (JSONValue, String) {
         let begun = try daemon.adminCall("oauth.begin", [
             "workspaceId": "ws1", "provider": "google-workspace", "displayName": "Drive",
@@ -127,15 +155,7 @@ struct OAuthAttackTests {
     @Test("a token endpoint's redirect is not followed: secrets are not re-sent elsewhere")
     func redirectNotFollowed() throws {
         let (daemon, provider) = try setUp()
-        provider.configure { $0.refreshTokens.insert("1//imported-refresh") }
-        daemon.remember("1//imported-refresh")
-        _ = try daemon.adminCall("connections.upsert", [
-            "workspaceId": "ws1", "provider": "google-workspace", "displayName": "Imported", "actor": "alice",
-            "credentialPayload": [
-                "accessToken": "ya29.imported", "refreshToken": "1//imported-refresh",
-                "expiresAt": .string(ISO8601DateFormatter().string(from: Date().addingTimeInterval(-10))),
-            ],
-        ])
+        try importGoogle(daemon, provider, refreshToken: "1//imported-refresh", expiresIn: -10)
         provider.configure { $0.behaviour = .redirect }
         #expect(reason { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "google-workspace"]) } == "upstream_unavailable")
         let (begun, code) = try beginGoogle(daemon, provider)
@@ -146,14 +166,7 @@ struct OAuthAttackTests {
     @Test("a token endpoint answering an absurd expires_in is a failed refresh, not a crash")
     func hostileExpiresIn() throws {
         let (daemon, provider) = try setUp()
-        provider.configure { $0.refreshTokens.insert("1//imported-refresh") }
-        _ = try daemon.adminCall("connections.upsert", [
-            "workspaceId": "ws1", "provider": "google-workspace", "displayName": "Imported", "actor": "alice",
-            "credentialPayload": [
-                "accessToken": "ya29.imported", "refreshToken": "1//imported-refresh",
-                "expiresAt": .string(ISO8601DateFormatter().string(from: Date().addingTimeInterval(-10))),
-            ],
-        ])
+        try importGoogle(daemon, provider, refreshToken: "1//imported-refresh", expiresIn: -10)
         provider.configure { $0.expiresIn = Int.max }
         #expect(reason { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "google-workspace"]) } == "upstream_unavailable")
         #expect(try daemon.adminCall("health")["status"] != nil)
@@ -204,31 +217,17 @@ extension OAuthAttackTests {
         #expect(reason { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "google-workspace"]) } == "no_credential")
     }
 
-    @Test("a refresh that lands after a re-authorization is dropped; a refresh during one does not break it")
+    @Test("a refresh that lands after a re-authorization is dropped: the new account's token stays")
     func refreshRacesReauthorization() throws {
         let (daemon, provider) = try setUp()
-        provider.configure { $0.refreshTokens.insert("1//old-account") }
-        let imported = try daemon.adminCall("connections.upsert", [
-            "workspaceId": "ws1", "provider": "google-workspace", "displayName": "Old", "actor": "alice",
-            "credentialPayload": [
-                "accessToken": "ya29.old-account", "refreshToken": "1//old-account",
-                "expiresAt": .string(ISO8601DateFormatter().string(from: Date().addingTimeInterval(-10))),
-            ],
-        ])["connection"]!["id"]!
+        let imported = try importGoogle(daemon, provider, refreshToken: "1//old-account", expiresIn: -10)
         // A resolve starts a slow refresh of the old account's token...
         provider.configure { $0.refreshDelay = 2 }
         let resolving = Background { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "google-workspace"]) }
         #expect(eventually { provider.read { $0.refreshCalls } == 1 })
         // ...while the user re-authorizes the connection with another account.
-        var params: [String: JSONValue] = [
-            "workspaceId": "ws1", "provider": "google-workspace", "displayName": "New", "redirectUri": .string(Self.redirect),
-            "actor": "alice", "connectionId": imported,
-        ]
-        let begun = try daemon.adminCall("oauth.begin", params)
-        let url = try #require(begun["authorizationUrl"]?.stringValue)
-        let challenge = try #require(FakeOAuthProvider.parseForm(String(url.split(separator: "?").last!))["code_challenge"])
-        provider.configure { $0.codes["new-account"] = challenge }
-        let done = try daemon.adminCall("oauth.complete", ["state": begun["state"]!, "code": "new-account"])
+        let state = try reauthorizeGoogle(daemon, provider, imported, code: "new-account")
+        let done = try daemon.adminCall("oauth.complete", ["state": state, "code": "new-account"])
         #expect(done["connection"]?["status"] == "active")
         let newToken = try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "google-workspace"])["credential"]?["accessToken"]
         _ = try? resolving.wait()
@@ -236,30 +235,16 @@ extension OAuthAttackTests {
         let after = try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "google-workspace"])["credential"]?["accessToken"]
         #expect(after == newToken)
         #expect(after?.stringValue?.hasPrefix("ya29.access-") == true)
-
     }
 
     @Test("a token refresh that lands while a re-authorization waits for its code exchange does not break it")
     func refreshDuringReauthorization() throws {
         let (daemon, provider) = try setUp()
-        provider.configure { $0.refreshTokens.insert("1//expiring") }
         // Expires within refreshWindowSeconds (300): every resolve refreshes it.
-        let imported = try daemon.adminCall("connections.upsert", [
-            "workspaceId": "ws1", "provider": "google-workspace", "displayName": "Old", "actor": "alice",
-            "credentialPayload": [
-                "accessToken": "ya29.expiring", "refreshToken": "1//expiring",
-                "expiresAt": .string(ISO8601DateFormatter().string(from: Date().addingTimeInterval(60))),
-            ],
-        ])["connection"]!["id"]!
+        let imported = try importGoogle(daemon, provider, refreshToken: "1//expiring", expiresIn: 60)
         provider.configure { $0.expiresIn = 60; $0.exchangeDelay = 1 }
-        let begun = try daemon.adminCall("oauth.begin", [
-            "workspaceId": "ws1", "provider": "google-workspace", "displayName": "New", "redirectUri": .string(Self.redirect),
-            "actor": "alice", "connectionId": imported,
-        ])
-        let url = try #require(begun["authorizationUrl"]?.stringValue)
-        let challenge = try #require(FakeOAuthProvider.parseForm(String(url.split(separator: "?").last!))["code_challenge"])
-        provider.configure { $0.codes["new-account"] = challenge }
-        let completing = Background { try daemon.adminCall("oauth.complete", ["state": begun["state"]!, "code": "new-account"]) }
+        let state = try reauthorizeGoogle(daemon, provider, imported, code: "new-account")
+        let completing = Background { try daemon.adminCall("oauth.complete", ["state": state, "code": "new-account"]) }
         #expect(eventually { provider.read { $0.exchangeCalls } == 1 })
         _ = try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "google-workspace"])
         #expect(provider.read { $0.refreshCalls } == 1)

@@ -141,17 +141,7 @@ final class DatagramListener {
 
     init(path: String) throws {
         fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
-            let bytes = Array(path.utf8)
-            buffer.copyBytes(from: bytes)
-            buffer[bytes.count] = 0
-        }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard bound == 0 else { throw FixtureError.didNotStart(log: "cannot bind \(path)") }
+        guard UnixAddress(path).bind(fd) == 0 else { throw FixtureError.didNotStart(log: "cannot bind \(path)") }
     }
 
     deinit { close(fd) }

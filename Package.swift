@@ -140,6 +140,16 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // `make bench`'s floor: a bare NIO server with credsd's framing and no work.
+        .executableTarget(
+            name: "credsd-nio-echo",
+            dependencies: [
+                "CredsProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "credsd-fuzz",
             dependencies: ["CredsFuzzTargets"],

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""make bench: credsd against a raw epoll baseline in the same run, driven by bench/loadgen.c.
+"""make bench: credsd against a raw epoll baseline and a bare SwiftNIO server in the same run, driven by
+bench/loadgen.c.
 
-Prints latency percentiles and throughput for 1, 4, 16 and 64 connections, credsd / baseline ratios,
+Prints latency percentiles, throughput and server CPU per request for 1, 4, 16 and 64 connections, credsd /
+baseline ratios, credsd / NIO-floor ratios,
 durable write throughput, memory, the effect of 100,000 stored connections, and start-up time.
 BENCH_SECONDS sets the length of each measured run (default 3).
 """
@@ -58,8 +60,10 @@ def rss_kb(pid):
     return 0
 
 
-def loadgen(sock, payload, connections, seconds=None, requests=None, hold=0, expect=None):
+def loadgen(sock, payload, connections, seconds=None, requests=None, hold=0, expect=None, server_pid=None):
     args = [os.path.join(OUT, "loadgen"), "--socket", sock, "--connections", str(connections), "--payload", payload]
+    if server_pid:
+        args += ["--server-pid", str(server_pid)]
     args += ["--seconds", str(seconds)] if seconds else ["--requests", str(requests)]
     if hold:
         args += ["--hold", str(hold)]
@@ -98,6 +102,7 @@ class Daemon:
 
 def row(label, c, b=None):
     cols = [f"{int(c[k]):>8}" for k in ("p50_us", "p90_us", "p99_us", "p999_us", "max_us")] + [f"{int(float(c['rps'])):>9}"]
+    cols.append(f"{float(c['server_cpu_us_per_req']):>7.1f}" if "server_cpu_us_per_req" in c else f"{'':>7}")
     line = f"{label:<22}" + " ".join(cols)
     if b:
         ratios = [float(c[k]) / max(float(b[k]), 1) for k in ("p50_us", "p90_us", "p99_us", "p999_us", "max_us")]
@@ -128,18 +133,25 @@ def main():
     _, answer_bytes = call(daemon.resolve, "resolve", {"workspaceId": "ws1", "provider": "fal", "grant": grant["grant"]})
     base_sock = os.path.join(tmp, "baseline.sock")
     baseline = subprocess.Popen([os.path.join(OUT, "baseline"), "--socket", base_sock, "--answer-bytes", str(answer_bytes)])
-    time.sleep(0.2)
+    nio_sock = os.path.join(tmp, "nio-echo.sock")
+    nio = subprocess.Popen([os.path.join(BIN, "credsd-nio-echo"), "--socket", nio_sock, "--answer-bytes", str(answer_bytes)])
+    time.sleep(0.5)
 
     print(f"credsd resolve vs baseline (answer {answer_bytes} bytes, {SECONDS:g} s per run, {os.cpu_count()} cores)")
-    print(f"{'':<22}{'p50':>8} {'p90':>8} {'p99':>8} {'p99.9':>8} {'max':>8} {'req/s':>9}   ratio credsd/baseline (latency µs; req/s)")
+    print("baseline: C epoll server, fixed answer; NIO floor: SwiftNIO with credsd's frame decoder, fixed answer")
+    print(f"{'':<22}{'p50':>8} {'p90':>8} {'p99':>8} {'p99.9':>8} {'max':>8} {'req/s':>9} {'cpu µs':>7}"
+          f"   ratio credsd/baseline (latency µs; req/s)")
     results = {}
     for n in (1, 4, 16, 64):
-        c = loadgen(daemon.resolve, payload, n, SECONDS, expect='"credential"')
-        b = loadgen(base_sock, payload, n, SECONDS)
-        results[n] = (c, b)
-        print(row(f"credsd   {n:>2} conn", c, b) + ("" if c["errors"] == "0" else f"  ERRORS {c['errors']}"))
-        print(row(f"baseline {n:>2} conn", b))
+        c = loadgen(daemon.resolve, payload, n, SECONDS, expect='"credential"', server_pid=daemon.proc.pid)
+        f = loadgen(nio_sock, payload, n, SECONDS, server_pid=nio.pid)
+        b = loadgen(base_sock, payload, n, SECONDS, server_pid=baseline.pid)
+        results[n] = (c, b, f)
+        print(row(f"credsd    {n:>2} conn", c, b) + ("" if c["errors"] == "0" else f"  ERRORS {c['errors']}"))
+        print(row(f"NIO floor {n:>2} conn", f, b))
+        print(row(f"baseline  {n:>2} conn", b))
     baseline.terminate()
+    nio.terminate()
     small = loadgen(daemon.resolve, payload, 1, SECONDS)
 
     upsert = os.path.join(tmp, "upsert.json")
@@ -179,12 +191,16 @@ def main():
     print(f"memory: RSS idle {idle_rss / 1024:.1f} MB; with {STORE_SIZE} connections and 1000 open sockets "
           f"{rss_held / 1024:.1f} MB; after restart {rss_restart / 1024:.1f} MB")
     print(f"start-up with {STORE_SIZE} connections stored: {startup * 1000:.0f} ms to both sockets accepting")
-    c1, b1 = results[1]
-    c64, b64 = results[64]
+    c1, b1, _ = results[1]
+    c64, b64, f64 = results[64]
     print()
     print("targets: p50 <= 1.5x and p99 <= 2x baseline at 1 conn; throughput >= 0.45x at 64; writes >= 2000/s at 16, p50 <= 1 ms at 1")
     print(f"  p50 1 conn {float(c1['p50_us']) / float(b1['p50_us']):.2f}x   p99 1 conn {float(c1['p99_us']) / float(b1['p99_us']):.2f}x   "
           f"throughput 64 conn {float(c64['rps']) / float(b64['rps']):.2f}x   writes 16 {int(float(w16['rps']))}/s   write p50 1 {int(w1['p50_us'])} µs")
+    print("issue 12 targets: server CPU per resolve at 64 conn <= 12 µs; throughput at 64 conn >= 0.7x the NIO floor")
+    print(f"  server CPU per resolve 64 conn {float(c64.get('server_cpu_us_per_req', 'nan')):.1f} µs "
+          f"(NIO floor {float(f64.get('server_cpu_us_per_req', 'nan')):.1f} µs, baseline {float(b64.get('server_cpu_us_per_req', 'nan')):.1f} µs)   "
+          f"throughput 64 conn {float(c64['rps']) / float(f64['rps']):.2f}x the NIO floor")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@
  * --hold N opens N extra idle connections and keeps them open for the run (memory measurements).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -94,9 +95,31 @@ static void start_request(conn_t *c, int measuring) {
     }
 }
 
+/* CPU time (ns) the threads of process `pid` have used: the first field of each /proc/PID/task/TID/schedstat. */
+static uint64_t process_cpu_ns(int pid) {
+    char dir_path[64];
+    snprintf(dir_path, sizeof dir_path, "/proc/%d/task", pid);
+    DIR *dir = opendir(dir_path);
+    if (!dir) return 0;
+    uint64_t total = 0;
+    struct dirent *entry;
+    while ((entry = readdir(dir))) {
+        if (entry->d_name[0] == '.') continue;
+        char path[400];
+        snprintf(path, sizeof path, "%s/%s/schedstat", dir_path, entry->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        unsigned long long ns = 0;
+        if (fscanf(f, "%llu", &ns) == 1) total += ns;
+        fclose(f);
+    }
+    closedir(dir);
+    return total;
+}
+
 int main(int argc, char **argv) {
     const char *path = NULL, *payload_path = NULL;
-    int connections = 1, hold = 0;
+    int connections = 1, hold = 0, server_pid = 0;
     double seconds = 0, warmup = 0.5;
     long requests_limit = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -108,6 +131,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--expect")) expect_text = argv[i + 1];
         else if (!strcmp(argv[i], "--warmup")) warmup = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--hold")) hold = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--server-pid")) server_pid = atoi(argv[i + 1]);
         else { fprintf(stderr, "loadgen: unknown option %s\n", argv[i]); return 64; }
     }
     if (!path || !payload_path || connections < 1 || (seconds <= 0 && requests_limit <= 0)) {
@@ -151,7 +175,17 @@ int main(int argc, char **argv) {
     for (int i = 0; i < connections; i++) start_request(&conns[i], now_ns() >= measure_from);
 
     struct epoll_event events[256];
+    /* Server CPU is counted over the measured part of the run: from measure_from to the end. */
+    uint64_t cpu_start = 0;
+    long done_at_cpu_start = 0;
+    int cpu_started = requests_limit > 0;
+    if (server_pid && cpu_started) cpu_start = process_cpu_ns(server_pid);
     while (active > 0) {
+        if (server_pid && !cpu_started && now_ns() >= measure_from) {
+            cpu_start = process_cpu_ns(server_pid);
+            done_at_cpu_start = done;
+            cpu_started = 1;
+        }
         int n = epoll_wait(ep, events, 256, 1000);
         for (int e = 0; e < n; e++) {
             conn_t *c = events[e].data.ptr;
@@ -189,6 +223,8 @@ int main(int argc, char **argv) {
         }
     }
     uint64_t t1 = now_ns();
+    uint64_t cpu_end = server_pid ? process_cpu_ns(server_pid) : 0;
+    long cpu_requests = done - done_at_cpu_start;
     double elapsed = (double)((seconds > 0 ? (t1 < deadline ? t1 : deadline) : t1) - measure_from) / 1e9;
     qsort(samples, samples_len, sizeof(uint64_t), cmp_u64);
 #define PCT(q) (samples_len ? samples[(size_t)((double)(samples_len - 1) * (q))] / 1000 : 0)
@@ -196,6 +232,9 @@ int main(int argc, char **argv) {
            done, errors, elapsed, elapsed > 0 ? (double)done / elapsed : 0, (unsigned long long)PCT(0.5),
            (unsigned long long)PCT(0.9), (unsigned long long)PCT(0.99), (unsigned long long)PCT(0.999),
            (unsigned long long)(samples_len ? samples[samples_len - 1] / 1000 : 0));
+    if (server_pid && cpu_requests > 0) {
+        printf("server_cpu_us_per_req=%.2f\n", (double)(cpu_end - cpu_start) / 1000.0 / (double)cpu_requests);
+    }
     for (int i = 0; i < hold; i++) close(held[i]);
     return errors > 0 ? 1 : 0;
 }

@@ -33,15 +33,17 @@ struct LoadGeneratorSmokeTests {
         ]).serialized(), as: UTF8.self))
         let result = try ProcessResult.run(
             loadgen, ["--socket", daemon.resolveSocket, "--connections", "4", "--payload", payload, "--requests", "400",
-                      "--expect", "\"smoke-key\""]
+                      "--expect", "\"smoke-key\"", "--server-pid", String(try #require(daemon.pid))]
         )
         #expect(result.status == 0, "\(result.stdout) \(result.stderr)")
-        let fields = Dictionary(uniqueKeysWithValues: result.stdout.split(separator: " ").compactMap { pair -> (String, String)? in
+        let fields = Dictionary(uniqueKeysWithValues: result.stdout.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { pair -> (String, String)? in
             let parts = pair.split(separator: "=").map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) }
             return parts.count == 2 ? (parts[0], parts[1]) : nil
         })
         #expect(Int(fields["requests"] ?? "0")! >= 400)
         #expect(fields["errors"] == "0")
+        // The daemon's CPU per request, from its threads' schedstat: present and positive (its size is make bench's).
+        #expect((Double(fields["server_cpu_us_per_req"] ?? "") ?? 0) > 0, "\(result.stdout)")
 
         let baselineSocket = tools.file("baseline.sock")
         let server = Process()

@@ -4,9 +4,10 @@ import Synchronization
 public import NIOCore
 
 extension CredsEngine {
-    /// Records how a call ended in its own transaction, without making anyone wait for it:
-    /// resolves (success or failure) and admin writes that failed before committing. Returns a future the
-    /// answer must wait for when the audit backlog is over its limit (see `AuditQueue`), else nil.
+    /// Records how a call ended in its own transaction, without making anyone wait for it: resolves (success or
+    /// failure), admin writes that failed before committing, and any request refused before its params were
+    /// valid (those paced per peer uid by `RefusalThrottle`). Returns a future the answer must wait for when the
+    /// audit backlog is over its limit (see `AuditQueue`), else nil.
     public func recordOutcome(_ context: CallContext, _ outcome: Result<JSONValue, RPCError>) -> EventLoopFuture<Void>? {
         var draft = AuditDraft(context)
         switch outcome {

@@ -39,6 +39,22 @@ public enum Base64 {
         return decoded.withUnsafeBytes { SecretBytes(copying: $0.prefix(length), storage: .transient) }
     }
 
+    /// Decodes URL-safe base64 without padding (RFC 4648 section 5, as JWTs use it); nil when it is not that.
+    public static func decodeURLSafe(_ text: String) -> [UInt8]? {
+        Sodium.ensureInitialized()
+        let input = Array(text.utf8)
+        var out = [UInt8](repeating: 0, count: input.count)
+        var length = 0
+        let status = input.withUnsafeBytes { raw in
+            sodium_base642bin(
+                &out, out.count, raw.baseAddress?.assumingMemoryBound(to: CChar.self), raw.count, nil, &length, nil,
+                sodium_base64_VARIANT_URLSAFE_NO_PADDING
+            )
+        }
+        guard status == 0 else { return nil }
+        return Array(out.prefix(length))
+    }
+
     /// Decodes standard base64 (padding optional) of public data; nil when it is not base64.
     public static func decode(_ text: String) -> [UInt8]? {
         decodeSecret(text.utf8).map { secret in secret.withUnsafeBytes { Array($0) } }

@@ -1,4 +1,5 @@
 import Crypto
+import CredsCrypto
 import CredsOAuth
 import CredsProtocol
 import Foundation
@@ -175,7 +176,7 @@ final class FakeOAuthProvider: Sendable {
                     guard let code = form["code"], let challenge = state.codes.removeValue(forKey: code) else {
                         return (400, ["error": "invalid_grant"], delay)
                     }
-                    guard let verifier = form["code_verifier"], PKCE.challenge(for: verifier) == challenge else {
+                    guard let verifier = form["code_verifier"], Self.s256(verifier) == challenge else {
                         return problem("PKCE verifier does not match the challenge")
                     }
                     guard form["redirect_uri"] == "https://app.example/oauth/callback" else { return problem("redirect_uri") }
@@ -248,8 +249,8 @@ final class FakeOAuthProvider: Sendable {
     private func checkJWT(_ authorization: String?) -> String? {
         guard let authorization, authorization.hasPrefix("Bearer ") else { return "no bearer JWT" }
         let parts = authorization.dropFirst(7).split(separator: ".").map(String.init)
-        guard parts.count == 3, let header = Base64URL.decode(parts[0]), let claims = Base64URL.decode(parts[1]),
-            let signature = Base64URL.decode(parts[2])
+        guard parts.count == 3, let header = Base64.decodeURLSafe(parts[0]), let claims = Base64.decodeURLSafe(parts[1]),
+            let signature = Base64.decodeURLSafe(parts[2])
         else { return "malformed JWT" }
         guard (try? JSONValue.parse(header))?["alg"] == "RS256" else { return "alg is not RS256" }
         let valid = appKey.publicKey.isValidSignature(
@@ -265,6 +266,13 @@ final class FakeOAuthProvider: Sendable {
         guard abs(now - 60 - iat) <= 5 else { return "iat is not 60 s in the past" }
         guard exp > now, exp - now <= 600 else { return "exp more than 10 minutes ahead" }
         return nil
+    }
+
+    /// RFC 7636's S256 challenge computed independently of credsd (swift-crypto and Foundation, not libsodium).
+    static func s256(_ verifier: String) -> String {
+        Data(SHA256.hash(data: Array(verifier.utf8))).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
     }
 
     static func parseForm(_ text: String) -> [String: String] {

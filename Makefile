@@ -4,7 +4,7 @@ DEV := $(CURDIR)/.dev
 APT_PACKAGES := libsodium-dev liblmdb-dev pkg-config
 PREFIX ?= /usr/local
 
-.PHONY: deps build release run test install bench crash-test fuzz soak clean
+.PHONY: deps build release run test lint format install bench crash-test fuzz soak clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -44,6 +44,13 @@ run: release
 test: deps
 	$(SWIFT) build
 	$(SWIFT) test
+
+# swift format with the checked-in .swift-format (4 spaces, 120 columns); CI fails on any finding.
+lint:
+	$(SWIFT) format lint --strict --configuration .swift-format -r Sources Tests
+
+format:
+	$(SWIFT) format format -i --configuration .swift-format -r Sources Tests
 
 # credsd against a raw epoll baseline in the same run (bench/); BENCH_SECONDS per run, default 3.
 bench: release

@@ -35,9 +35,12 @@ public struct CredentialValidator: Sendable {
         for field in provider.fields {
             guard let value = payload[field.name], !value.isNull || field.required else { continue }
             if field.kind == "strings" {
-                guard let elements = value.arrayValue, elements.allSatisfy({ $0.stringValue.map { Self.structuralProblem($0) == nil } ?? false })
+                guard let elements = value.arrayValue,
+                    elements.allSatisfy({ $0.stringValue.map { Self.structuralProblem($0) == nil } ?? false })
                 else {
-                    problems.append(Self.problem(field.name, "wrong_type", "must be an array of non-empty strings without white space"))
+                    problems.append(
+                        Self.problem(
+                            field.name, "wrong_type", "must be an array of non-empty strings without white space"))
                     continue
                 }
                 lists[field.name] = elements.compactMap(\.stringValue)
@@ -45,7 +48,8 @@ public struct CredentialValidator: Sendable {
             }
             if field.kind == "time" {
                 guard let text = value.stringValue, let time = Timestamp.parse(text) else {
-                    problems.append(Self.problem(field.name, "wrong_type", "must be an RFC 3339 time such as 2026-01-01T00:00:00Z"))
+                    problems.append(
+                        Self.problem(field.name, "wrong_type", "must be an RFC 3339 time such as 2026-01-01T00:00:00Z"))
                     continue
                 }
                 times[field.name] = time

@@ -53,13 +53,17 @@ public final class CredsClient {
     public func call(_ method: String, _ params: [String: JSONValue] = [:]) throws(CredsClientError) -> JSONValue {
         let id = nextId
         nextId += 1
-        let request: JSONValue = ["jsonrpc": "2.0", "id": .int(id), "method": .string(method), "params": .object(params)]
+        let request: JSONValue = [
+            "jsonrpc": "2.0", "id": .int(id), "method": .string(method), "params": .object(params),
+        ]
         do {
             try sendFrame(request.serialized())
         } catch {
             // The daemon may have refused the connection (forbidden, overloaded) and closed it before our
             // request went out: its answer is still there to read.
-            if let answer = try? readAnswer(), let refusal = answer["error"] { throw .remote(CredsRemoteError(json: refusal)) }
+            if let answer = try? readAnswer(), let refusal = answer["error"] {
+                throw .remote(CredsRemoteError(json: refusal))
+            }
             throw error
         }
         while true {

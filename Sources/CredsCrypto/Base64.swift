@@ -64,7 +64,8 @@ public enum Base64 {
         Sodium.ensureInitialized()
         let length = sodium_base64_encoded_len(bytes.count, variant)
         var out = [CChar](repeating: 0, count: length)
-        _ = sodium_bin2base64(&out, length, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count, variant)
+        _ = sodium_bin2base64(
+            &out, length, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count, variant)
         return String(decoding: out.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

@@ -8,7 +8,8 @@ public enum HMAC {
         var state = crypto_auth_hmacsha256_state()
         var out = [UInt8](repeating: 0, count: Int(crypto_auth_hmacsha256_BYTES))
         key.withUnsafeBytes { keyBytes in
-            _ = crypto_auth_hmacsha256_init(&state, keyBytes.baseAddress!.assumingMemoryBound(to: UInt8.self), keyBytes.count)
+            _ = crypto_auth_hmacsha256_init(
+                &state, keyBytes.baseAddress!.assumingMemoryBound(to: UInt8.self), keyBytes.count)
         }
         _ = crypto_auth_hmacsha256_update(&state, message, UInt64(message.count))
         _ = crypto_auth_hmacsha256_final(&state, &out)

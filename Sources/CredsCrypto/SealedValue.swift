@@ -20,7 +20,8 @@ public struct SealedValue: Sendable, Hashable, Codable {
         keyId = try container.decode(String.self, forKey: .keyId)
         if let text = try? container.decode(String.self, forKey: .box) {
             guard let bytes = Base64.decode(text) else {
-                throw DecodingError.dataCorruptedError(forKey: .box, in: container, debugDescription: "box is not base64")
+                throw DecodingError.dataCorruptedError(
+                    forKey: .box, in: container, debugDescription: "box is not base64")
             }
             box = bytes
         } else {

@@ -22,7 +22,8 @@ public final class SecretBytes: @unchecked Sendable, CustomStringConvertible, Cu
     public let count: Int
 
     /// Allocates `count` bytes and lets `fill` write them once.
-    public init(count: Int, storage: Storage = .guarded, fill: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows {
+    public init(count: Int, storage: Storage = .guarded, fill: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows
+    {
         Sodium.ensureInitialized()
         let allocated = storage == .guarded ? sodium_malloc(max(count, 1)) : malloc(max(count, 1))
         guard let pointer = allocated else {
@@ -41,7 +42,8 @@ public final class SecretBytes: @unchecked Sendable, CustomStringConvertible, Cu
     }
 
     /// Copies `bytes` into secret memory.
-    public convenience init<Bytes: Collection>(copying bytes: Bytes, storage: Storage = .guarded) where Bytes.Element == UInt8 {
+    public convenience init<Bytes: Collection>(copying bytes: Bytes, storage: Storage = .guarded)
+    where Bytes.Element == UInt8 {
         self.init(count: bytes.count, storage: storage) { buffer in
             _ = buffer.initializeMemory(as: UInt8.self, from: bytes)
         }

@@ -12,7 +12,9 @@ public enum SecretFile {
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw SecretFileError(path: path, errno: errno) }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { throw SecretFileError(path: path, problem: "not a regular file") }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw SecretFileError(path: path, problem: "not a regular file")
+        }
         let size = Int(info.st_size)
         guard size <= maxBytes else { throw SecretFileError(path: path, problem: "larger than \(maxBytes) bytes") }
         var filled = 0

@@ -69,7 +69,8 @@ public struct TokenEndpointClient: Sendable {
         do {
             var allHeaders = HTTPHeaders([("Accept", "application/json"), ("User-Agent", "credsd")])
             for (name, value) in headers { allHeaders.replaceOrAdd(name: name, value: value) }
-            request = try HTTPClient.Request(url: url, method: method, headers: allHeaders, body: body.map { .bytes($0) })
+            request = try HTTPClient.Request(
+                url: url, method: method, headers: allHeaders, body: body.map { .bytes($0) })
         } catch {
             return eventLoop.makeFailedFuture(TokenEndpointError(kind: .unreachable, host: host))
         }
@@ -77,8 +78,9 @@ public struct TokenEndpointClient: Sendable {
         return httpClient.execute(
             request: request, delegate: accumulator, eventLoop: .indifferent, deadline: .now() + timeout
         ).futureResult.hop(to: eventLoop).flatMapErrorThrowing { error in
-            if let error = error as? HTTPClientError, error == .deadlineExceeded || error == .readTimeout
-                || error == .connectTimeout
+            if let error = error as? HTTPClientError,
+                error == .deadlineExceeded || error == .readTimeout
+                    || error == .connectTimeout
             {
                 throw TokenEndpointError(kind: .timeout, host: host)
             }

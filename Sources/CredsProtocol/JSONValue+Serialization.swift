@@ -1,4 +1,3 @@
-
 extension JSONValue {
     /// Parses UTF-8 JSON text. Throws for invalid UTF-8 or invalid JSON.
     public static func parse<Bytes: Collection>(_ bytes: Bytes) throws -> JSONValue where Bytes.Element == UInt8 {

@@ -28,7 +28,8 @@ final class AcceptBackoff: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if failures > 0 {
-            logger.notice("accepting again", metadata: ["socket": "\(socket.rawValue)", "failed.accepts": "\(failures)"])
+            logger.notice(
+                "accepting again", metadata: ["socket": "\(socket.rawValue)", "failed.accepts": "\(failures)"])
             failures = 0
             nextPause = Self.firstPause
         }

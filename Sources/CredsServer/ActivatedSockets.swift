@@ -22,14 +22,19 @@ public struct ActivatedSockets: Sendable {
         else {
             return ActivatedSockets()
         }
-        let names = getenv("LISTEN_FDNAMES").map { String(cString: $0).split(separator: ":", omittingEmptySubsequences: false).map(String.init) } ?? []
+        let names =
+            getenv("LISTEN_FDNAMES").map {
+                String(cString: $0).split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            } ?? []
         var byName: [String: Int32] = [:]
         for index in 0..<count {
             let fd = 3 + index
-            let name = index < names.count && !names[Int(index)].isEmpty && names[Int(index)] != "unknown"
+            let name =
+                index < names.count && !names[Int(index)].isEmpty && names[Int(index)] != "unknown"
                 ? names[Int(index)] : (index == 0 ? "resolve" : "admin")
             guard name == "resolve" || name == "admin" else {
-                throw SocketSetupError(path: "LISTEN_FDNAMES", problem: "unexpected socket name \(name); use resolve and admin")
+                throw SocketSetupError(
+                    path: "LISTEN_FDNAMES", problem: "unexpected socket name \(name); use resolve and admin")
             }
             guard isListeningUnixStream(fd) else {
                 throw SocketSetupError(path: "fd \(fd) (\(name))", problem: "not a listening Unix stream socket")
@@ -44,7 +49,9 @@ public struct ActivatedSockets: Sendable {
         var type: Int32 = 0
         var listening: Int32 = 0
         var length = socklen_t(MemoryLayout<Int32>.size)
-        guard getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0, type == Int32(SOCK_STREAM.rawValue) else { return false }
+        guard getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0, type == Int32(SOCK_STREAM.rawValue) else {
+            return false
+        }
         length = socklen_t(MemoryLayout<Int32>.size)
         guard getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) == 0, listening == 1 else { return false }
         var address = sockaddr_storage()

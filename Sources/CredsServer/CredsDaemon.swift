@@ -37,7 +37,8 @@ public final class CredsDaemon: Service {
 
     private static func settings(_ kind: SocketKind, _ config: DaemonConfig) -> ListenerSettings {
         ListenerSettings(
-            peerPolicy: kind == .resolve ? .resolve(config.sockets.resolveAllowUids) : .admin(config.sockets.adminAllowUids),
+            peerPolicy: kind == .resolve
+                ? .resolve(config.sockets.resolveAllowUids) : .admin(config.sockets.adminAllowUids),
             maxConnections: config.limits.maxConnections,
             idleTimeout: .seconds(Int64(config.limits.idleTimeoutSeconds)),
             maxFrameBytes: kind == .resolve ? Frame.resolveSocketLimit : config.limits.maxFrameBytes
@@ -128,7 +129,8 @@ public final class CredsDaemon: Service {
                 "encryption": "\(engine.keyRing.active == nil ? "missing" : "configured")",
                 "metrics.listen": "\(config.metrics.listen ?? "off")",
                 "listen.backlog": "\(backlogs.joined(separator: ","))",
-                "socket.activation": "\(activated.byName.isEmpty ? "none" : activated.byName.keys.sorted().joined(separator: ","))",
+                "socket.activation":
+                    "\(activated.byName.isEmpty ? "none" : activated.byName.keys.sorted().joined(separator: ","))",
             ]
         )
         notifier.notify("READY=1\nSTATUS=serving\nMAINPID=\(getpid())")

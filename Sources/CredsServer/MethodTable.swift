@@ -4,7 +4,8 @@ public import NIOCore
 
 /// The methods each socket answers. A method not in a socket's table is `method_not_found` there.
 public struct MethodTable: Sendable {
-    public typealias Handler = @Sendable (_ params: [String: JSONValue], _ context: CallContext) -> EventLoopFuture<JSONValue>
+    public typealias Handler =
+        @Sendable (_ params: [String: JSONValue], _ context: CallContext) -> EventLoopFuture<JSONValue>
 
     /// How a method is audited.
     public enum Kind: Sendable {

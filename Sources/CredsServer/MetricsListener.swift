@@ -48,7 +48,8 @@ public struct MetricsListener: Sendable {
                         IdleStateHandler(readTimeout: idleTimeout()), CloseOnIdle(),
                     ])
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler(registry: registry, engine: engine))
+                    try channel.pipeline.syncOperations.addHandler(
+                        MetricsHTTPHandler(registry: registry, engine: engine))
                 }
             }
             .bind(host: host, port: port)
@@ -118,8 +119,12 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
                 ("Content-Type", found ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain"),
                 ("Content-Length", String(body.count)),
             ])
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: found ? .ok : .notFound, headers: headers))), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
+            context.write(
+                wrapOutboundOut(
+                    .head(HTTPResponseHead(version: head.version, status: found ? .ok : .notFound, headers: headers))),
+                promise: nil)
+            context.write(
+                wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
             self.head = nil
         }

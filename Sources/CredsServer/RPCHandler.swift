@@ -51,7 +51,8 @@ final class RPCHandler: ChannelInboundHandler {
                 data: ["announced": .int(Int64(announced)), "limit": .int(Int64(maxFrameBytes))]
             )
             auditRefusal(context: context, method: "unknown", error)
-            let frame = context.channel.allocator.buffer(bytes: Frame.encode(RPCResponse.failure(id: .null, error: error)))
+            let frame = context.channel.allocator.buffer(
+                bytes: Frame.encode(RPCResponse.failure(id: .null, error: error)))
             context.writeAndFlush(wrapOutboundOut(frame)).assumeIsolated().whenComplete { _ in
                 context.close(promise: nil)
             }

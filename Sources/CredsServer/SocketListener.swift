@@ -27,7 +27,9 @@ struct SocketListener: Sendable {
     ///
     /// `backlog` is the `listen(2)` backlog for a socket created here; an activated socket keeps the backlog
     /// systemd gave it (`Backlog=`), or gets `backlog` when that cannot be read. Returns the backlog in force.
-    func start(group: any EventLoopGroup, backlog configured: Int32) async throws -> (channel: any Channel, backlog: Int32) {
+    func start(group: any EventLoopGroup, backlog configured: Int32) async throws -> (
+        channel: any Channel, backlog: Int32
+    ) {
         let fd: Int32
         var backlog = configured
         if let activatedFD {
@@ -52,7 +54,8 @@ struct SocketListener: Sendable {
                     // NIO's `withBoundSocket` has just called `listen(fd, 128)`; the `.backlog` option above only
                     // records the number. Listening again is how Linux changes the backlog of a listening socket.
                     guard Glibc.listen(fd, backlog) == 0 else { throw IOError(errnoCode: errno, reason: "listen") }
-                    try channel.pipeline.syncOperations.addHandler(AcceptBackoff(socket: listener.kind, logger: listener.logger))
+                    try channel.pipeline.syncOperations.addHandler(
+                        AcceptBackoff(socket: listener.kind, logger: listener.logger))
                 }
             }
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
@@ -72,7 +75,8 @@ struct SocketListener: Sendable {
                 "connection refused: socket full",
                 metadata: ["socket": "\(kind.rawValue)", "limit": "\(settings.maxConnections)"]
             )
-            return add(RejectHandler(error: RPCError(.overloaded, "too many open connections on this socket")), to: channel)
+            return add(
+                RejectHandler(error: RPCError(.overloaded, "too many open connections on this socket")), to: channel)
         }
         let counter = self.counter
         let statistics = table.engine.statistics
@@ -91,7 +95,8 @@ struct SocketListener: Sendable {
                     "connection refused: peer not allowed",
                     metadata: ["socket": "\(self.kind.rawValue)", "conn.peer.uid": "\(peer?.uid ?? UInt32.max)"]
                 )
-                return self.add(RejectHandler(error: RPCError(.forbidden, "this user may not use this socket")), to: channel)
+                return self.add(
+                    RejectHandler(error: RPCError(.forbidden, "this user may not use this socket")), to: channel)
             }
             var logger = self.logger
             logger[metadataKey: "conn.peer.uid"] = "\(peer?.uid ?? UInt32.max)"

@@ -27,7 +27,8 @@ public struct Transaction: ~Copyable {
                 keyValue.mv_size = keyBytes.count
                 keyValue.mv_data = UnsafeMutableRawPointer(mutating: keyBytes.baseAddress)
                 data.mv_size = valueBytes.count
-                data.mv_data = UnsafeMutableRawPointer(mutating: valueBytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1))
+                data.mv_data = UnsafeMutableRawPointer(
+                    mutating: valueBytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1))
                 return mdb_put(txn, database.handle, &keyValue, &data, 0)
             }
         }

@@ -11,7 +11,8 @@ struct Connections: ParsableCommand {
     struct Upsert: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Store an API key (from a file or stdin) as a connection.",
-            discussion: "Give --api-key-file (and for Resend optionally --webhook-secret-file), or --payload-file with the whole credentialPayload JSON."
+            discussion:
+                "Give --api-key-file (and for Resend optionally --webhook-secret-file), or --payload-file with the whole credentialPayload JSON."
         )
         @OptionGroup var global: GlobalOptions
         @OptionGroup var actor: ActorOption
@@ -19,9 +20,12 @@ struct Connections: ParsableCommand {
         @Option(name: .long, help: "Provider id (see `credsctl providers list`).") var provider: String
         @Option(name: .long, help: "Display name, 1 to 200 characters.") var name: String
         @Option(name: .long, help: "Update this connection instead of creating one.") var connection: String?
-        @Option(name: .customLong("api-key-file"), help: "File holding the API key ('-' for stdin).") var apiKeyFile: String?
-        @Option(name: .customLong("webhook-secret-file"), help: "File holding the webhook secret.") var webhookSecretFile: String?
-        @Option(name: .customLong("payload-file"), help: "File holding the credentialPayload JSON ('-' for stdin).") var payloadFile: String?
+        @Option(name: .customLong("api-key-file"), help: "File holding the API key ('-' for stdin).") var apiKeyFile:
+            String?
+        @Option(name: .customLong("webhook-secret-file"), help: "File holding the webhook secret.")
+        var webhookSecretFile: String?
+        @Option(name: .customLong("payload-file"), help: "File holding the credentialPayload JSON ('-' for stdin).")
+        var payloadFile: String?
 
         func run() throws {
             var payload: [String: JSONValue] = [:]
@@ -32,9 +36,12 @@ struct Connections: ParsableCommand {
                 }
                 payload = object
             }
-            if let apiKeyFile { payload["apiKey"] = .string(try SecretInput.text(from: apiKeyFile, what: "the API key")) }
+            if let apiKeyFile {
+                payload["apiKey"] = .string(try SecretInput.text(from: apiKeyFile, what: "the API key"))
+            }
             if let webhookSecretFile {
-                payload["webhookSecret"] = .string(try SecretInput.text(from: webhookSecretFile, what: "the webhook secret"))
+                payload["webhookSecret"] = .string(
+                    try SecretInput.text(from: webhookSecretFile, what: "the webhook secret"))
             }
             guard !payload.isEmpty else { throw ValidationError("give --api-key-file or --payload-file") }
             var params: [String: JSONValue] = [

@@ -12,8 +12,10 @@ struct Events: ParsableCommand {
         @OptionGroup var global: GlobalOptions
         @Option(name: .long, help: "Workspace id.") var workspace: String
         @Option(name: .long, help: "Provider id (resend).") var provider: String = "resend"
-        @Option(name: .customLong("grant-file"), help: "File holding the execution grant ('-' for stdin).") var grantFile: String?
-        @Option(name: .customLong("headers-file"), help: "JSON object of the webhook's headers.") var headersFile: String
+        @Option(name: .customLong("grant-file"), help: "File holding the execution grant ('-' for stdin).")
+        var grantFile: String?
+        @Option(name: .customLong("headers-file"), help: "JSON object of the webhook's headers.") var headersFile:
+            String
         @Option(name: .customLong("body-file"), help: "The raw webhook body ('-' for stdin).") var bodyFile: String
 
         func run() throws {

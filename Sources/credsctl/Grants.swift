@@ -15,7 +15,11 @@ struct Grants: ParsableCommand {
         @Option(name: .long, help: "Workspace id.") var workspace: String
         @Option(name: .long, help: "Limit the grant to this provider; repeat for more.") var provider: [String] = []
         @Option(name: .long, help: "Lifetime in seconds (default 900, at most 86400).") var ttl: Int?
-        @Option(name: .long, help: "Write the grant to this new file (mode 0600; an existing file is never replaced) instead of printing it.") var out: String?
+        @Option(
+            name: .long,
+            help:
+                "Write the grant to this new file (mode 0600; an existing file is never replaced) instead of printing it."
+        ) var out: String?
 
         func run() throws {
             var params: [String: JSONValue] = ["workspaceId": .string(workspace)]

@@ -4,7 +4,8 @@ import Foundation
 
 /// `credsctl health`
 struct Health: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Daemon health (admin socket unless --socket says otherwise).")
+    static let configuration = CommandConfiguration(
+        abstract: "Daemon health (admin socket unless --socket says otherwise).")
     @OptionGroup var global: GlobalOptions
 
     func run() throws {

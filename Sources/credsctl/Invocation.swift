@@ -11,7 +11,8 @@ enum Invocation {
     }
 
     /// Calls and prints only errors.
-    static func runQuietly(_ method: String, _ params: [String: JSONValue], options: GlobalOptions) throws -> JSONValue {
+    static func runQuietly(_ method: String, _ params: [String: JSONValue], options: GlobalOptions) throws -> JSONValue
+    {
         try call(method, params, options: options, printResult: false)
     }
 
@@ -37,7 +38,7 @@ enum Invocation {
         } catch .remote(let error) {
             if options.json {
                 let object: JSONValue = [
-                    "error": ["code": .int(error.code), "message": .string(error.message), "data": .object(error.data)],
+                    "error": ["code": .int(error.code), "message": .string(error.message), "data": .object(error.data)]
                 ]
                 print(String(decoding: object.serialized(), as: UTF8.self))
             }

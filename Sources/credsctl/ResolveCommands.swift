@@ -9,7 +9,8 @@ struct Resolve: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Option(name: .long, help: "Workspace id.") var workspace: String
     @Option(name: .long, help: "Provider id.") var provider: String
-    @Option(name: .customLong("grant-file"), help: "File holding the execution grant ('-' for stdin).") var grantFile: String?
+    @Option(name: .customLong("grant-file"), help: "File holding the execution grant ('-' for stdin).") var grantFile:
+        String?
     @Option(name: .long, help: "Use this connection.") var connection: String?
     @Option(name: .long, help: "A scope the credential must carry; repeat for more.") var scope: [String] = []
 

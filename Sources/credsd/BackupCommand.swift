@@ -8,7 +8,8 @@ struct BackupCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backup",
         abstract: "Copy a data directory consistently (one read transaction, compacted) while credsd runs.",
-        discussion: "Restore by stopping credsd, putting the copy's data.mdb in an empty 0700 data directory, and starting it with the same master keys. The copy holds sealed credentials: without the master key it reveals metadata only."
+        discussion:
+            "Restore by stopping credsd, putting the copy's data.mdb in an empty 0700 data directory, and starting it with the same master keys. The copy holds sealed credentials: without the master key it reveals metadata only."
     )
 
     @Option(name: .customLong("data-dir"), help: "The data directory to copy.")

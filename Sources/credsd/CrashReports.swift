@@ -28,7 +28,8 @@ enum CrashReports {
             return
         }
         if getenv(reexecMarker) != nil {
-            throw StartupError(message: "SWIFT_BACKTRACE: could not be set to \(safeSetting) (re-executed once already)")
+            throw StartupError(
+                message: "SWIFT_BACKTRACE: could not be set to \(safeSetting) (re-executed once already)")
         }
         var entries: [String] = []
         var index = 0
@@ -48,7 +49,8 @@ enum CrashReports {
         let problem = String(cString: strerror(errno))
         for pointer in envp { free(pointer) }
         throw StartupError(
-            message: "SWIFT_BACKTRACE: cannot re-execute \(path) (\(problem)) to set \(safeSetting); set it in the environment"
+            message:
+                "SWIFT_BACKTRACE: cannot re-execute \(path) (\(problem)) to set \(safeSetting); set it in the environment"
         )
     }
 

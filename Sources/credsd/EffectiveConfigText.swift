@@ -2,7 +2,8 @@ import CredsCore
 
 /// The effective configuration as TOML, every secret shown only as the path of its file.
 enum EffectiveConfigText {
-    static func render(_ config: DaemonConfig, keyFiles: [String], keyIds: [String], builtinLoaded: [String]) -> String {
+    static func render(_ config: DaemonConfig, keyFiles: [String], keyIds: [String], builtinLoaded: [String]) -> String
+    {
         func quoted(_ text: String) -> String { "\"" + text.replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
         func list(_ items: [String]) -> String { "[" + items.map(quoted).joined(separator: ", ") + "]" }
         func mode(_ value: UInt32) -> String { quoted("0" + String(value, radix: 8)) }
@@ -37,7 +38,9 @@ enum EffectiveConfigText {
         for (provider, section) in config.oauth.sorted(by: { $0.key < $1.key }) {
             lines.append("")
             lines.append("[oauth.\(provider)]")
-            for (key, value) in section.values.sorted(by: { $0.key < $1.key }) { lines.append("\(key) = \(quoted(value))") }
+            for (key, value) in section.values.sorted(by: { $0.key < $1.key }) {
+                lines.append("\(key) = \(quoted(value))")
+            }
         }
         return lines.joined(separator: "\n")
     }

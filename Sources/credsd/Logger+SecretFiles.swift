@@ -7,7 +7,9 @@ extension Logger {
         for warning in warnings {
             self.warning(
                 "secret file is accessible to its group",
-                metadata: ["config.key": "\(warning.key)", "file.path": "\(warning.path)", "file.mode": "\(warning.modeText)"]
+                metadata: [
+                    "config.key": "\(warning.key)", "file.path": "\(warning.path)", "file.mode": "\(warning.modeText)",
+                ]
             )
         }
     }

@@ -27,17 +27,22 @@ struct ReloadService: Service {
     private func reload(from current: DaemonConfig) -> DaemonConfig {
         let (next, problems) = options.load()
         if let problem = problems.first {
-            logger.warning("configuration reload refused; keeping the running configuration", metadata: ["config.problem": "\(problem)"])
+            logger.warning(
+                "configuration reload refused; keeping the running configuration",
+                metadata: ["config.problem": "\(problem)"])
             return current
         }
-        let loader = SecretsLoader(config: next, credentialsDirectory: ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"])
+        let loader = SecretsLoader(
+            config: next, credentialsDirectory: ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"])
         let keyRing: KeyRing
         let builtin: [String: SecretBytes]
         do {
             keyRing = try loader.loadKeyRing()
             builtin = try loader.loadBuiltinKeys()
         } catch {
-            logger.warning("configuration reload refused; keeping the running configuration", metadata: ["config.problem": "\(error)"])
+            logger.warning(
+                "configuration reload refused; keeping the running configuration",
+                metadata: ["config.problem": "\(error)"])
             return current
         }
         let oldKeys = engine.keyRing.ids
@@ -45,13 +50,17 @@ struct ReloadService: Service {
         // The warnings are read again too: a file made group-readable, or fixed, shows in health.problems now.
         let fileWarnings = loader.secretFileWarnings()
         logger.warnAbout(fileWarnings)
-        engine.reloadSecrets(keyRing: keyRing, builtinKeys: builtin, secretFileWarnings: fileWarnings.map(\.description))
+        engine.reloadSecrets(
+            keyRing: keyRing, builtinKeys: builtin, secretFileWarnings: fileWarnings.map(\.description))
         var changes: Logger.Metadata = [:]
         let closed = daemon.applyLimits(next)
         if closed > 0 { changes["connections.closed"] = "\(closed)" }
-        if oldKeys != keyRing.ids { changes["keys"] = "\(oldKeys.joined(separator: ",")) -> \(keyRing.ids.joined(separator: ","))" }
+        if oldKeys != keyRing.ids {
+            changes["keys"] = "\(oldKeys.joined(separator: ",")) -> \(keyRing.ids.joined(separator: ","))"
+        }
         if oldBuiltin != builtin.keys.sorted() {
-            changes["builtin"] = "\(oldBuiltin.joined(separator: ",")) -> \(builtin.keys.sorted().joined(separator: ","))"
+            changes["builtin"] =
+                "\(oldBuiltin.joined(separator: ",")) -> \(builtin.keys.sorted().joined(separator: ","))"
         }
         if current.sockets.resolveAllowUids != next.sockets.resolveAllowUids {
             changes["sockets.resolveAllowUids"] = "\(next.sockets.resolveAllowUids)"
@@ -64,7 +73,8 @@ struct ReloadService: Service {
         if current.limits.listenBacklog != next.limits.listenBacklog { needRestart.append("limits.listenBacklog") }
         if current.dataDir != next.dataDir { needRestart.append("dataDir") }
         if current.sockets.resolve != next.sockets.resolve || current.sockets.admin != next.sockets.admin
-            || current.sockets.resolveMode != next.sockets.resolveMode || current.sockets.adminMode != next.sockets.adminMode
+            || current.sockets.resolveMode != next.sockets.resolveMode
+            || current.sockets.adminMode != next.sockets.adminMode
         {
             needRestart.append("sockets")
         }

@@ -44,7 +44,8 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = Logger(label: "credsd")
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        logger.info("core dumps disabled", metadata: ["process.dumpable": "\(credsd_is_dumpable())", "rlimit.core": "0"])
+        logger.info(
+            "core dumps disabled", metadata: ["process.dumpable": "\(credsd_is_dumpable())", "rlimit.core": "0"])
         logger.info("crash reports keep the stack only", metadata: ["swift.backtrace": "\(CrashReports.safeSetting)"])
         let effective = try options.effectiveConfig()
         let loader = SecretsLoader(
@@ -60,12 +61,15 @@ struct ServeCommand: AsyncParsableCommand {
             logger.warning("no master key configured: health is degraded and writes of credentials are refused")
         }
         try startup { try DataDirectory.prepare(effective.dataDir) }
-        let database = try startup { try CredsDatabase(directory: effective.dataDir, auditMaxEntries: UInt64(effective.audit.maxEntries)) }
+        let database = try startup {
+            try CredsDatabase(directory: effective.dataDir, auditMaxEntries: UInt64(effective.audit.maxEntries))
+        }
         let engine = CredsEngine(
             database: database, keyRing: keyRing, builtinKeys: builtinKeys, resolveConfig: effective.resolve,
             oauth: oauth, secretFileWarnings: fileWarnings.map(\.description), logger: logger
         )
-        let daemon = CredsDaemon(config: effective, engine: engine, logger: logger, metrics: MetricsListener(registry: registry))
+        let daemon = CredsDaemon(
+            config: effective, engine: engine, logger: logger, metrics: MetricsListener(registry: registry))
         let reload = ReloadService(options: options, engine: engine, daemon: daemon, logger: logger, initial: effective)
         let group = ServiceGroup(
             services: [daemon, reload],

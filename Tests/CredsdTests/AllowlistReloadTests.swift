@@ -67,11 +67,13 @@ private final class OtherUidClient {
 
 @Suite("SIGHUP: a uid removed from an allowlist loses its open connections")
 struct AllowlistReloadTests {
-    static let canSwitchUser = getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")
+    static let canSwitchUser =
+        getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")
         && FileManager.default.isExecutableFile(atPath: "/usr/bin/perl")
 
-    @Test("removed uid: forbidden (id null) and closed on both sockets; a uid still listed keeps its connections",
-          .enabled(if: canSwitchUser))
+    @Test(
+        "removed uid: forbidden (id null) and closed on both sockets; a uid still listed keeps its connections",
+        .enabled(if: canSwitchUser))
     func removedUidIsDisconnected() throws {
         let removed = 40_103
         let kept = 40_104
@@ -99,8 +101,10 @@ struct AllowlistReloadTests {
         }
 
         var toml = try String(contentsOfFile: daemon.configPath, encoding: .utf8)
-        toml = toml.replacingOccurrences(of: "resolveAllowUids = [\(removed), \(kept)]", with: "resolveAllowUids = [\(kept)]")
-        toml = toml.replacingOccurrences(of: "adminAllowUids = [\(removed), \(kept)]", with: "adminAllowUids = [\(kept)]")
+        toml = toml.replacingOccurrences(
+            of: "resolveAllowUids = [\(removed), \(kept)]", with: "resolveAllowUids = [\(kept)]")
+        toml = toml.replacingOccurrences(
+            of: "adminAllowUids = [\(removed), \(kept)]", with: "adminAllowUids = [\(kept)]")
         try toml.write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
         kill(daemon.pid!, SIGHUP)
         #expect(daemon.waitForLog("configuration reloaded"))

@@ -9,7 +9,10 @@ struct AuditQueueTests {
     let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
 
     func draft(_ index: Int) -> AuditDraft {
-        AuditDraft(CallContext(socket: .resolve, eventLoop: eventLoop, method: "resolve", params: ["workspaceId": .string("w\(index)")]))
+        AuditDraft(
+            CallContext(
+                socket: .resolve, eventLoop: eventLoop, method: "resolve", params: ["workspaceId": .string("w\(index)")]
+            ))
     }
 
     @Test("one flush is scheduled per idle queue; a job takes at most maxPerFlush, oldest first, and says more remain")

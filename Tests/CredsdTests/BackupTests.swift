@@ -18,7 +18,10 @@ struct BackupTests {
                 var index = 0
                 while !stop.withLock({ $0 }) {
                     let id = writer * 1_000_000 + index
-                    if (try? client.call("members.set", ["workspaceId": "ws-backup", "principal": .string("p\(id)"), "role": "read"])) != nil {
+                    if (try? client.call(
+                        "members.set", ["workspaceId": "ws-backup", "principal": .string("p\(id)"), "role": "read"]))
+                        != nil
+                    {
                         acknowledged.withLock { $0.append((id, Date())) }
                     }
                     index += 1
@@ -40,7 +43,8 @@ struct BackupTests {
         daemon.stop()
 
         let restoredDir = daemon.directory.file("restored")
-        try FileManager.default.createDirectory(atPath: restoredDir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            atPath: restoredDir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
         try FileManager.default.copyItem(atPath: out + "/data.mdb", toPath: restoredDir + "/data.mdb")
         let restored = try DaemonFixture(configExtra: "")
         restored.stop()

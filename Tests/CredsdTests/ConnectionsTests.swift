@@ -24,19 +24,29 @@ struct ConnectionsTests {
         #expect(connection["displayName"] == "Voice")
         #expect(created["warnings"] == [])
 
-        #expect(try daemon.adminCall("connections.get", ["connectionId": .string(id), "actor": "alice"])["connection"] == connection)
+        #expect(
+            try daemon.adminCall("connections.get", ["connectionId": .string(id), "actor": "alice"])["connection"]
+                == connection)
         let listed = try daemon.adminCall("connections.list", ["workspaceId": "ws1", "actor": "alice"])
         #expect(listed["connections"] == [connection])
-        #expect(try daemon.adminCall("connections.list", ["workspaceId": "ws1", "provider": "fal", "actor": "alice"])["connections"] == [])
+        #expect(
+            try daemon.adminCall("connections.list", ["workspaceId": "ws1", "provider": "fal", "actor": "alice"])[
+                "connections"] == [])
 
         let revoked = try daemon.adminCall("connections.revoke", ["connectionId": .string(id), "actor": "alice"])
         #expect(revoked["connection"]?["status"] == "revoked")
         let keys = try daemon.adminCall("keys.status")
         #expect(keys["keys"]?.arrayValue?.first?["records"] == 0)
 
-        #expect(try daemon.adminCall("connections.delete", ["connectionId": .string(id), "actor": "alice"])["deleted"] == true)
-        #expect(reason { try daemon.adminCall("connections.get", ["connectionId": .string(id), "actor": "alice"]) } == "not_found")
-        #expect(reason { try daemon.adminCall("connections.delete", ["connectionId": .string(id), "actor": "alice"]) } == "not_found")
+        #expect(
+            try daemon.adminCall("connections.delete", ["connectionId": .string(id), "actor": "alice"])["deleted"]
+                == true)
+        #expect(
+            reason { try daemon.adminCall("connections.get", ["connectionId": .string(id), "actor": "alice"]) }
+                == "not_found")
+        #expect(
+            reason { try daemon.adminCall("connections.delete", ["connectionId": .string(id), "actor": "alice"]) }
+                == "not_found")
     }
 
     @Test("a token import whose expiresAt is out of range is refused, and the daemon keeps serving (fuzz finding)")
@@ -44,10 +54,14 @@ struct ConnectionsTests {
         let daemon = try DaemonFixture()
         try daemon.addWriter()
         func importTokens(expiresAt: String) throws -> JSONValue {
-            try daemon.adminCall("connections.upsert", [
-                "workspaceId": "ws1", "provider": "google-workspace", "displayName": "Imported", "actor": "alice",
-                "credentialPayload": ["accessToken": "ya29.x", "refreshToken": "1//x", "expiresAt": .string(expiresAt)],
-            ])
+            try daemon.adminCall(
+                "connections.upsert",
+                [
+                    "workspaceId": "ws1", "provider": "google-workspace", "displayName": "Imported", "actor": "alice",
+                    "credentialPayload": [
+                        "accessToken": "ya29.x", "refreshToken": "1//x", "expiresAt": .string(expiresAt),
+                    ],
+                ])
         }
         let refusal = remoteError { try importTokens(expiresAt: "2e26-01-01T00:00:00Z") }
         #expect(refusal?.reason == "invalid_credential")
@@ -86,15 +100,16 @@ struct ConnectionsTests {
             }
             #expect(error?.reason == "not_found")
         }
-        #expect(reason {
-            try daemon.adminCall(
-                "connections.upsert",
-                [
-                    "workspaceId": "ws1", "provider": "fal", "displayName": "X", "connectionId": "conn_missing",
-                    "credentialPayload": ["apiKey": "x"], "actor": "alice",
-                ]
-            )
-        } == "not_found")
+        #expect(
+            reason {
+                try daemon.adminCall(
+                    "connections.upsert",
+                    [
+                        "workspaceId": "ws1", "provider": "fal", "displayName": "X", "connectionId": "conn_missing",
+                        "credentialPayload": ["apiKey": "x"], "actor": "alice",
+                    ]
+                )
+            } == "not_found")
     }
 
     @Test("actors need read to read and write to write; members can be listed and removed")
@@ -104,37 +119,74 @@ struct ConnectionsTests {
         try daemon.adminCall("members.set", ["workspaceId": "ws1", "principal": "bob", "role": "read"])
         let id = try daemon.upsert(provider: "fal", payload: ["apiKey": "k"])
         let upsertAsBob: [String: JSONValue] = [
-            "workspaceId": "ws1", "provider": "fal", "displayName": "B", "credentialPayload": ["apiKey": "b"], "actor": "bob",
+            "workspaceId": "ws1", "provider": "fal", "displayName": "B", "credentialPayload": ["apiKey": "b"],
+            "actor": "bob",
         ]
         #expect(reason { try daemon.adminCall("connections.upsert", upsertAsBob) } == "forbidden")
-        #expect(reason { try daemon.adminCall("connections.revoke", ["connectionId": .string(id), "actor": "bob"]) } == "forbidden")
-        #expect(reason { try daemon.adminCall("policy.set", ["workspaceId": "ws1", "provider": "fal", "mode": "byo", "actor": "bob"]) } == "forbidden")
-        #expect(try daemon.adminCall("connections.get", ["connectionId": .string(id), "actor": "bob"])["connection"]?["id"] == .string(id))
-        #expect(try daemon.adminCall("policy.get", ["workspaceId": "ws1", "provider": "fal", "actor": "bob"])["mode"] == "auto")
-        #expect(reason { try daemon.adminCall("connections.list", ["workspaceId": "ws1", "actor": "mallory"]) } == "forbidden")
-        #expect(reason { try daemon.adminCall("explain", ["workspaceId": "ws1", "provider": "fal", "actor": "mallory"]) } == "forbidden")
+        #expect(
+            reason { try daemon.adminCall("connections.revoke", ["connectionId": .string(id), "actor": "bob"]) }
+                == "forbidden")
+        #expect(
+            reason {
+                try daemon.adminCall(
+                    "policy.set", ["workspaceId": "ws1", "provider": "fal", "mode": "byo", "actor": "bob"])
+            } == "forbidden")
+        #expect(
+            try daemon.adminCall("connections.get", ["connectionId": .string(id), "actor": "bob"])["connection"]?["id"]
+                == .string(id))
+        #expect(
+            try daemon.adminCall("policy.get", ["workspaceId": "ws1", "provider": "fal", "actor": "bob"])["mode"]
+                == "auto")
+        #expect(
+            reason { try daemon.adminCall("connections.list", ["workspaceId": "ws1", "actor": "mallory"]) }
+                == "forbidden")
+        #expect(
+            reason { try daemon.adminCall("explain", ["workspaceId": "ws1", "provider": "fal", "actor": "mallory"]) }
+                == "forbidden")
         #expect(reason { try daemon.adminCall("connections.list", ["workspaceId": "ws1"]) } == "invalid_params")
 
         let members = try daemon.adminCall("members.list", ["workspaceId": "ws1"])
-        #expect(members["members"] == [["principal": "alice", "role": "write"], ["principal": "bob", "role": "read"]])
+        #expect(
+            members["members"] == [["principal": "alice", "role": "write"], ["principal": "bob", "role": "read"]])
         try daemon.adminCall("members.set", ["workspaceId": "ws1", "principal": "bob", "role": "none"])
-        #expect(reason { try daemon.adminCall("connections.get", ["connectionId": .string(id), "actor": "bob"]) } == "forbidden")
-        #expect(reason { try daemon.adminCall("members.set", ["workspaceId": "ws1", "principal": "bob", "role": "admin"]) } == "invalid_params")
+        #expect(
+            reason { try daemon.adminCall("connections.get", ["connectionId": .string(id), "actor": "bob"]) }
+                == "forbidden")
+        #expect(
+            reason { try daemon.adminCall("members.set", ["workspaceId": "ws1", "principal": "bob", "role": "admin"]) }
+                == "invalid_params")
     }
 
     @Test("policies: set and get one or all; OAuth and unknown providers have none")
     func policies() throws {
         let daemon = try DaemonFixture()
         try daemon.addWriter()
-        try daemon.adminCall("policy.set", ["workspaceId": "ws1", "provider": "gemini", "mode": "byo", "actor": "alice"])
+        try daemon.adminCall(
+            "policy.set", ["workspaceId": "ws1", "provider": "gemini", "mode": "byo", "actor": "alice"])
         let all = try daemon.adminCall("policy.get", ["workspaceId": "ws1", "actor": "alice"])
-        #expect(all["policies"] == [
-            "fal": "auto", "gemini": "byo", "vercel-ai-gateway": "auto", "elevenlabs": "auto", "resend": "auto",
-        ])
-        #expect(reason { try daemon.adminCall("policy.set", ["workspaceId": "ws1", "provider": "gemini", "mode": "sometimes", "actor": "alice"]) } == "invalid_params")
-        #expect(reason { try daemon.adminCall("policy.set", ["workspaceId": "ws1", "provider": "github", "mode": "byo", "actor": "alice"]) } == "invalid_params")
-        #expect(reason { try daemon.adminCall("policy.set", ["workspaceId": "ws1", "provider": "nope", "mode": "byo", "actor": "alice"]) } == "unknown_provider")
-        #expect(reason { try daemon.adminCall("policy.get", ["workspaceId": "ws1", "provider": "telegram", "actor": "alice"]) } == "provider_not_connectable")
+        #expect(
+            all["policies"] == [
+                "fal": "auto", "gemini": "byo", "vercel-ai-gateway": "auto", "elevenlabs": "auto", "resend": "auto",
+            ])
+        #expect(
+            reason {
+                try daemon.adminCall(
+                    "policy.set", ["workspaceId": "ws1", "provider": "gemini", "mode": "sometimes", "actor": "alice"])
+            } == "invalid_params")
+        #expect(
+            reason {
+                try daemon.adminCall(
+                    "policy.set", ["workspaceId": "ws1", "provider": "github", "mode": "byo", "actor": "alice"])
+            } == "invalid_params")
+        #expect(
+            reason {
+                try daemon.adminCall(
+                    "policy.set", ["workspaceId": "ws1", "provider": "nope", "mode": "byo", "actor": "alice"])
+            } == "unknown_provider")
+        #expect(
+            reason {
+                try daemon.adminCall("policy.get", ["workspaceId": "ws1", "provider": "telegram", "actor": "alice"])
+            } == "provider_not_connectable")
     }
 
     @Test("writes to unknown, unconnectable and OAuth providers are refused with clear reasons")
@@ -176,22 +228,32 @@ struct ConnectionsTests {
         }
         #expect(error?.reason == "invalid_credential")
         let fields = error?.data["fields"]?.arrayValue ?? []
-        let problems = Dictionary(uniqueKeysWithValues: fields.map { ($0["field"]!.stringValue!, $0["problem"]!.stringValue!) })
+        let problems = Dictionary(
+            uniqueKeysWithValues: fields.map { ($0["field"]!.stringValue!, $0["problem"]!.stringValue!) })
         #expect(problems == ["apiKey": "whitespace", "webhookSecret": "wrong_type", "extra": "unknown_field"])
         #expect(error?.message.contains("re_bad") == false)
-        #expect(try daemon.adminCall("connections.list", ["workspaceId": "ws1", "actor": "alice"])["connections"] == [])
-        #expect(reason {
-            try daemon.adminCall(
-                "connections.upsert",
-                ["workspaceId": "ws1", "provider": "fal", "displayName": "", "credentialPayload": ["apiKey": "k"], "actor": "alice"]
-            )
-        } == "invalid_params")
-        #expect(reason {
-            try daemon.adminCall(
-                "connections.upsert",
-                ["workspaceId": "ws1", "provider": "fal", "displayName": "F", "credentialPayload": "k", "actor": "alice"]
-            )
-        } == "invalid_params")
+        #expect(
+            try daemon.adminCall("connections.list", ["workspaceId": "ws1", "actor": "alice"])["connections"] == [])
+        #expect(
+            reason {
+                try daemon.adminCall(
+                    "connections.upsert",
+                    [
+                        "workspaceId": "ws1", "provider": "fal", "displayName": "",
+                        "credentialPayload": ["apiKey": "k"], "actor": "alice",
+                    ]
+                )
+            } == "invalid_params")
+        #expect(
+            reason {
+                try daemon.adminCall(
+                    "connections.upsert",
+                    [
+                        "workspaceId": "ws1", "provider": "fal", "displayName": "F", "credentialPayload": "k",
+                        "actor": "alice",
+                    ]
+                )
+            } == "invalid_params")
     }
 
     @Test("a key of unknown shape is stored with a warning")
@@ -200,7 +262,10 @@ struct ConnectionsTests {
         try daemon.addWriter()
         let result = try daemon.adminCall(
             "connections.upsert",
-            ["workspaceId": "ws1", "provider": "gemini", "displayName": "G", "credentialPayload": ["apiKey": "new-format-key"], "actor": "alice"]
+            [
+                "workspaceId": "ws1", "provider": "gemini", "displayName": "G",
+                "credentialPayload": ["apiKey": "new-format-key"], "actor": "alice",
+            ]
         )
         #expect(result["connection"]?["status"] == "active")
         #expect(result["warnings"]?.arrayValue?.first?["field"] == "apiKey")
@@ -235,7 +300,9 @@ struct ConnectionsTests {
         try daemon.addWriter()
         #expect(reason { try daemon.upsert(provider: "fal", payload: ["apiKey": "k"]) } == "encryption_key_missing")
         let grant = try daemon.grant()
-        #expect(try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "fal", "grant": .string(grant)])["source"] == "built_in")
+        #expect(
+            try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "fal", "grant": .string(grant)])[
+                "source"] == "built_in")
     }
 
     @Test("connections, members and policies survive a restart")
@@ -243,7 +310,8 @@ struct ConnectionsTests {
         let daemon = try DaemonFixture()
         try daemon.addWriter()
         let id = try daemon.upsert(provider: "vercel-ai-gateway", payload: ["apiKey": "vck_persist"])
-        try daemon.adminCall("policy.set", ["workspaceId": "ws1", "provider": "vercel-ai-gateway", "mode": "byo", "actor": "alice"])
+        try daemon.adminCall(
+            "policy.set", ["workspaceId": "ws1", "provider": "vercel-ai-gateway", "mode": "byo", "actor": "alice"])
         #expect(daemon.stop() == 0)
         try daemon.start()
         let grant = try daemon.grant()
@@ -261,7 +329,8 @@ struct ConnectionsTests {
         try daemon.addWriter()
         let apiKey = "re_SuperSecretValue123"
         let webhook = "whsec_c2VjcmV0c2VjcmV0c2VjcmV0"
-        let id = try daemon.upsert(provider: "resend", payload: ["apiKey": .string(apiKey), "webhookSecret": .string(webhook)])
+        let id = try daemon.upsert(
+            provider: "resend", payload: ["apiKey": .string(apiKey), "webhookSecret": .string(webhook)])
         let admin = try daemon.admin()
         var answers: [JSONValue] = []
         answers.append(try admin.call("connections.get", ["connectionId": .string(id), "actor": "alice"]))

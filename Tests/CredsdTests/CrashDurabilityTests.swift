@@ -46,7 +46,9 @@ struct CrashDurabilityTests {
             let threads = (0..<3).map { client in
                 Thread {
                     guard let admin = try? CredsClient(socketPath: socket, timeoutSeconds: 5) else { return }
-                    var mine = expected.withLock { $0.filter { $0.value.owner == client && !$0.value.revoked }.map(\.key) }
+                    var mine = expected.withLock {
+                        $0.filter { $0.value.owner == client && !$0.value.revoked }.map(\.key)
+                    }
                     var counter = 0
                     while !stop.withLock({ $0 }) {
                         counter += 1
@@ -54,24 +56,35 @@ struct CrashDurabilityTests {
                         if counter % 7 == 0, let target = mine.popLast() {
                             expected.withLock { $0[target]?.revokeInFlight = true }
                             touched.withLock { _ = $0.insert(target) }
-                            guard (try? admin.call("connections.revoke", ["connectionId": .string(target), "actor": "alice"])) != nil
+                            guard
+                                (try? admin.call(
+                                    "connections.revoke", ["connectionId": .string(target), "actor": "alice"])) != nil
                             else { return }
                             expected.withLock { $0[target]?.revoked = true }
                         } else if counter % 7 < 4 || mine.isEmpty {
-                            guard let result = try? admin.call("connections.upsert", [
-                                "workspaceId": "ws1", "provider": "elevenlabs", "displayName": "crash",
-                                "credentialPayload": ["apiKey": .string(value)], "actor": "alice",
-                            ]), let id = result["connection"]?["id"]?.stringValue else { return }
+                            guard
+                                let result = try? admin.call(
+                                    "connections.upsert",
+                                    [
+                                        "workspaceId": "ws1", "provider": "elevenlabs", "displayName": "crash",
+                                        "credentialPayload": ["apiKey": .string(value)], "actor": "alice",
+                                    ]), let id = result["connection"]?["id"]?.stringValue
+                            else { return }
                             expected.withLock { $0[id] = Expected(owner: client, acknowledged: value) }
                             touched.withLock { _ = $0.insert(id) }
                             mine.append(id)
                         } else if let target = mine.randomElement() {
                             expected.withLock { $0[target]?.inFlight.append(value) }
                             touched.withLock { _ = $0.insert(target) }
-                            guard (try? admin.call("connections.upsert", [
-                                "workspaceId": "ws1", "provider": "elevenlabs", "displayName": "crash",
-                                "credentialPayload": ["apiKey": .string(value)], "connectionId": .string(target), "actor": "alice",
-                            ])) != nil else { return }
+                            guard
+                                (try? admin.call(
+                                    "connections.upsert",
+                                    [
+                                        "workspaceId": "ws1", "provider": "elevenlabs", "displayName": "crash",
+                                        "credentialPayload": ["apiKey": .string(value)],
+                                        "connectionId": .string(target), "actor": "alice",
+                                    ])) != nil
+                            else { return }
                             expected.withLock { all in
                                 all[target]?.acknowledged = value
                                 all[target]?.inFlight.removeAll()
@@ -99,12 +112,14 @@ struct CrashDurabilityTests {
             let resolver = try daemon.resolver()
             let all = expected.withLock { $0 }
             let checkEverything = iteration == iterations - 1
-            let toCheck = checkEverything ? Set(all.keys) : touched.withLock { $0 }.union(all.keys.shuffled().prefix(200))
+            let toCheck =
+                checkEverything ? Set(all.keys) : touched.withLock { $0 }.union(all.keys.shuffled().prefix(200))
             touched.withLock { $0.removeAll() }
             var settledStates: [String: Expected] = [:]
             for id in toCheck {
                 guard let state = all[id] else { continue }
-                let answer = try? resolver.call("resolve", ["workspaceId": "ws1", "provider": "elevenlabs", "connectionId": .string(id)])
+                let answer = try? resolver.call(
+                    "resolve", ["workspaceId": "ws1", "provider": "elevenlabs", "connectionId": .string(id)])
                 let value = answer?["credential"]?["apiKey"]?.stringValue
                 if !state.allows(value) { lostWrites += 1 }
                 var settled = state
@@ -117,7 +132,9 @@ struct CrashDurabilityTests {
             expected.withLock { $0.merge(settledStates) { _, settled in settled } }
         }
         #expect(try daemon.adminCall("audit.verify")["ok"] == true)
-        print("crash-test: iterations=\(iterations) acknowledged_writes=\(acknowledgedWrites) lost_writes=\(lostWrites) failed_restarts=\(failedRestarts) connections=\(expected.withLock { $0.count }) checked_resolves=\(checkedResolves)")
+        print(
+            "crash-test: iterations=\(iterations) acknowledged_writes=\(acknowledgedWrites) lost_writes=\(lostWrites) failed_restarts=\(failedRestarts) connections=\(expected.withLock { $0.count }) checked_resolves=\(checkedResolves)"
+        )
         #expect(lostWrites == 0)
         #expect(failedRestarts == 0)
         #expect(acknowledgedWrites > iterations)

@@ -33,9 +33,11 @@ struct CrashReportTests {
         #expect(!Self.memoryDumpLines(report).isEmpty, "\(report)")
     }
 
-    @Test("credsd serve's crash report has the stack and no register or memory dump, whatever the environment says", arguments: [
-        nil, CrashReportTests.unsafeSetting, "preset=medium", "enable=no",
-    ])
+    @Test(
+        "credsd serve's crash report has the stack and no register or memory dump, whatever the environment says",
+        arguments: [
+            nil, CrashReportTests.unsafeSetting, "preset=medium", "enable=no",
+        ])
     func daemonReportIsClean(operatorSetting: String?) throws {
         var environment: [String: String] = [:]
         if let operatorSetting { environment["SWIFT_BACKTRACE"] = operatorSetting }
@@ -55,7 +57,8 @@ struct CrashReportTests {
 
     @Test("the systemd unit sets the same SWIFT_BACKTRACE value credsd serve runs with")
     func unitSetsTheSafeValue() throws {
-        let unit = try String(contentsOf: SystemdTests.unitsDirectory.appendingPathComponent("credsd.service"), encoding: .utf8)
+        let unit = try String(
+            contentsOf: SystemdTests.unitsDirectory.appendingPathComponent("credsd.service"), encoding: .utf8)
         let line = try #require(unit.split(separator: "\n").first { $0.hasPrefix("Environment=SWIFT_BACKTRACE=") })
         let value = line.dropFirst("Environment=SWIFT_BACKTRACE=".count)
         // A daemon started with exactly the unit's value does not re-execute (the loop guard would stop a second
@@ -138,7 +141,9 @@ final class UnixStreamListener {
     init(path: String) throws {
         self.path = path
         fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard UnixAddress(path).bind(fd) == 0, listen(fd, 4) == 0 else { throw FixtureError.didNotStart(log: "cannot listen on \(path)") }
+        guard UnixAddress(path).bind(fd) == 0, listen(fd, 4) == 0 else {
+            throw FixtureError.didNotStart(log: "cannot listen on \(path)")
+        }
     }
 
     deinit { close(fd) }

@@ -20,7 +20,10 @@ struct CredsctlTests {
 
         result = try ProcessResult.run(
             Binaries.credsctl,
-            ["connections", "upsert", "--workspace", "ws1", "--provider", "elevenlabs", "--name", "Voice", "--api-key-file", "-"],
+            [
+                "connections", "upsert", "--workspace", "ws1", "--provider", "elevenlabs", "--name", "Voice",
+                "--api-key-file", "-",
+            ],
             input: "sk_from_stdin_42\n", environment: env
         )
         #expect(result.status == 0, "\(result.stderr)")
@@ -33,7 +36,8 @@ struct CredsctlTests {
         )
         #expect(result.status == 0)
         #expect(!result.stdout.contains("cg_"))
-        let mode = (try FileManager.default.attributesOfItem(atPath: grantFile)[.posixPermissions] as? NSNumber)?.intValue
+        let mode = (try FileManager.default.attributesOfItem(atPath: grantFile)[.posixPermissions] as? NSNumber)?
+            .intValue
         #expect(mode == 0o600)
 
         result = try ProcessResult.run(
@@ -95,13 +99,17 @@ struct CredsctlTests {
     func call() throws {
         let daemon = try DaemonFixture()
         var result = try ProcessResult.run(
-            Binaries.credsctl, ["call", "--socket", daemon.adminSocket, "members.set",
-                                "{\"workspaceId\":\"ws1\",\"principal\":\"al\",\"role\":\"read\"}", "--json"]
+            Binaries.credsctl,
+            [
+                "call", "--socket", daemon.adminSocket, "members.set",
+                "{\"workspaceId\":\"ws1\",\"principal\":\"al\",\"role\":\"read\"}", "--json",
+            ]
         )
         #expect(result.status == 0, "\(result.stderr)")
         #expect(try JSONValue.parse(Array(result.stdout.utf8))["role"] == "read")
         result = try ProcessResult.run(
-            Binaries.credsctl, ["call", "--socket", daemon.adminSocket, "members.list", "-"], input: "{\"workspaceId\":\"ws1\"}"
+            Binaries.credsctl, ["call", "--socket", daemon.adminSocket, "members.list", "-"],
+            input: "{\"workspaceId\":\"ws1\"}"
         )
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("al"))

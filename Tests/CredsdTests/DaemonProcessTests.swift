@@ -51,7 +51,9 @@ struct DaemonProcessTests {
             buffer[bytes.count] = 0
         }
         _ = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         close(fd)
         #expect(FileManager.default.fileExists(atPath: daemon.adminSocket))
@@ -62,7 +64,8 @@ struct DaemonProcessTests {
     @Test("a second daemon on live sockets, or a non-socket file at the path, stops startup")
     func refusesBadSocketPaths() throws {
         let daemon = try DaemonFixture()
-        let second = try ProcessResult.run(Binaries.credsd, ["serve", "--config", daemon.configPath, "--data-dir", daemon.directory.file("data2")])
+        let second = try ProcessResult.run(
+            Binaries.credsd, ["serve", "--config", daemon.configPath, "--data-dir", daemon.directory.file("data2")])
         #expect(second.status != 0)
         #expect(second.stderr.contains("another process is listening"))
         #expect(try daemon.adminCall("health")["status"] == "ok")
@@ -70,8 +73,11 @@ struct DaemonProcessTests {
         let plain = daemon.directory.write("plain-file", "not a socket")
         let third = try ProcessResult.run(
             Binaries.credsd,
-            ["serve", "--config", daemon.configPath, "--data-dir", daemon.directory.file("data3"), "--resolve-socket", plain,
-             "--admin-socket", daemon.directory.file("a3.sock")]
+            [
+                "serve", "--config", daemon.configPath, "--data-dir", daemon.directory.file("data3"),
+                "--resolve-socket", plain,
+                "--admin-socket", daemon.directory.file("a3.sock"),
+            ]
         )
         #expect(third.status != 0)
         #expect(third.stderr.contains("is not a socket"))
@@ -94,8 +100,10 @@ struct DaemonProcessTests {
         let shortKey = directory.write("short.key", "c2hvcnQta2V5LXNlY3JldA==\n")
         result = try ProcessResult.run(
             Binaries.credsd,
-            ["serve", "--data-dir", directory.file("d"), "--resolve-socket", directory.file("r.sock"),
-             "--admin-socket", directory.file("a.sock"), "--key-file", shortKey]
+            [
+                "serve", "--data-dir", directory.file("d"), "--resolve-socket", directory.file("r.sock"),
+                "--admin-socket", directory.file("a.sock"), "--key-file", shortKey,
+            ]
         )
         #expect(result.status != 0)
         #expect(result.stderr.contains("encryption.keyFiles"))
@@ -103,8 +111,10 @@ struct DaemonProcessTests {
 
         result = try ProcessResult.run(
             Binaries.credsd,
-            ["serve", "--data-dir", directory.file("d"), "--resolve-socket", directory.file("r.sock"),
-             "--admin-socket", directory.file("a.sock"), "--key-file", directory.file("missing.key")]
+            [
+                "serve", "--data-dir", directory.file("d"), "--resolve-socket", directory.file("r.sock"),
+                "--admin-socket", directory.file("a.sock"), "--key-file", directory.file("missing.key"),
+            ]
         )
         #expect(result.status != 0)
         #expect(result.stderr.contains("missing.key"))

@@ -62,8 +62,10 @@ struct FramingTests {
         let client = try daemon.admin()
         var bytes: [UInt8] = []
         for id in 1...50 {
-            bytes += Frame.encode(request(Int64(id), id % 2 == 0 ? "health" : "members.set",
-                id % 2 == 0 ? [:] : ["workspaceId": "ws1", "principal": .string("p\(id)"), "role": "read"]))
+            bytes += Frame.encode(
+                request(
+                    Int64(id), id % 2 == 0 ? "health" : "members.set",
+                    id % 2 == 0 ? [:] : ["workspaceId": "ws1", "principal": .string("p\(id)"), "role": "read"]))
         }
         try client.sendRaw(bytes)
         var seen = Set<Int64>()
@@ -103,9 +105,14 @@ struct FramingTests {
     @Test("a method sent to the wrong socket is method_not_found")
     func wrongSocket() throws {
         let daemon = try DaemonFixture(configExtra: Self.daemonConfig)
-        #expect(reason { try daemon.adminCall("resolve", ["workspaceId": "ws1", "provider": "fal"]) } == "method_not_found")
-        #expect(reason { try daemon.resolveCall("connections.list", ["workspaceId": "ws1", "actor": "a"]) } == "method_not_found")
-        #expect(reason { try daemon.resolveCall("members.set", ["workspaceId": "ws1", "principal": "a", "role": "write"]) } == "method_not_found")
+        #expect(
+            reason { try daemon.adminCall("resolve", ["workspaceId": "ws1", "provider": "fal"]) } == "method_not_found")
+        #expect(
+            reason { try daemon.resolveCall("connections.list", ["workspaceId": "ws1", "actor": "a"]) }
+                == "method_not_found")
+        #expect(
+            reason { try daemon.resolveCall("members.set", ["workspaceId": "ws1", "principal": "a", "role": "write"]) }
+                == "method_not_found")
         #expect(try daemon.resolveCall("providers.list")["providers"]?.arrayValue?.count == 9)
         #expect(try daemon.adminCall("health")["version"] != nil)
     }

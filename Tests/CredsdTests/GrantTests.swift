@@ -37,9 +37,15 @@ struct GrantTests {
         let expiresAt = try #require(ISO8601DateFormatter().date(from: issued["expiresAt"]!.stringValue!))
         #expect(abs(expiresAt.timeIntervalSinceNow - 900) < 5)
         #expect(issued["grant"]!.stringValue!.hasPrefix("cg_"))
-        #expect(reason { try daemon.adminCall("grants.issue", ["workspaceId": "ws1", "ttlSeconds": 86_401]) } == "invalid_params")
-        #expect(reason { try daemon.adminCall("grants.issue", ["workspaceId": "ws1", "ttlSeconds": 0]) } == "invalid_params")
-        #expect(reason { try daemon.adminCall("grants.issue", ["workspaceId": "ws1", "providers": ["nope"]]) } == "unknown_provider")
+        #expect(
+            reason { try daemon.adminCall("grants.issue", ["workspaceId": "ws1", "ttlSeconds": 86_401]) }
+                == "invalid_params")
+        #expect(
+            reason { try daemon.adminCall("grants.issue", ["workspaceId": "ws1", "ttlSeconds": 0]) } == "invalid_params"
+        )
+        #expect(
+            reason { try daemon.adminCall("grants.issue", ["workspaceId": "ws1", "providers": ["nope"]]) }
+                == "unknown_provider")
 
         let short = try daemon.grant(ttl: 1)
         let params: [String: JSONValue] = ["workspaceId": "ws1", "provider": "fal", "grant": .string(short)]
@@ -53,7 +59,8 @@ struct GrantTests {
         let daemon = try DaemonFixture(builtin: ["fal": "platform"])
         let grant = try daemon.grant()
         try daemon.restart()
-        let result = try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "fal", "grant": .string(grant)])
+        let result = try daemon.resolveCall(
+            "resolve", ["workspaceId": "ws1", "provider": "fal", "grant": .string(grant)])
         #expect(result["source"] == "built_in")
         daemon.stop()
         let store = try Data(contentsOf: URL(fileURLWithPath: daemon.dataDir + "/data.mdb"))

@@ -11,7 +11,8 @@ import Testing
 /// The engine in process: writes racing a reload of the key ring (what SIGHUP does).
 @Suite("key ring reloads during writes")
 struct KeyReloadRaceTests {
-    @Test("an upsert racing a reload that removes the key is refused or sealed, never stored active without a credential")
+    @Test(
+        "an upsert racing a reload that removes the key is refused or sealed, never stored active without a credential")
     func upsertDuringReload() throws {
         let directory = TemporaryDirectory()
         let database = try CredsDatabase(directory: directory.path)
@@ -27,7 +28,8 @@ struct KeyReloadRaceTests {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }
         let context = CallContext(socket: .admin, eventLoop: group.next(), method: "members.set")
-        _ = try engine.membersSet(["workspaceId": "ws1", "principal": "alice", "role": "write"], context: context).wait()
+        _ = try engine.membersSet(["workspaceId": "ws1", "principal": "alice", "role": "write"], context: context)
+            .wait()
 
         // A reloader flips the key ring as fast as it can while upserts go on.
         let stop = Atomic<Bool>(false)
@@ -45,10 +47,12 @@ struct KeyReloadRaceTests {
         for index in 0..<3_000 {
             let upsert = CallContext(socket: .admin, eventLoop: group.next(), method: "connections.upsert")
             do {
-                let answer = try engine.connectionsUpsert([
-                    "workspaceId": "ws1", "provider": "fal", "displayName": "k", "actor": "alice",
-                    "credentialPayload": ["apiKey": .string("fal-race-\(index)")],
-                ], context: upsert).wait()
+                let answer = try engine.connectionsUpsert(
+                    [
+                        "workspaceId": "ws1", "provider": "fal", "displayName": "k", "actor": "alice",
+                        "credentialPayload": ["apiKey": .string("fal-race-\(index)")],
+                    ], context: upsert
+                ).wait()
                 stored.append(try #require(answer["connection"]?["id"]?.stringValue))
             } catch let error as RPCError {
                 #expect(error.reason == .encryptionKeyMissing)
@@ -62,12 +66,17 @@ struct KeyReloadRaceTests {
         var unreadable: [String] = []
         for id in stored {
             do {
-                _ = try engine.resolve(["workspaceId": "ws1", "provider": "fal", "connectionId": .string(id)], context: resolve).wait()
+                _ = try engine.resolve(
+                    ["workspaceId": "ws1", "provider": "fal", "connectionId": .string(id)], context: resolve
+                ).wait()
             } catch {
                 unreadable.append("\(error)")
             }
         }
-        #expect(unreadable.isEmpty, "\(unreadable.count) of \(stored.count) stored connections do not resolve (\(refused) refused): \(unreadable.prefix(3))")
+        #expect(
+            unreadable.isEmpty,
+            "\(unreadable.count) of \(stored.count) stored connections do not resolve (\(refused) refused): \(unreadable.prefix(3))"
+        )
         #expect(stored.count + refused == 3_000)
     }
 }

@@ -10,7 +10,9 @@ struct LeakTests {
     static func forms(of secret: String) -> [String] {
         let bytes = Array(secret.utf8)
         var forms = [secret, bytes.withUnsafeBytes { Base64.encode($0) }, Hex.encode(bytes)]
-        if let decoded = Base64.decode(secret.hasPrefix("whsec_") ? String(secret.dropFirst(6)) : secret), decoded.count >= 8 {
+        if let decoded = Base64.decode(secret.hasPrefix("whsec_") ? String(secret.dropFirst(6)) : secret),
+            decoded.count >= 8
+        {
             forms.append(Hex.encode(decoded))
             forms.append(Base64.encodeURLSafe(decoded))
         }
@@ -19,15 +21,21 @@ struct LeakTests {
 
     @Test("keys, tokens, grants, master keys and webhook secrets never reach logs, audit, errors or the store in clear")
     func sweep() throws {
-        let daemon = try DaemonFixture(builtin: ["fal": "platform-fal-9f8e7d6c5b4a", "gemini": "AIzaPlatformGeminiSecret00000000000000"], logLevel: "trace")
+        let daemon = try DaemonFixture(
+            builtin: ["fal": "platform-fal-9f8e7d6c5b4a", "gemini": "AIzaPlatformGeminiSecret00000000000000"],
+            logLevel: "trace")
         try daemon.addWriter()
         var outputs: [String] = []
         func keep(_ error: CredsRemoteError?) {
-            if let error { outputs.append(error.description + String(decoding: JSONValue.object(error.data).serialized(), as: UTF8.self)) }
+            if let error {
+                outputs.append(
+                    error.description + String(decoding: JSONValue.object(error.data).serialized(), as: UTF8.self))
+            }
         }
         let apiKeys = ["re_LeakCheckKey_123456", "sk_eleven_leakcheck_abcdef", "vck_leakcheck_gateway_key"]
         let webhook = "whsec_bGVha2NoZWNrd2ViaG9va3NlY3JldDEyMzQ1Ng=="
-        let resend = try daemon.upsert(provider: "resend", payload: ["apiKey": .string(apiKeys[0]), "webhookSecret": .string(webhook)])
+        let resend = try daemon.upsert(
+            provider: "resend", payload: ["apiKey": .string(apiKeys[0]), "webhookSecret": .string(webhook)])
         try daemon.upsert(provider: "elevenlabs", payload: ["apiKey": .string(apiKeys[1])])
         try daemon.upsert(provider: "vercel-ai-gateway", payload: ["apiKey": .string(apiKeys[2])])
         let grant = try daemon.grant()
@@ -37,29 +45,55 @@ struct LeakTests {
 
         let resolver = try daemon.resolver()
         for provider in ["resend", "elevenlabs", "vercel-ai-gateway", "fal", "gemini"] {
-            _ = try resolver.call("resolve", ["workspaceId": "ws1", "provider": .string(provider), "grant": .string(grant)])
+            _ = try resolver.call(
+                "resolve", ["workspaceId": "ws1", "provider": .string(provider), "grant": .string(grant)])
         }
-        keep(remoteError { try resolver.call("resolve", ["workspaceId": "ws1", "provider": "gemini", "grant": .string(limited)]) })
-        keep(remoteError { try resolver.call("resolve", ["workspaceId": "ws1", "provider": "gemini", "grant": .string(grant + "x")]) })
-        keep(remoteError { try resolver.call("resolve", ["workspaceId": "ws1", "provider": "fal", "grant": .string(grant), "connectionId": .string(resend)]) })
-        keep(remoteError {
-            try resolver.call("events.verify", [
-                "workspaceId": "ws1", "provider": "resend", "grant": .string(grant), "body": "{}",
-                "headers": ["svix-id": "m", "svix-timestamp": .string(String(Int(Date().timeIntervalSince1970))), "svix-signature": "v1,AAAA"],
-            ])
-        })
-        keep(remoteError {
-            try daemon.adminCall("connections.upsert", [
-                "workspaceId": "ws1", "provider": "elevenlabs", "displayName": "bad",
-                "credentialPayload": ["apiKey": .string(apiKeys[1] + " with space")], "actor": "alice",
-            ])
-        })
-        keep(remoteError {
-            try daemon.adminCall("connections.upsert", [
-                "workspaceId": "ws1", "provider": "elevenlabs", "displayName": "bad",
-                "credentialPayload": ["apiKey": .string(apiKeys[1]), "token": .string(apiKeys[2])], "actor": "mallory",
-            ])
-        })
+        keep(
+            remoteError {
+                try resolver.call("resolve", ["workspaceId": "ws1", "provider": "gemini", "grant": .string(limited)])
+            })
+        keep(
+            remoteError {
+                try resolver.call(
+                    "resolve", ["workspaceId": "ws1", "provider": "gemini", "grant": .string(grant + "x")])
+            })
+        keep(
+            remoteError {
+                try resolver.call(
+                    "resolve",
+                    ["workspaceId": "ws1", "provider": "fal", "grant": .string(grant), "connectionId": .string(resend)])
+            })
+        keep(
+            remoteError {
+                try resolver.call(
+                    "events.verify",
+                    [
+                        "workspaceId": "ws1", "provider": "resend", "grant": .string(grant), "body": "{}",
+                        "headers": [
+                            "svix-id": "m", "svix-timestamp": .string(String(Int(Date().timeIntervalSince1970))),
+                            "svix-signature": "v1,AAAA",
+                        ],
+                    ])
+            })
+        keep(
+            remoteError {
+                try daemon.adminCall(
+                    "connections.upsert",
+                    [
+                        "workspaceId": "ws1", "provider": "elevenlabs", "displayName": "bad",
+                        "credentialPayload": ["apiKey": .string(apiKeys[1] + " with space")], "actor": "alice",
+                    ])
+            })
+        keep(
+            remoteError {
+                try daemon.adminCall(
+                    "connections.upsert",
+                    [
+                        "workspaceId": "ws1", "provider": "elevenlabs", "displayName": "bad",
+                        "credentialPayload": ["apiKey": .string(apiKeys[1]), "token": .string(apiKeys[2])],
+                        "actor": "mallory",
+                    ])
+            })
         keep(remoteError { try daemon.adminCall("grants.revoke", ["grant": .string(grant + "nope")]) })
         try daemon.adminCall("grants.revoke", ["grant": .string(limited)])
         let rotatedKey = daemon.makeKey(named: "rotated.key")
@@ -74,7 +108,10 @@ struct LeakTests {
             outputs.append(String(decoding: try admin.call(method).serialized(), as: UTF8.self))
         }
         outputs.append(String(decoding: try admin.call("audit.list", ["limit": 1000]).serialized(), as: UTF8.self))
-        outputs.append(String(decoding: try admin.call("connections.list", ["workspaceId": "ws1", "actor": "alice"]).serialized(), as: UTF8.self))
+        outputs.append(
+            String(
+                decoding: try admin.call("connections.list", ["workspaceId": "ws1", "actor": "alice"]).serialized(),
+                as: UTF8.self))
         daemon.stop()
         outputs.append(daemon.daemonLog)
         let store = try Data(contentsOf: URL(fileURLWithPath: daemon.dataDir + "/data.mdb"))
@@ -87,12 +124,15 @@ struct LeakTests {
                 for output in outputs {
                     #expect(!output.contains(form), "a secret leaked into an answer or the log")
                 }
-                #expect(!storeText.contains(form) && store.range(of: Data(form.utf8)) == nil, "a secret is in the store in clear")
+                #expect(
+                    !storeText.contains(form) && store.range(of: Data(form.utf8)) == nil,
+                    "a secret is in the store in clear")
             }
         }
     }
 
-    @Test("OAuth client secrets, refresh tokens and access tokens never reach logs, audit, errors or the store in clear")
+    @Test(
+        "OAuth client secrets, refresh tokens and access tokens never reach logs, audit, errors or the store in clear")
     func oauthSweep() throws {
         let provider = try FakeOAuthProvider()
         provider.configure {
@@ -103,10 +143,12 @@ struct LeakTests {
             configExtra: "[resolve]\nrequireGrant = false\n\n" + provider.configSections(), logLevel: "trace"
         )
         try daemon.addWriter()
-        let begun = try daemon.adminCall("oauth.begin", [
-            "workspaceId": "ws1", "provider": "google-workspace", "displayName": "Drive",
-            "redirectUri": "https://app.example/oauth/callback", "actor": "alice",
-        ])
+        let begun = try daemon.adminCall(
+            "oauth.begin",
+            [
+                "workspaceId": "ws1", "provider": "google-workspace", "displayName": "Drive",
+                "redirectUri": "https://app.example/oauth/callback", "actor": "alice",
+            ])
         let url = begun["authorizationUrl"]!.stringValue!
         let challenge = FakeOAuthProvider.parseForm(String(url.split(separator: "?").last!))["code_challenge"]!
         provider.configure { $0.codes["leak-code"] = challenge }
@@ -116,22 +158,33 @@ struct LeakTests {
             let answer = try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "google-workspace"])
             tokens.append(answer["credential"]!["accessToken"]!.stringValue!)
         }
-        let gh = try daemon.adminCall("oauth.begin", [
-            "workspaceId": "ws1", "provider": "github", "displayName": "Repos",
-            "redirectUri": "https://app.example/oauth/callback", "actor": "alice",
-        ])
+        let gh = try daemon.adminCall(
+            "oauth.begin",
+            [
+                "workspaceId": "ws1", "provider": "github", "displayName": "Repos",
+                "redirectUri": "https://app.example/oauth/callback", "actor": "alice",
+            ])
         try daemon.adminCall("oauth.complete", ["state": gh["state"]!, "installationId": 31337, "code": "gh-code"])
-        tokens.append(try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "github"])["credential"]!["accessToken"]!.stringValue!)
+        tokens.append(
+            try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "github"])["credential"]![
+                "accessToken"]!.stringValue!)
         provider.configure { $0.behaviour = .invalidGrant }
-        let refusal = remoteError { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "google-workspace"]) }
+        let refusal = remoteError {
+            try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "google-workspace"])
+        }
         #expect(refusal?.reason == "reauth_required")
         Thread.sleep(forTimeInterval: 0.3)
         let audit = String(decoding: try daemon.adminCall("audit.list", ["limit": 1000]).serialized(), as: UTF8.self)
-        let listed = String(decoding: try daemon.adminCall("connections.list", ["workspaceId": "ws1", "actor": "alice"]).serialized(), as: UTF8.self)
+        let listed = String(
+            decoding: try daemon.adminCall("connections.list", ["workspaceId": "ws1", "actor": "alice"]).serialized(),
+            as: UTF8.self)
         daemon.stop()
         let store = try Data(contentsOf: URL(fileURLWithPath: daemon.dataDir + "/data.mdb"))
-        let secrets = [FakeOAuthProvider.clientSecret, FakeOAuthProvider.githubClientSecret, "1//refresh-1", "1//refresh-2",
-                       "1//refresh-3", "ghu_user_", "ghr_", begun["state"]!.stringValue!] + tokens
+        let secrets =
+            [
+                FakeOAuthProvider.clientSecret, FakeOAuthProvider.githubClientSecret, "1//refresh-1", "1//refresh-2",
+                "1//refresh-3", "ghu_user_", "ghr_", begun["state"]!.stringValue!,
+            ] + tokens
         let outputs = [daemon.daemonLog, audit, listed, refusal.map { "\($0)\($0.data)" } ?? ""]
         for secret in secrets {
             for form in Self.forms(of: secret) {

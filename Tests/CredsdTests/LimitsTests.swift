@@ -51,7 +51,8 @@ struct BackPressureTests {
         let pid = try #require(daemon.pid)
         let before = rssKilobytes(pid)
         let greedy = try CredsClient(socketPath: daemon.adminSocket, timeoutSeconds: 1)
-        let frame = Frame.encode(JSONValue.object(["jsonrpc": "2.0", "id": 1, "method": "providers.list"]).serialized())
+        let frame = Frame.encode(
+            JSONValue.object(["jsonrpc": "2.0", "id": 1, "method": "providers.list"]).serialized())
         var batch: [UInt8] = []
         for _ in 0..<200 { batch += frame }
         // providers.list answers are ~2 KB: keep asking, never read, until the daemon stops reading us

@@ -11,8 +11,9 @@ struct ListenBacklogTests {
     static let hasSocketActivate = FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-socket-activate")
 
     static var somaxconn: Int {
-        Int((try? String(contentsOfFile: "/proc/sys/net/core/somaxconn", encoding: .utf8))?
-            .trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 4096
+        Int(
+            (try? String(contentsOfFile: "/proc/sys/net/core/somaxconn", encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 4096
     }
 
     /// Stops `pid` and waits until every thread of it is stopped.
@@ -122,8 +123,9 @@ struct ListenBacklogTests {
         #expect(daemon.waitForLog("listen.backlog=resolve=\(expected),admin=\(expected)"))
     }
 
-    @Test("socket activation keeps the backlog systemd gave the sockets, not listenBacklog nor NIO's 128",
-          .enabled(if: hasSocketActivate))
+    @Test(
+        "socket activation keeps the backlog systemd gave the sockets, not listenBacklog nor NIO's 128",
+        .enabled(if: hasSocketActivate))
     func activatedSocketsKeepTheirBacklog() throws {
         // No `Process` may be waited on while this daemon runs: systemd-socket-activate closes the descriptor
         // Foundation watches for the child's exit, so Foundation's reaper blocks on this pid until it exits.
@@ -158,12 +160,16 @@ struct ListenBacklogTests {
         #expect(try daemon.resolveCall("health")["status"] == "ok")
     }
 
-    @Test("a malformed or unknown listen backlog stops startup naming the key", arguments: [
-        "listenBacklog = 0", "listenBacklog = \"4096\"", "listenBacklog = 3000000000", "listenBacklogs = 10",
-    ])
+    @Test(
+        "a malformed or unknown listen backlog stops startup naming the key",
+        arguments: [
+            "listenBacklog = 0", "listenBacklog = \"4096\"", "listenBacklog = 3000000000", "listenBacklogs = 10",
+        ])
     func malformed(line: String) throws {
         let directory = TemporaryDirectory()
-        let config = directory.write("credsd.toml", """
+        let config = directory.write(
+            "credsd.toml",
+            """
             dataDir = "\(directory.file("d"))"
             [sockets]
             resolve = "\(directory.file("r.sock"))"

@@ -12,13 +12,16 @@ struct LoadGeneratorSmokeTests {
     private func compile(_ name: String, into directory: TemporaryDirectory) throws -> String {
         let output = directory.file(name)
         let result = try ProcessResult.run(
-            "/usr/bin/cc", ["-O2", "-Wall", "-Werror", "-o", output, Self.benchDirectory.appendingPathComponent("\(name).c").path]
+            "/usr/bin/cc",
+            ["-O2", "-Wall", "-Werror", "-o", output, Self.benchDirectory.appendingPathComponent("\(name).c").path]
         )
         #expect(result.status == 0, "\(result.stderr)")
         return output
     }
 
-    @Test("loadgen drives a few hundred resolves with a grant and every answer carries the credential", .enabled(if: hasCompiler))
+    @Test(
+        "loadgen drives a few hundred resolves with a grant and every answer carries the credential",
+        .enabled(if: hasCompiler))
     func smoke() throws {
         let daemon = try DaemonFixture()
         let tools = TemporaryDirectory()
@@ -27,19 +30,29 @@ struct LoadGeneratorSmokeTests {
         try daemon.addWriter()
         try daemon.upsert(provider: "fal", payload: ["apiKey": "smoke-key"])
         let grant = try daemon.grant()
-        let payload = tools.write("resolve.json", String(decoding: JSONValue.object([
-            "jsonrpc": "2.0", "id": 1, "method": "resolve",
-            "params": ["workspaceId": "ws1", "provider": "fal", "grant": .string(grant)],
-        ]).serialized(), as: UTF8.self))
+        let payload = tools.write(
+            "resolve.json",
+            String(
+                decoding: JSONValue.object([
+                    "jsonrpc": "2.0", "id": 1, "method": "resolve",
+                    "params": ["workspaceId": "ws1", "provider": "fal", "grant": .string(grant)],
+                ]).serialized(), as: UTF8.self))
         let result = try ProcessResult.run(
-            loadgen, ["--socket", daemon.resolveSocket, "--connections", "4", "--payload", payload, "--requests", "400",
-                      "--expect", "\"smoke-key\"", "--server-pid", String(try #require(daemon.pid))]
+            loadgen,
+            [
+                "--socket", daemon.resolveSocket, "--connections", "4", "--payload", payload, "--requests", "400",
+                "--expect", "\"smoke-key\"", "--server-pid", String(try #require(daemon.pid)),
+            ]
         )
         #expect(result.status == 0, "\(result.stdout) \(result.stderr)")
-        let fields = Dictionary(uniqueKeysWithValues: result.stdout.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { pair -> (String, String)? in
-            let parts = pair.split(separator: "=").map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) }
-            return parts.count == 2 ? (parts[0], parts[1]) : nil
-        })
+        let fields = Dictionary(
+            uniqueKeysWithValues: result.stdout.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap {
+                pair -> (String, String)? in
+                let parts = pair.split(separator: "=").map {
+                    String($0).trimmingCharacters(in: .whitespacesAndNewlines)
+                }
+                return parts.count == 2 ? (parts[0], parts[1]) : nil
+            })
         #expect(Int(fields["requests"] ?? "0")! >= 400)
         #expect(fields["errors"] == "0")
         // The daemon's CPU per request, from its threads' schedstat: present and positive (its size is make bench's).
@@ -57,7 +70,8 @@ struct LoadGeneratorSmokeTests {
             _ = ChildExit.wait(server)
         }
         for _ in 0..<100 where !FileManager.default.fileExists(atPath: baselineSocket) { usleep(10_000) }
-        let base = try ProcessResult.run(loadgen, ["--socket", baselineSocket, "--connections", "2", "--payload", payload, "--requests", "200"])
+        let base = try ProcessResult.run(
+            loadgen, ["--socket", baselineSocket, "--connections", "2", "--payload", payload, "--requests", "200"])
         #expect(base.status == 0, "\(base.stdout) \(base.stderr)")
         #expect(base.stdout.contains("errors=0"))
     }

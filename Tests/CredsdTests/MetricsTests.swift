@@ -41,7 +41,9 @@ struct MetricsTests {
         #expect((stats["openConnections"]?["resolve"]?.intValue ?? 0) >= 1)
         #expect((stats["store"]?["usedBytes"]?.intValue ?? 0) > 0)
         let text = String(decoding: stats.serialized(), as: UTF8.self)
-        #expect(!text.contains("sk_this_is_not_a_method") && !text.contains("sk_metrics_key") && !text.contains("platform-fal-key"))
+        #expect(
+            !text.contains("sk_this_is_not_a_method") && !text.contains("sk_metrics_key")
+                && !text.contains("platform-fal-key"))
 
         let (status, body) = try HTTPGet.get(port: port, path: "/metrics")
         #expect(status == 200)

@@ -19,7 +19,9 @@ struct OAuthAttackTests {
         return (daemon, provider)
     }
 
-    private func beginGitHub(_ daemon: DaemonFixture, connectionId: String? = nil, actor: String = "alice") throws -> JSONValue {
+    private func beginGitHub(_ daemon: DaemonFixture, connectionId: String? = nil, actor: String = "alice") throws
+        -> JSONValue
+    {
         var params: [String: JSONValue] = [
             "workspaceId": "ws1", "provider": "github", "displayName": "Repos", "redirectUri": .string(Self.redirect),
             "actor": .string(actor),
@@ -35,32 +37,44 @@ struct OAuthAttackTests {
     ) throws -> JSONValue {
         provider.configure { $0.refreshTokens.insert(refreshToken) }
         daemon.remember(refreshToken)
-        return try daemon.adminCall("connections.upsert", [
-            "workspaceId": "ws1", "provider": "google-workspace", "displayName": "Imported", "actor": "alice",
-            "credentialPayload": [
-                "accessToken": .string("ya29.\(refreshToken.dropFirst(3))"), "refreshToken": .string(refreshToken),
-                "expiresAt": .string(ISO8601DateFormatter().string(from: Date().addingTimeInterval(expiresIn))),
-            ],
-        ])["connection"]!["id"]!
+        return try daemon.adminCall(
+            "connections.upsert",
+            [
+                "workspaceId": "ws1", "provider": "google-workspace", "displayName": "Imported", "actor": "alice",
+                "credentialPayload": [
+                    "accessToken": .string("ya29.\(refreshToken.dropFirst(3))"), "refreshToken": .string(refreshToken),
+                    "expiresAt": .string(ISO8601DateFormatter().string(from: Date().addingTimeInterval(expiresIn))),
+                ],
+            ])["connection"]!["id"]!
     }
 
     /// Begins re-authorizing connection `id` with Google and registers `code` for it at the fake; returns the state.
-    private func reauthorizeGoogle(_ daemon: DaemonFixture, _ provider: FakeOAuthProvider, _ id: JSONValue, code: String) throws -> JSONValue {
-        let begun = try daemon.adminCall("oauth.begin", [
-            "workspaceId": "ws1", "provider": "google-workspace", "displayName": "New", "redirectUri": .string(Self.redirect),
-            "actor": "alice", "connectionId": id,
-        ])
+    private func reauthorizeGoogle(
+        _ daemon: DaemonFixture, _ provider: FakeOAuthProvider, _ id: JSONValue, code: String
+    ) throws -> JSONValue {
+        let begun = try daemon.adminCall(
+            "oauth.begin",
+            [
+                "workspaceId": "ws1", "provider": "google-workspace", "displayName": "New",
+                "redirectUri": .string(Self.redirect),
+                "actor": "alice", "connectionId": id,
+            ])
         let url = try #require(begun["authorizationUrl"]?.stringValue)
-        let challenge = try #require(FakeOAuthProvider.parseForm(String(url.split(separator: "?").last!))["code_challenge"])
+        let challenge = try #require(
+            FakeOAuthProvider.parseForm(String(url.split(separator: "?").last!))["code_challenge"])
         provider.configure { $0.codes[code] = challenge }
         return begun["state"]!
     }
 
-    private func beginGoogle(_ daemon: DaemonFixture, _ provider: FakeOAuthProvider, actor: String = "alice") throws -> (JSONValue, String) {
-        let begun = try daemon.adminCall("oauth.begin", [
-            "workspaceId": "ws1", "provider": "google-workspace", "displayName": "Drive",
-            "redirectUri": .string(Self.redirect), "actor": .string(actor),
-        ])
+    private func beginGoogle(_ daemon: DaemonFixture, _ provider: FakeOAuthProvider, actor: String = "alice") throws
+        -> (JSONValue, String)
+    {
+        let begun = try daemon.adminCall(
+            "oauth.begin",
+            [
+                "workspaceId": "ws1", "provider": "google-workspace", "displayName": "Drive",
+                "redirectUri": .string(Self.redirect), "actor": .string(actor),
+            ])
         let url = try #require(begun["authorizationUrl"]?.stringValue)
         let query = FakeOAuthProvider.parseForm(String(url.split(separator: "?", maxSplits: 1).last ?? ""))
         let challenge = try #require(query["code_challenge"])
@@ -75,7 +89,8 @@ struct OAuthAttackTests {
         let begun = try beginGitHub(daemon)
         // 4242 is another workspace's installation of the same app: the browser can send any id.
         let error = remoteError {
-            try daemon.adminCall("oauth.complete", ["state": begun["state"]!, "installationId": 4242, "code": "gh-code"])
+            try daemon.adminCall(
+                "oauth.complete", ["state": begun["state"]!, "installationId": 4242, "code": "gh-code"])
         }
         #expect(error?.reason == "forbidden")
         let id = try #require(begun["connectionId"])
@@ -83,7 +98,9 @@ struct OAuthAttackTests {
         #expect(connection?["status"] == "error")
         #expect(provider.read { $0.installationPagesServed } == [1])
         // Nothing was minted for the forged installation, and resolve says why.
-        #expect(reason { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "github"]) } == "reauth_required")
+        #expect(
+            reason { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "github"]) }
+                == "reauth_required")
         #expect(provider.read { $0.mintedFor } == [])
         #expect(!daemon.daemonLog.contains("ghu_user"))
     }
@@ -93,10 +110,12 @@ struct OAuthAttackTests {
         let (daemon, provider) = try setUp()
         provider.configure { $0.userInstallations = Array(1...250) }
         let begun = try beginGitHub(daemon)
-        let done = try daemon.adminCall("oauth.complete", ["state": begun["state"]!, "installationId": "240", "code": "gh-code"])
+        let done = try daemon.adminCall(
+            "oauth.complete", ["state": begun["state"]!, "installationId": "240", "code": "gh-code"])
         #expect(done["connection"]?["status"] == "active")
         #expect(provider.read { $0.installationPagesServed } == [1, 2, 3])
-        let token = try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "github"])["credential"]?["accessToken"]
+        let token = try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "github"])["credential"]?[
+            "accessToken"]
         #expect(token?.stringValue?.contains("_i240_") == true)
         // The user token is kept sealed, never answered.
         #expect(done.serializedText.contains("ghu_user") == false)
@@ -106,9 +125,14 @@ struct OAuthAttackTests {
     func githubNeedsCode() throws {
         let (daemon, _) = try setUp()
         let begun = try beginGitHub(daemon)
-        #expect(reason { try daemon.adminCall("oauth.complete", ["state": begun["state"]!, "installationId": 31337]) } == "invalid_params")
-        #expect(reason { try daemon.adminCall("oauth.complete", ["state": begun["state"]!, "code": "gh-code"]) } == "invalid_params")
-        let done = try daemon.adminCall("oauth.complete", ["state": begun["state"]!, "installationId": 31337, "code": "gh-code"])
+        #expect(
+            reason { try daemon.adminCall("oauth.complete", ["state": begun["state"]!, "installationId": 31337]) }
+                == "invalid_params")
+        #expect(
+            reason { try daemon.adminCall("oauth.complete", ["state": begun["state"]!, "code": "gh-code"]) }
+                == "invalid_params")
+        let done = try daemon.adminCall(
+            "oauth.complete", ["state": begun["state"]!, "installationId": 31337, "code": "gh-code"])
         #expect(done["connection"]?["status"] == "active")
     }
 
@@ -116,13 +140,17 @@ struct OAuthAttackTests {
     func reauthorizeToAnotherInstallation() throws {
         let (daemon, provider) = try setUp()
         let first = try beginGitHub(daemon)
-        _ = try daemon.adminCall("oauth.complete", ["state": first["state"]!, "installationId": 31337, "code": "gh-code"])
-        let before = try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "github"])["credential"]?["accessToken"]
+        _ = try daemon.adminCall(
+            "oauth.complete", ["state": first["state"]!, "installationId": 31337, "code": "gh-code"])
+        let before = try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "github"])["credential"]?[
+            "accessToken"]
         #expect(before?.stringValue?.contains("_i31337_") == true)
         let id = try #require(first["connectionId"]?.stringValue)
         let again = try beginGitHub(daemon, connectionId: id)
-        _ = try daemon.adminCall("oauth.complete", ["state": again["state"]!, "installationId": 777, "code": "gh-code"])
-        let after = try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "github"])["credential"]?["accessToken"]
+        _ = try daemon.adminCall(
+            "oauth.complete", ["state": again["state"]!, "installationId": 777, "code": "gh-code"])
+        let after = try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "github"])["credential"]?[
+            "accessToken"]
         #expect(after?.stringValue?.contains("_i777_") == true)
         #expect(provider.read { $0.mintedFor } == ["31337", "777"])
     }
@@ -133,7 +161,9 @@ struct OAuthAttackTests {
         for method in ["connections.revoke", "connections.delete"] {
             let (begun, code) = try beginGoogle(daemon, provider)
             _ = try daemon.adminCall(method, ["connectionId": begun["connectionId"]!, "actor": "alice"])
-            #expect(reason { try daemon.adminCall("oauth.complete", ["state": begun["state"]!, "code": .string(code)]) } == "invalid_state", "\(method)")
+            #expect(
+                reason { try daemon.adminCall("oauth.complete", ["state": begun["state"]!, "code": .string(code)]) }
+                    == "invalid_state", "\(method)")
             #expect(provider.read { $0.exchangeCalls } == 0)
         }
     }
@@ -144,7 +174,9 @@ struct OAuthAttackTests {
         try daemon.addWriter("bob")
         let (begun, code) = try beginGoogle(daemon, provider, actor: "bob")
         _ = try daemon.adminCall("members.set", ["workspaceId": "ws1", "principal": "bob", "role": "read"])
-        #expect(reason { try daemon.adminCall("oauth.complete", ["state": begun["state"]!, "code": .string(code)]) } == "invalid_state")
+        #expect(
+            reason { try daemon.adminCall("oauth.complete", ["state": begun["state"]!, "code": .string(code)]) }
+                == "invalid_state")
         // Another writer's flow is untouched.
         let (other, otherCode) = try beginGoogle(daemon, provider)
         _ = try daemon.adminCall("members.set", ["workspaceId": "ws1", "principal": "bob", "role": "none"])
@@ -157,7 +189,9 @@ struct OAuthAttackTests {
         let (daemon, provider) = try setUp()
         try importGoogle(daemon, provider, refreshToken: "1//imported-refresh", expiresIn: -10)
         provider.configure { $0.behaviour = .redirect }
-        #expect(reason { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "google-workspace"]) } == "upstream_unavailable")
+        #expect(
+            reason { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "google-workspace"]) }
+                == "upstream_unavailable")
         let (begun, code) = try beginGoogle(daemon, provider)
         _ = try? daemon.adminCall("oauth.complete", ["state": begun["state"]!, "code": .string(code)])
         #expect(provider.read { $0.stolenRequests } == 0)
@@ -168,12 +202,13 @@ struct OAuthAttackTests {
         let (daemon, provider) = try setUp()
         try importGoogle(daemon, provider, refreshToken: "1//imported-refresh", expiresIn: -10)
         provider.configure { $0.expiresIn = Int.max }
-        #expect(reason { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "google-workspace"]) } == "upstream_unavailable")
+        #expect(
+            reason { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "google-workspace"]) }
+                == "upstream_unavailable")
         #expect(try daemon.adminCall("health")["status"] != nil)
         #expect(daemon.pid.map { kill($0, 0) == 0 } == true)
     }
 }
-
 
 extension OAuthAttackTests {
     /// Runs `body` on another thread; `wait()` returns its result.
@@ -208,13 +243,18 @@ extension OAuthAttackTests {
         let (daemon, provider) = try setUp()
         let (begun, code) = try beginGoogle(daemon, provider)
         provider.configure { $0.exchangeDelay = 2 }
-        let completing = Background { try daemon.adminCall("oauth.complete", ["state": begun["state"]!, "code": .string(code)]) }
+        let completing = Background {
+            try daemon.adminCall("oauth.complete", ["state": begun["state"]!, "code": .string(code)])
+        }
         #expect(eventually { provider.read { $0.exchangeCalls } == 1 })
         _ = try daemon.adminCall("connections.revoke", ["connectionId": begun["connectionId"]!, "actor": "alice"])
         #expect(reason { try completing.wait() } == "invalid_state")
-        let connection = try daemon.adminCall("connections.get", ["connectionId": begun["connectionId"]!, "actor": "alice"])
+        let connection = try daemon.adminCall(
+            "connections.get", ["connectionId": begun["connectionId"]!, "actor": "alice"])
         #expect(connection["connection"]?["status"] == "revoked")
-        #expect(reason { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "google-workspace"]) } == "no_credential")
+        #expect(
+            reason { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "google-workspace"]) }
+                == "no_credential")
     }
 
     @Test("a refresh that lands after a re-authorization is dropped: the new account's token stays")
@@ -223,16 +263,20 @@ extension OAuthAttackTests {
         let imported = try importGoogle(daemon, provider, refreshToken: "1//old-account", expiresIn: -10)
         // A resolve starts a slow refresh of the old account's token...
         provider.configure { $0.refreshDelay = 2 }
-        let resolving = Background { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "google-workspace"]) }
+        let resolving = Background {
+            try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "google-workspace"])
+        }
         #expect(eventually { provider.read { $0.refreshCalls } == 1 })
         // ...while the user re-authorizes the connection with another account.
         let state = try reauthorizeGoogle(daemon, provider, imported, code: "new-account")
         let done = try daemon.adminCall("oauth.complete", ["state": state, "code": "new-account"])
         #expect(done["connection"]?["status"] == "active")
-        let newToken = try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "google-workspace"])["credential"]?["accessToken"]
+        let newToken = try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "google-workspace"])[
+            "credential"]?["accessToken"]
         _ = try? resolving.wait()
         // The old refresh landed after the re-authorization: the new account's token is still what is served.
-        let after = try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "google-workspace"])["credential"]?["accessToken"]
+        let after = try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "google-workspace"])[
+            "credential"]?["accessToken"]
         #expect(after == newToken)
         #expect(after?.stringValue?.hasPrefix("ya29.access-") == true)
     }
@@ -242,7 +286,9 @@ extension OAuthAttackTests {
         let (daemon, provider) = try setUp()
         // Expires within refreshWindowSeconds (300): every resolve refreshes it.
         let imported = try importGoogle(daemon, provider, refreshToken: "1//expiring", expiresIn: 60)
-        provider.configure { $0.expiresIn = 60; $0.exchangeDelay = 1 }
+        provider.configure {
+            $0.expiresIn = 60; $0.exchangeDelay = 1
+        }
         let state = try reauthorizeGoogle(daemon, provider, imported, code: "new-account")
         let completing = Background { try daemon.adminCall("oauth.complete", ["state": state, "code": "new-account"]) }
         #expect(eventually { provider.read { $0.exchangeCalls } == 1 })
@@ -256,7 +302,11 @@ extension OAuthAttackTests {
         let (daemon, provider) = try setUp()
         provider.configure { $0.installationsStatus = 403 }
         let begun = try beginGitHub(daemon)
-        #expect(reason { try daemon.adminCall("oauth.complete", ["state": begun["state"]!, "installationId": 31337, "code": "gh-code"]) } == "upstream_unavailable")
+        #expect(
+            reason {
+                try daemon.adminCall(
+                    "oauth.complete", ["state": begun["state"]!, "installationId": 31337, "code": "gh-code"])
+            } == "upstream_unavailable")
     }
 
     @Test("Google: without a code the completion is invalid_params and the state stays usable")

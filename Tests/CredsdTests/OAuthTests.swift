@@ -25,7 +25,9 @@ struct OAuthTests {
     }
 
     /// Runs the Google flow to an active connection; returns its id.
-    private func connectGoogle(_ daemon: DaemonFixture, _ provider: FakeOAuthProvider, scopes: [String]? = nil) throws -> String {
+    private func connectGoogle(_ daemon: DaemonFixture, _ provider: FakeOAuthProvider, scopes: [String]? = nil) throws
+        -> String
+    {
         var params: [String: JSONValue] = [
             "workspaceId": "ws1", "provider": "google-workspace", "displayName": "Drive",
             "redirectUri": .string(Self.redirect), "actor": "alice",
@@ -35,25 +37,30 @@ struct OAuthTests {
         let url = try #require(begun["authorizationUrl"]?.stringValue)
         let challenge = try #require(query(url)["code_challenge"])
         provider.configure { $0.codes["code-\(challenge.prefix(6))"] = challenge }
-        let done = try daemon.adminCall("oauth.complete", ["state": begun["state"]!, "code": .string("code-\(challenge.prefix(6))")])
+        let done = try daemon.adminCall(
+            "oauth.complete", ["state": begun["state"]!, "code": .string("code-\(challenge.prefix(6))")])
         #expect(done["connection"]?["status"] == "active", "\(provider.read { $0.problems })")
         return try #require(done["connection"]?["id"]?.stringValue)
     }
 
     /// Imports Google tokens that expire `expiresIn` seconds from now.
     @discardableResult
-    private func importGoogle(_ daemon: DaemonFixture, _ provider: FakeOAuthProvider, expiresIn: TimeInterval) throws -> String {
+    private func importGoogle(_ daemon: DaemonFixture, _ provider: FakeOAuthProvider, expiresIn: TimeInterval) throws
+        -> String
+    {
         provider.configure { $0.refreshTokens.insert("1//imported-refresh") }
         daemon.remember("1//imported-refresh")
         daemon.remember("ya29.imported")
-        let result = try daemon.adminCall("connections.upsert", [
-            "workspaceId": "ws1", "provider": "google-workspace", "displayName": "Imported", "actor": "alice",
-            "credentialPayload": [
-                "accessToken": "ya29.imported", "refreshToken": "1//imported-refresh",
-                "expiresAt": .string(ISO8601DateFormatter().string(from: Date().addingTimeInterval(expiresIn))),
-                "scopes": ["https://www.googleapis.com/auth/drive.file"],
-            ],
-        ])
+        let result = try daemon.adminCall(
+            "connections.upsert",
+            [
+                "workspaceId": "ws1", "provider": "google-workspace", "displayName": "Imported", "actor": "alice",
+                "credentialPayload": [
+                    "accessToken": "ya29.imported", "refreshToken": "1//imported-refresh",
+                    "expiresAt": .string(ISO8601DateFormatter().string(from: Date().addingTimeInterval(expiresIn))),
+                    "scopes": ["https://www.googleapis.com/auth/drive.file"],
+                ],
+            ])
         #expect(result["connection"]?["mode"] == "oauth-user")
         return result["connection"]!["id"]!.stringValue!
     }
@@ -67,10 +74,13 @@ struct OAuthTests {
     @Test("Google: begin builds a PKCE authorization URL; complete exchanges the code; resolve answers the token")
     func googleFlow() throws {
         let (daemon, provider) = try setUp()
-        let begun = try daemon.adminCall("oauth.begin", [
-            "workspaceId": "ws1", "provider": "google-workspace", "displayName": "Drive",
-            "redirectUri": .string(Self.redirect), "scopes": ["https://www.googleapis.com/auth/drive.file"], "actor": "alice",
-        ])
+        let begun = try daemon.adminCall(
+            "oauth.begin",
+            [
+                "workspaceId": "ws1", "provider": "google-workspace", "displayName": "Drive",
+                "redirectUri": .string(Self.redirect), "scopes": ["https://www.googleapis.com/auth/drive.file"],
+                "actor": "alice",
+            ])
         let url = begun["authorizationUrl"]!.stringValue!
         #expect(url.hasPrefix(provider.baseURL + "/o/oauth2/v2/auth?"))
         let items = query(url)
@@ -84,7 +94,9 @@ struct OAuthTests {
         #expect(items["prompt"] == "consent")
         #expect(items["include_granted_scopes"] == "true")
         let id = begun["connectionId"]!.stringValue!
-        #expect(try daemon.adminCall("connections.get", ["connectionId": .string(id), "actor": "alice"])["connection"]?["status"] == "pending")
+        #expect(
+            try daemon.adminCall("connections.get", ["connectionId": .string(id), "actor": "alice"])["connection"]?[
+                "status"] == "pending")
 
         let challenge = items["code_challenge"]!
         provider.configure { $0.codes["the-code"] = challenge }
@@ -92,7 +104,9 @@ struct OAuthTests {
         #expect(provider.read { $0.problems } == [])
         #expect(done["connection"]?["status"] == "active")
         #expect(done["connection"]?["scopes"]?.arrayValue?.count == 2)
-        #expect(reason { try daemon.adminCall("oauth.complete", ["state": begun["state"]!, "code": "the-code"]) } == "invalid_state")
+        #expect(
+            reason { try daemon.adminCall("oauth.complete", ["state": begun["state"]!, "code": "the-code"]) }
+                == "invalid_state")
 
         let resolved = try resolveGoogle(daemon)
         #expect(resolved["source"] == "byo")
@@ -111,21 +125,27 @@ struct OAuthTests {
     @Test("a state is single-use, expires, and survives a restart in the middle of a flow")
     func stateLifecycle() throws {
         let (daemon, provider) = try setUp()
-        #expect(reason { try daemon.adminCall("oauth.complete", ["state": "st_unknown", "code": "x"]) } == "invalid_state")
-        let begun = try daemon.adminCall("oauth.begin", [
-            "workspaceId": "ws1", "provider": "google-workspace", "displayName": "Drive",
-            "redirectUri": .string(Self.redirect), "actor": "alice",
-        ])
+        #expect(
+            reason { try daemon.adminCall("oauth.complete", ["state": "st_unknown", "code": "x"]) } == "invalid_state")
+        let begun = try daemon.adminCall(
+            "oauth.begin",
+            [
+                "workspaceId": "ws1", "provider": "google-workspace", "displayName": "Drive",
+                "redirectUri": .string(Self.redirect), "actor": "alice",
+            ])
         try daemon.restart()
         let challenge = query(begun["authorizationUrl"]!.stringValue!)["code_challenge"]!
         provider.configure { $0.codes["after-restart"] = challenge }
         let done = try daemon.adminCall("oauth.complete", ["state": begun["state"]!, "code": "after-restart"])
         #expect(done["connection"]?["status"] == "active")
 
-        let second = try daemon.adminCall("oauth.begin", [
-            "workspaceId": "ws1", "provider": "github", "displayName": "Repo", "redirectUri": .string(Self.redirect),
-            "actor": "alice",
-        ])
+        let second = try daemon.adminCall(
+            "oauth.begin",
+            [
+                "workspaceId": "ws1", "provider": "github", "displayName": "Repo",
+                "redirectUri": .string(Self.redirect),
+                "actor": "alice",
+            ])
         daemon.stop()
         let surgery = try StoreSurgery(dataDir: daemon.dataDir)
         let key = Digest.sha256(second["state"]!.stringValue!.utf8)
@@ -134,23 +154,31 @@ struct OAuthTests {
         try surgery.putJSON("oauth_states", key, record)
         surgery.close()
         try daemon.start()
-        #expect(reason { try daemon.adminCall("oauth.complete", ["state": second["state"]!, "installationId": 5, "code": "gh-code"]) } == "invalid_state")
+        #expect(
+            reason {
+                try daemon.adminCall(
+                    "oauth.complete", ["state": second["state"]!, "installationId": 5, "code": "gh-code"])
+            } == "invalid_state")
     }
 
     @Test("an error from the provider sets status error with lastError")
     func providerError() throws {
         let (daemon, _) = try setUp()
-        let begun = try daemon.adminCall("oauth.begin", [
-            "workspaceId": "ws1", "provider": "google-workspace", "displayName": "Drive",
-            "redirectUri": .string(Self.redirect), "actor": "alice",
-        ])
+        let begun = try daemon.adminCall(
+            "oauth.begin",
+            [
+                "workspaceId": "ws1", "provider": "google-workspace", "displayName": "Drive",
+                "redirectUri": .string(Self.redirect), "actor": "alice",
+            ])
         let done = try daemon.adminCall("oauth.complete", ["state": begun["state"]!, "error": "access_denied"])
         #expect(done["connection"]?["status"] == "error")
         #expect(done["connection"]?["lastError"]?.stringValue?.contains("access_denied") == true)
-        let bad = try daemon.adminCall("oauth.begin", [
-            "workspaceId": "ws1", "provider": "google-workspace", "displayName": "Drive",
-            "redirectUri": .string(Self.redirect), "actor": "alice",
-        ])
+        let bad = try daemon.adminCall(
+            "oauth.begin",
+            [
+                "workspaceId": "ws1", "provider": "google-workspace", "displayName": "Drive",
+                "redirectUri": .string(Self.redirect), "actor": "alice",
+            ])
         let refused = try daemon.adminCall("oauth.complete", ["state": bad["state"]!, "code": "never-issued"])
         #expect(refused["connection"]?["status"] == "error")
         #expect(refused["connection"]?["lastError"]?.stringValue?.contains("invalid_grant") == true)
@@ -167,8 +195,10 @@ struct OAuthTests {
         let second = try resolveGoogle(daemon)
         #expect(second["credential"]?["accessToken"] == "ya29.access-1")
         #expect(provider.read { $0.refreshCalls } == 1)
-        let connection = try daemon.adminCall("connections.list", ["workspaceId": "ws1", "provider": "google-workspace", "actor": "alice"])
-        let expiresAt = ISO8601DateFormatter().date(from: connection["connections"]!.arrayValue![0]["expiresAt"]!.stringValue!)!
+        let connection = try daemon.adminCall(
+            "connections.list", ["workspaceId": "ws1", "provider": "google-workspace", "actor": "alice"])
+        let expiresAt = ISO8601DateFormatter().date(
+            from: connection["connections"]!.arrayValue![0]["expiresAt"]!.stringValue!)!
         #expect(expiresAt.timeIntervalSinceNow > 3000)
     }
 
@@ -183,7 +213,8 @@ struct OAuthTests {
                 group.addTask {
                     try await Task.detached {
                         let client = try CredsClient(socketPath: socket)
-                        return try client.call("resolve", ["workspaceId": "ws1", "provider": "google-workspace"])["credential"]!["accessToken"]!.stringValue!
+                        return try client.call("resolve", ["workspaceId": "ws1", "provider": "google-workspace"])[
+                            "credential"]!["accessToken"]!.stringValue!
                     }.value
                 }
             }
@@ -219,7 +250,8 @@ struct OAuthTests {
         let error = remoteError { try resolveGoogle(daemon) }
         #expect(error?.reason == "reauth_required")
         #expect(error?.data["connectionId"] == .string(id))
-        let connection = try daemon.adminCall("connections.get", ["connectionId": .string(id), "actor": "alice"])["connection"]
+        let connection = try daemon.adminCall("connections.get", ["connectionId": .string(id), "actor": "alice"])[
+            "connection"]
         #expect(connection?["status"] == "error")
         #expect(connection?["lastError"]?.stringValue?.contains("invalid_grant") == true)
         let again = remoteError { try resolveGoogle(daemon) }
@@ -227,7 +259,9 @@ struct OAuthTests {
         #expect(again?.data["connectionId"] == .string(id))
     }
 
-    @Test("a 500 keeps the status and serves a still-valid token; an expired one is upstream_unavailable; failures back off")
+    @Test(
+        "a 500 keeps the status and serves a still-valid token; an expired one is upstream_unavailable; failures back off"
+    )
     func serverErrors() throws {
         let (daemon, provider) = try setUp()
         let id = try importGoogle(daemon, provider, expiresIn: 120)
@@ -236,7 +270,9 @@ struct OAuthTests {
         #expect(provider.read { $0.refreshCalls } == 1)
         for _ in 0..<5 { #expect(try resolveGoogle(daemon)["credential"]?["accessToken"] == "ya29.imported") }
         #expect(provider.read { $0.refreshCalls } == 1, "no retry on every request while backing off")
-        #expect(try daemon.adminCall("connections.get", ["connectionId": .string(id), "actor": "alice"])["connection"]?["status"] == "active")
+        #expect(
+            try daemon.adminCall("connections.get", ["connectionId": .string(id), "actor": "alice"])["connection"]?[
+                "status"] == "active")
 
         let (expired, expiredProvider) = try setUp()
         try importGoogle(expired, expiredProvider, expiresIn: -10)
@@ -260,7 +296,9 @@ struct OAuthTests {
         let (daemon, provider) = try setUp()
         try importGoogle(daemon, provider, expiresIn: 3600)
         let sheets = "https://www.googleapis.com/auth/spreadsheets"
-        let error = remoteError { try resolveGoogle(daemon, scopes: ["https://www.googleapis.com/auth/drive.file", sheets]) }
+        let error = remoteError {
+            try resolveGoogle(daemon, scopes: ["https://www.googleapis.com/auth/drive.file", sheets])
+        }
         #expect(error?.reason == "insufficient_scope")
         #expect(error?.data["missing"] == [.string(sheets)])
         #expect(try resolveGoogle(daemon, scopes: ["https://www.googleapis.com/auth/drive.file"])["source"] == "byo")
@@ -269,14 +307,21 @@ struct OAuthTests {
     @Test("GitHub: installation recorded; a token minted with a valid app JWT and reused")
     func githubFlow() throws {
         let (daemon, provider) = try setUp()
-        let begun = try daemon.adminCall("oauth.begin", [
-            "workspaceId": "ws1", "provider": "github", "displayName": "Repos", "redirectUri": .string(Self.redirect),
-            "actor": "alice",
-        ])
-        #expect(begun["authorizationUrl"]?.stringValue?.hasPrefix(provider.baseURL + "/apps/builderstudio-test/installations/new?state=") == true)
-        let done = try daemon.adminCall("oauth.complete", ["state": begun["state"]!, "installationId": "31337", "code": "gh-code"])
+        let begun = try daemon.adminCall(
+            "oauth.begin",
+            [
+                "workspaceId": "ws1", "provider": "github", "displayName": "Repos",
+                "redirectUri": .string(Self.redirect),
+                "actor": "alice",
+            ])
+        #expect(
+            begun["authorizationUrl"]?.stringValue?.hasPrefix(
+                provider.baseURL + "/apps/builderstudio-test/installations/new?state=") == true)
+        let done = try daemon.adminCall(
+            "oauth.complete", ["state": begun["state"]!, "installationId": "31337", "code": "gh-code"])
         #expect(done["connection"]?["status"] == "active")
-        let first = try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "github", "requiredScopes": ["contents:read"]])
+        let first = try daemon.resolveCall(
+            "resolve", ["workspaceId": "ws1", "provider": "github", "requiredScopes": ["contents:read"]])
         let token = try #require(first["credential"]?["accessToken"]?.stringValue)
         #expect(token.hasPrefix("ghs_installation_"))
         #expect(first["headers"] == ["Authorization": .string("Bearer \(token)")])
@@ -285,23 +330,34 @@ struct OAuthTests {
         #expect(second["credential"]?["accessToken"] == .string(token))
         #expect(provider.read { $0.mintCalls } == 1)
         #expect(provider.read { $0.problems } == [])
-        #expect(reason { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "github", "requiredScopes": ["administration:write"]]) } == "insufficient_scope")
+        #expect(
+            reason {
+                try daemon.resolveCall(
+                    "resolve", ["workspaceId": "ws1", "provider": "github", "requiredScopes": ["administration:write"]])
+            } == "insufficient_scope")
         #expect(!daemon.daemonLog.contains("ghu_user") && !daemon.daemonLog.contains(token))
     }
 
     @Test("GitHub: an uninstalled app sets error and answers reauth_required; a numeric installationId works")
     func githubUninstalled() throws {
         let (daemon, provider) = try setUp()
-        let begun = try daemon.adminCall("oauth.begin", [
-            "workspaceId": "ws1", "provider": "github", "displayName": "Repos", "redirectUri": .string(Self.redirect),
-            "actor": "alice",
-        ])
-        let id = try daemon.adminCall("oauth.complete", ["state": begun["state"]!, "installationId": 777, "code": "gh-code"])["connection"]!["id"]!
+        let begun = try daemon.adminCall(
+            "oauth.begin",
+            [
+                "workspaceId": "ws1", "provider": "github", "displayName": "Repos",
+                "redirectUri": .string(Self.redirect),
+                "actor": "alice",
+            ])
+        let id = try daemon.adminCall(
+            "oauth.complete", ["state": begun["state"]!, "installationId": 777, "code": "gh-code"])["connection"]![
+                "id"]!
         provider.configure { $0.behaviour = .uninstalled }
         let error = remoteError { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "github"]) }
         #expect(error?.reason == "reauth_required")
         #expect(error?.data["connectionId"] == id)
-        #expect(try daemon.adminCall("connections.get", ["connectionId": id, "actor": "alice"])["connection"]?["status"] == "error")
+        #expect(
+            try daemon.adminCall("connections.get", ["connectionId": id, "actor": "alice"])["connection"]?["status"]
+                == "error")
         #expect(provider.read { $0.problems } == [])
     }
 
@@ -311,10 +367,12 @@ struct OAuthTests {
         try daemon.addWriter()
         func begin(_ provider: String, actor: String = "alice") -> String? {
             reason {
-                try daemon.adminCall("oauth.begin", [
-                    "workspaceId": "ws1", "provider": .string(provider), "displayName": "X",
-                    "redirectUri": .string(Self.redirect), "actor": .string(actor),
-                ])
+                try daemon.adminCall(
+                    "oauth.begin",
+                    [
+                        "workspaceId": "ws1", "provider": .string(provider), "displayName": "X",
+                        "redirectUri": .string(Self.redirect), "actor": .string(actor),
+                    ])
             }
         }
         #expect(begin("google-workspace") == "invalid_params")

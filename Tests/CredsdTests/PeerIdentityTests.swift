@@ -32,8 +32,9 @@ struct PeerIdentityTests {
         return daemon
     }
 
-    @Test("empty allowlists: anyone may resolve, only root and the daemon's uid may administer",
-          .enabled(if: canSwitchUser))
+    @Test(
+        "empty allowlists: anyone may resolve, only root and the daemon's uid may administer",
+        .enabled(if: canSwitchUser))
     func defaults() throws {
         let daemon = try openDaemon(socketsExtra: "")
         let resolved = try credsctl(
@@ -51,13 +52,17 @@ struct PeerIdentityTests {
         #expect(try daemon.adminCall("health")["status"] == "ok")
     }
 
-    @Test("listed uids are allowed, others refused, on both sockets; the peer uid reaches the audit",
-          .enabled(if: canSwitchUser))
+    @Test(
+        "listed uids are allowed, others refused, on both sockets; the peer uid reaches the audit",
+        .enabled(if: canSwitchUser))
     func allowlists() throws {
         let daemon = try openDaemon(socketsExtra: "resolveAllowUids = [40002]\nadminAllowUids = [40001]\n")
         let adminAllowed = try credsctl(
             as: 40001,
-            ["members", "set", "--workspace", "ws1", "--principal", "p", "--role", "read", "--socket", daemon.adminSocket],
+            [
+                "members", "set", "--workspace", "ws1", "--principal", "p", "--role", "read", "--socket",
+                daemon.adminSocket,
+            ],
             daemon: daemon
         )
         #expect(adminAllowed.status == 0, "\(adminAllowed.stderr)")

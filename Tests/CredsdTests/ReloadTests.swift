@@ -12,7 +12,9 @@ struct ReloadTests {
         try daemon.upsert(provider: "fal", payload: ["apiKey": "fal-before-reload"])
         let oldKey = daemon.keyFiles[0]
         let oldId = try daemon.adminCall("health")["activeKeyId"]!.stringValue!
-        #expect(reason { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "gemini"]) } == "no_credential")
+        #expect(
+            reason { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "gemini"]) }
+                == "no_credential")
 
         let newKey = daemon.makeKey(named: "second.key")
         daemon.setKeys([newKey, oldKey])
@@ -27,17 +29,23 @@ struct ReloadTests {
         let health = try daemon.adminCall("health")
         #expect(health["activeKeyId"] != .string(oldId))
         #expect(health["builtin"] == ["gemini"])
-        #expect(try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "gemini"])["source"] == "built_in")
-        #expect(try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "fal"])["credential"] == ["apiKey": "fal-before-reload"])
+        #expect(
+            try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "gemini"])["source"] == "built_in")
+        #expect(
+            try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "fal"])["credential"] == [
+                "apiKey": "fal-before-reload"
+            ])
         #expect(daemon.daemonLog.contains("sockets.adminAllowUids=[4242]"))
         #expect(daemon.daemonLog.contains("keys=\(oldId) -> "))
         #expect(!daemon.daemonLog.contains("AIzaReloadedPlatformKey"))
 
-        try (toml + "\n[limits]\nmaxConnections = -1\n").write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
+        try (toml + "\n[limits]\nmaxConnections = -1\n").write(
+            toFile: daemon.configPath, atomically: true, encoding: .utf8)
         kill(daemon.pid!, SIGHUP)
         #expect(daemon.waitForLog("configuration reload refused"))
         #expect(daemon.daemonLog.contains("limits.maxConnections"))
-        #expect(try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "gemini"])["source"] == "built_in")
+        #expect(
+            try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "gemini"])["source"] == "built_in")
         #expect(try daemon.adminCall("health")["status"] == "ok")
     }
 
@@ -45,7 +53,9 @@ struct ReloadTests {
     func checkConfig() throws {
         let directory = TemporaryDirectory()
         let key = directory.write("k.key", "c2hvcnQ=\n")
-        let good = directory.write("good.toml", """
+        let good = directory.write(
+            "good.toml",
+            """
             dataDir = "\(directory.file("d"))"
             [resolve]
             requireGrant = false
@@ -60,7 +70,9 @@ struct ReloadTests {
         #expect(result.stdout.contains("configuration is valid"))
         #expect(!result.stdout.contains("fal-platform-secret"))
 
-        let bad = directory.write("bad.toml", """
+        let bad = directory.write(
+            "bad.toml",
+            """
             [sockets]
             resolv = "/x"
             [limits]
@@ -82,7 +94,8 @@ struct ReloadTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Binaries.credsd)
         process.arguments = [
-            "serve", "--log-format", "json", "--data-dir", directory.file("d"), "--resolve-socket", directory.file("r.sock"),
+            "serve", "--log-format", "json", "--data-dir", directory.file("d"), "--resolve-socket",
+            directory.file("r.sock"),
             "--admin-socket", directory.file("a.sock"),
         ]
         let pipe = Pipe()
@@ -95,7 +108,8 @@ struct ReloadTests {
         }
         process.terminate()
         _ = ChildExit.wait(process)
-        let lines = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
+        let lines = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(
+            separator: "\n")
         #expect(lines.count >= 3)
         for line in lines {
             let object = try JSONValue.parse(Array(line.utf8))

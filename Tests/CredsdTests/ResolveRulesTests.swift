@@ -12,7 +12,8 @@ struct ResolveRulesTests {
         try daemon.addWriter()
         let id = try daemon.upsert(provider: "fal", payload: ["apiKey": .string(Self.falKey)])
         let grant = try daemon.grant()
-        let result = try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "fal", "grant": .string(grant)])
+        let result = try daemon.resolveCall(
+            "resolve", ["workspaceId": "ws1", "provider": "fal", "grant": .string(grant)])
         #expect(result["source"] == "byo")
         #expect(result["policy"] == "auto")
         #expect(result["mode"] == "service")
@@ -22,13 +23,15 @@ struct ResolveRulesTests {
         #expect(result["fallbackReason"] == nil)
     }
 
-    @Test("each API-key provider answers its own auth header", arguments: [
-        ("fal", "Authorization", "Key "),
-        ("gemini", "x-goog-api-key", ""),
-        ("vercel-ai-gateway", "Authorization", "Bearer "),
-        ("elevenlabs", "xi-api-key", ""),
-        ("resend", "Authorization", "Bearer "),
-    ])
+    @Test(
+        "each API-key provider answers its own auth header",
+        arguments: [
+            ("fal", "Authorization", "Key "),
+            ("gemini", "x-goog-api-key", ""),
+            ("vercel-ai-gateway", "Authorization", "Bearer "),
+            ("elevenlabs", "xi-api-key", ""),
+            ("resend", "Authorization", "Bearer "),
+        ])
     func providerHeaders(provider: String, header: String, prefix: String) throws {
         let daemon = try DaemonFixture(configExtra: "[resolve]\nrequireGrant = false\n")
         try daemon.addWriter()
@@ -70,11 +73,13 @@ struct ResolveRulesTests {
         try daemon.upsert(provider: "fal", payload: ["apiKey": "own-fal"])
         for provider in ["gemini", "fal"] {
             try daemon.adminCall(
-                "policy.set", ["workspaceId": "ws1", "provider": .string(provider), "mode": "built_in", "actor": "alice"]
+                "policy.set",
+                ["workspaceId": "ws1", "provider": .string(provider), "mode": "built_in", "actor": "alice"]
             )
         }
         let grant = try daemon.grant()
-        let result = try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "gemini", "grant": .string(grant)])
+        let result = try daemon.resolveCall(
+            "resolve", ["workspaceId": "ws1", "provider": "gemini", "grant": .string(grant)])
         #expect(result["source"] == "built_in")
         #expect(result["policy"] == "built_in")
         #expect(result["credential"] == ["apiKey": "platform-gemini"])
@@ -90,8 +95,15 @@ struct ResolveRulesTests {
         try daemon.addWriter()
         try daemon.adminCall("policy.set", ["workspaceId": "ws1", "provider": "fal", "mode": "byo", "actor": "alice"])
         let grant = try daemon.grant()
-        #expect(reason { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "fal", "grant": .string(grant)]) } == "no_credential")
-        #expect(reason { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "elevenlabs", "grant": .string(grant)]) } == "no_credential")
+        #expect(
+            reason {
+                try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "fal", "grant": .string(grant)])
+            } == "no_credential")
+        #expect(
+            reason {
+                try daemon.resolveCall(
+                    "resolve", ["workspaceId": "ws1", "provider": "elevenlabs", "grant": .string(grant)])
+            } == "no_credential")
     }
 
     @Test("the most recently updated active connection wins; a named one is used as asked")
@@ -126,10 +138,19 @@ struct ResolveRulesTests {
         let other = try daemon.upsert(provider: "fal", payload: ["apiKey": "other"], workspace: "ws2")
         let revoked = try daemon.upsert(provider: "fal", payload: ["apiKey": "mine"])
         try daemon.adminCall("connections.revoke", ["connectionId": .string(revoked), "actor": "alice"])
-        #expect(reason { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "fal", "connectionId": .string(other)]) } == "not_found")
-        #expect(reason { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "gemini", "connectionId": .string(revoked)]) } == "not_found")
+        #expect(
+            reason {
+                try daemon.resolveCall(
+                    "resolve", ["workspaceId": "ws1", "provider": "fal", "connectionId": .string(other)])
+            } == "not_found")
+        #expect(
+            reason {
+                try daemon.resolveCall(
+                    "resolve", ["workspaceId": "ws1", "provider": "gemini", "connectionId": .string(revoked)])
+            } == "not_found")
         let error = remoteError {
-            try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "fal", "connectionId": .string(revoked)])
+            try daemon.resolveCall(
+                "resolve", ["workspaceId": "ws1", "provider": "fal", "connectionId": .string(revoked)])
         }
         #expect(error?.reason == "connection_unavailable")
         #expect(error?.data["status"] == "revoked")
@@ -149,12 +170,23 @@ struct ResolveRulesTests {
     @Test("unknown and unconnectable providers are refused on resolve")
     func providerRefusals() throws {
         let daemon = try DaemonFixture(configExtra: "[resolve]\nrequireGrant = false\n")
-        #expect(reason { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "nope"]) } == "unknown_provider")
-        #expect(reason { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "telegram"]) } == "provider_not_connectable")
-        #expect(reason { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "openclaw"]) } == "provider_not_connectable")
-        #expect(reason { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "github"]) } == "no_credential")
+        #expect(
+            reason { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "nope"]) }
+                == "unknown_provider")
+        #expect(
+            reason { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "telegram"]) }
+                == "provider_not_connectable")
+        #expect(
+            reason { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "openclaw"]) }
+                == "provider_not_connectable")
+        #expect(
+            reason { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "github"]) }
+                == "no_credential")
         #expect(reason { try daemon.resolveCall("resolve", ["workspaceId": "ws1"]) } == "invalid_params")
-        #expect(reason { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "fal", "bogus": 1]) } == "invalid_params")
-        #expect(reason { try daemon.resolveCall("resolve", ["workspaceId": 7, "provider": "fal"]) } == "invalid_params")
+        #expect(
+            reason { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "fal", "bogus": 1]) }
+                == "invalid_params")
+        #expect(
+            reason { try daemon.resolveCall("resolve", ["workspaceId": 7, "provider": "fal"]) } == "invalid_params")
     }
 }

@@ -30,10 +30,12 @@ struct ResourceExhaustionTests {
         for index in 0..<500 {
             let value = "sk_while_full_\(index)"
             do {
-                let result = try admin.call("connections.upsert", [
-                    "workspaceId": "ws1", "provider": "elevenlabs", "displayName": "full",
-                    "credentialPayload": ["apiKey": .string(value)], "actor": "alice",
-                ])
+                let result = try admin.call(
+                    "connections.upsert",
+                    [
+                        "workspaceId": "ws1", "provider": "elevenlabs", "displayName": "full",
+                        "credentialPayload": ["apiKey": .string(value)], "actor": "alice",
+                    ])
                 stored[result["connection"]!["id"]!.stringValue!] = value
             } catch {
                 guard case .remote(let remote) = error else { throw error }
@@ -49,7 +51,8 @@ struct ResourceExhaustionTests {
 
         // Reads keep working and see exactly the acknowledged writes; the refused one left nothing behind.
         for (id, value) in stored {
-            let answer = try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "elevenlabs", "connectionId": .string(id)])
+            let answer = try daemon.resolveCall(
+                "resolve", ["workspaceId": "ws1", "provider": "elevenlabs", "connectionId": .string(id)])
             #expect(answer["credential"]?["apiKey"]?.stringValue == value)
         }
         let listed = try daemon.adminCall("connections.list", ["workspaceId": "ws1", "actor": "alice"])
@@ -62,7 +65,8 @@ struct ResourceExhaustionTests {
         stored[after] = "sk_after_freeing"
         try daemon.restart()
         for (id, value) in stored {
-            let answer = try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "elevenlabs", "connectionId": .string(id)])
+            let answer = try daemon.resolveCall(
+                "resolve", ["workspaceId": "ws1", "provider": "elevenlabs", "connectionId": .string(id)])
             #expect(answer["credential"]?["apiKey"]?.stringValue == value)
         }
         #expect(try daemon.adminCall("audit.verify")["ok"] == true)

@@ -24,7 +24,8 @@ struct SecretFileModeTests {
 
         init() throws {
             provider = try FakeOAuthProvider()
-            daemon = try DaemonFixture(configExtra: provider.configSections(), builtin: ["gemini": "AIzaModeTestPlatformKey0001"])
+            daemon = try DaemonFixture(
+                configExtra: provider.configSections(), builtin: ["gemini": "AIzaModeTestPlatformKey0001"])
         }
 
         func path(_ kind: Kind) -> String {
@@ -64,7 +65,9 @@ struct SecretFileModeTests {
 
         let check = try setup.checkConfig()
         #expect(check.status == 1)
-        #expect(check.stderr.contains("error: \(kind.rawValue): \(path): readable or writable by others"), "\(check.stderr)")
+        #expect(
+            check.stderr.contains("error: \(kind.rawValue): \(path): readable or writable by others"), "\(check.stderr)"
+        )
 
         // The same file at 0600 starts: the mode was the only thing wrong.
         #expect(chmod(path, 0o600) == 0)
@@ -72,7 +75,9 @@ struct SecretFileModeTests {
         #expect(try daemon.adminCall("health")["problems"] == [])
     }
 
-    @Test("a secret file its group may read starts with a warning in the log, health.problems and check-config", arguments: Kind.allCases)
+    @Test(
+        "a secret file its group may read starts with a warning in the log, health.problems and check-config",
+        arguments: Kind.allCases)
     func groupReadableWarns(kind: Kind) throws {
         let setup = try Setup()
         let daemon = setup.daemon
@@ -132,13 +137,16 @@ struct SecretFileModeTests {
         #expect(chmod(key, 0o600) == 0)
         let reloads = daemon.daemonLog.components(separatedBy: "configuration reloaded").count
         kill(daemon.pid!, SIGHUP)
-        for _ in 0..<500 where daemon.daemonLog.components(separatedBy: "configuration reloaded").count == reloads { usleep(10_000) }
+        for _ in 0..<500 where daemon.daemonLog.components(separatedBy: "configuration reloaded").count == reloads {
+            usleep(10_000)
+        }
         #expect(try daemon.adminCall("health")["problems"]?.arrayValue?.isEmpty ?? true)
     }
 
     // MARK: - Files credsd and credsctl create
 
-    @Test("credsd keygen --out creates its file 0600 under any umask, without a later chmod", arguments: ["0000", "0277"])
+    @Test(
+        "credsd keygen --out creates its file 0600 under any umask, without a later chmod", arguments: ["0000", "0277"])
     func keygenFinalMode(umask: String) throws {
         let directory = TemporaryDirectory()
         let out = directory.file("master.key")
@@ -154,7 +162,9 @@ struct SecretFileModeTests {
         #expect(again.status != 0)
     }
 
-    @Test("credsctl grants issue --out creates its file 0600 under any umask, without a later chmod or rename", arguments: ["0000", "0277"])
+    @Test(
+        "credsctl grants issue --out creates its file 0600 under any umask, without a later chmod or rename",
+        arguments: ["0000", "0277"])
     func grantFileFinalMode(umask: String) throws {
         let daemon = try DaemonFixture()
         let directory = TemporaryDirectory()
@@ -177,14 +187,17 @@ struct SecretFileModeTests {
         #expect(again.status != 0)
     }
 
-    @Test("credsd backup creates its directory 0700 and data.mdb 0600 under any umask, without a later chmod", arguments: ["0000", "0277"])
+    @Test(
+        "credsd backup creates its directory 0700 and data.mdb 0600 under any umask, without a later chmod",
+        arguments: ["0000", "0277"])
     func backupFinalMode(umask: String) throws {
         let daemon = try DaemonFixture()
         try daemon.addWriter()
         let directory = TemporaryDirectory()
         // A directory credsd creates itself ...
         let fresh = directory.file("fresh")
-        var result = try Self.run(umask: umask, Binaries.credsd, ["backup", "--data-dir", daemon.dataDir, "--out", fresh])
+        var result = try Self.run(
+            umask: umask, Binaries.credsd, ["backup", "--data-dir", daemon.dataDir, "--out", fresh])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(Self.mode(fresh) == 0o700)
         #expect(Self.mode(fresh + "/data.mdb") == 0o600)
@@ -242,7 +255,10 @@ final class DirectoryEvents {
             var offset = 0
             while offset < count {
                 let (mask, length) = buffer.withUnsafeBytes { raw in
-                    (raw.load(fromByteOffset: offset + 4, as: UInt32.self), Int(raw.load(fromByteOffset: offset + 12, as: UInt32.self)))
+                    (
+                        raw.load(fromByteOffset: offset + 4, as: UInt32.self),
+                        Int(raw.load(fromByteOffset: offset + 12, as: UInt32.self))
+                    )
                 }
                 let nameBytes = buffer[(offset + 16)..<(offset + 16 + length)].prefix { $0 != 0 }
                 events.append(Event(name: String(decoding: nameBytes, as: UTF8.self), mask: mask))

@@ -32,12 +32,14 @@ struct SecurityTests {
         try daemon.start()
         for id in [second, third] {
             let error = remoteError {
-                try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "fal", "connectionId": .string(id)])
+                try daemon.resolveCall(
+                    "resolve", ["workspaceId": "ws1", "provider": "fal", "connectionId": .string(id)])
             }
             #expect(error?.reason == "integrity_error")
             #expect(error?.data["connectionId"] == .string(id))
         }
-        let intact = try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "fal", "connectionId": .string(first)])
+        let intact = try daemon.resolveCall(
+            "resolve", ["workspaceId": "ws1", "provider": "fal", "connectionId": .string(first)])
         #expect(intact["credential"] == ["apiKey": "first-key"])
     }
 
@@ -111,7 +113,8 @@ struct SecurityTests {
         #expect(try daemon.adminCall("health")["status"] == "ok")
         let client = try daemon.resolver()
         for index in stride(from: 0, to: count, by: 97) {
-            let result = try client.call("resolve", ["workspaceId": .string("ws\(index % 10)"), "provider": "elevenlabs"])
+            let result = try client.call(
+                "resolve", ["workspaceId": .string("ws\(index % 10)"), "provider": "elevenlabs"])
             #expect(result["source"] == "byo")
         }
         let all = try daemon.adminCall("connections.list", ["workspaceId": "ws3", "actor": "alice"])
@@ -144,7 +147,8 @@ struct SecurityTests {
     func auditChain() throws {
         let daemon = try DaemonFixture(builtin: ["fal": "platform-fal"])
         try daemon.addWriter()
-        let id = try daemon.upsert(provider: "resend", payload: ["apiKey": "re_audit", "webhookSecret": "whsec_c2VjcmV0"])
+        let id = try daemon.upsert(
+            provider: "resend", payload: ["apiKey": "re_audit", "webhookSecret": "whsec_c2VjcmV0"])
         try daemon.adminCall("policy.set", ["workspaceId": "ws1", "provider": "fal", "mode": "auto", "actor": "alice"])
         let grant = try daemon.grant()
         try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "fal", "grant": .string(grant)])
@@ -155,10 +159,11 @@ struct SecurityTests {
 
         let entries = try daemon.adminCall("audit.list")["entries"]!.arrayValue!
         let summary = entries.map { "\($0["method"]!.stringValue!):\($0["outcome"]!.stringValue!)" }
-        #expect(summary == [
-            "members.set:ok", "connections.upsert:ok", "policy.set:ok", "grants.issue:ok", "resolve:ok",
-            "resolve:grant_required", "connections.revoke:forbidden", "connections.revoke:ok",
-        ])
+        #expect(
+            summary == [
+                "members.set:ok", "connections.upsert:ok", "policy.set:ok", "grants.issue:ok", "resolve:ok",
+                "resolve:grant_required", "connections.revoke:forbidden", "connections.revoke:ok",
+            ])
         #expect(entries[1]["connectionId"] == .string(id))
         #expect(entries[1]["actor"] == "alice")
         #expect(entries[1]["provider"] == "resend")
@@ -172,7 +177,8 @@ struct SecurityTests {
         let text = String(decoding: JSONValue.array(entries).serialized(), as: UTF8.self)
         for secret in daemon.secrets + ["re_audit", "whsec_c2VjcmV0"] { #expect(!text.contains(secret)) }
         #expect(try daemon.adminCall("audit.verify") == ["ok": true, "checked": 8])
-        #expect(try daemon.adminCall("audit.list", ["since": 6, "limit": 1])["entries"]?.arrayValue?.first?["seq"] == 7)
+        #expect(
+            try daemon.adminCall("audit.list", ["since": 6, "limit": 1])["entries"]?.arrayValue?.first?["seq"] == 7)
         #expect(try daemon.adminCall("audit.list", ["workspaceId": "nope"])["entries"] == [])
 
         daemon.stop()
@@ -209,7 +215,8 @@ struct SecurityTests {
         let surgery = try StoreSurgery(dataDir: daemon.dataDir)
         let hold = surgery.holdWriteLock()
         let answered = 6_000
-        let frame = Frame.encode(Array(#"{"jsonrpc":"2.0","id":1,"method":"resolve","params":{"workspaceId":"ws1","provider":"fal"}}"#.utf8))
+        let frame = Frame.encode(
+            Array(#"{"jsonrpc":"2.0","id":1,"method":"resolve","params":{"workspaceId":"ws1","provider":"fal"}}"#.utf8))
         let client = try daemon.resolver()
         for _ in 0..<(answered / 500) {
             try client.sendRaw(Array((0..<500).map { _ in frame }.joined()))
@@ -234,7 +241,8 @@ struct SecurityTests {
         let daemon = try DaemonFixture(configExtra: "[audit]\nmaxEntries = 100\n")
         let admin = try daemon.admin()
         for index in 0..<150 {
-            _ = try admin.call("members.set", ["workspaceId": "ws1", "principal": .string("p\(index)"), "role": "read"])
+            _ = try admin.call(
+                "members.set", ["workspaceId": "ws1", "principal": .string("p\(index)"), "role": "read"])
         }
         #expect(try daemon.adminCall("audit.verify") == ["ok": true, "checked": 100])
         #expect(try daemon.adminCall("audit.list", ["limit": 1])["entries"]?.arrayValue?.first?["seq"] == 51)

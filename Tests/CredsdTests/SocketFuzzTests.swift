@@ -23,10 +23,12 @@ struct SocketFuzzTests {
         // The corpus requests act as alice in ws1 (and may well write there); the bystander's key lives in wsB.
         try daemon.addWriter()
         try daemon.addWriter(workspace: "wsB")
-        let connectionId = try daemon.upsert(provider: "elevenlabs", payload: ["apiKey": "sk_fuzz_bystander_0001"], workspace: "wsB")
-        let seeds = try FileManager.default.contentsOfDirectory(atPath: Self.corpus.path).sorted().map {
-            try [UInt8](Data(contentsOf: Self.corpus.appendingPathComponent($0)))
-        } + Self.requests.map { Array($0.utf8) }
+        let connectionId = try daemon.upsert(
+            provider: "elevenlabs", payload: ["apiKey": "sk_fuzz_bystander_0001"], workspace: "wsB")
+        let seeds =
+            try FileManager.default.contentsOfDirectory(atPath: Self.corpus.path).sorted().map {
+                try [UInt8](Data(contentsOf: Self.corpus.appendingPathComponent($0)))
+            } + Self.requests.map { Array($0.utf8) }
 
         // The bystander: resolves without pause on its own connection, checking every answer.
         let stop = Mutex(false)
@@ -41,9 +43,11 @@ struct SocketFuzzTests {
             }
             while !stop.withLock({ $0 }) {
                 do {
-                    let answer = try client.call("resolve", [
-                        "workspaceId": "wsB", "provider": "elevenlabs", "connectionId": .string(connectionId),
-                    ])
+                    let answer = try client.call(
+                        "resolve",
+                        [
+                            "workspaceId": "wsB", "provider": "elevenlabs", "connectionId": .string(connectionId),
+                        ])
                     let key = answer["credential"]?["apiKey"]?.stringValue
                     bystander.withLock {
                         $0.resolves += 1
@@ -69,7 +73,11 @@ struct SocketFuzzTests {
                 // Raw bytes: any length prefix, cut anywhere; the daemon may wait, refuse or close.
                 for _ in 0..<count {
                     var bytes = Self.mutate(Frame.encode(seeds.randomElement(using: &random)!), using: &random)
-                    if random.next() % 3 == 0 { bytes = (0..<Int.random(in: 0...64, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) } }
+                    if random.next() % 3 == 0 {
+                        bytes = (0..<Int.random(in: 0...64, using: &random)).map { _ in
+                            UInt8.random(in: 0...255, using: &random)
+                        }
+                    }
                     if (try? client.sendRaw(bytes)) == nil { break }
                 }
                 sent += count
@@ -78,7 +86,9 @@ struct SocketFuzzTests {
             // Well-framed payloads: each gets exactly one answer, then the closing request gets its own.
             var payloads = (0..<count).map { _ in Self.mutate(seeds.randomElement(using: &random)!, using: &random) }
             payloads = payloads.map { $0.count > 60_000 ? Array($0.prefix(60_000)) : $0 }
-            try client.sendRaw(payloads.flatMap { Frame.encode($0) } + Frame.encode(Array(#"{"jsonrpc":"2.0","id":"end","method":"health"}"#.utf8)))
+            try client.sendRaw(
+                payloads.flatMap { Frame.encode($0) }
+                    + Frame.encode(Array(#"{"jsonrpc":"2.0","id":"end","method":"health"}"#.utf8)))
             sent += count
             // Answers may come out of order (a write answers after its commit, health at once): read count + 1.
             var answers = 0
@@ -99,12 +109,15 @@ struct SocketFuzzTests {
         finished.wait()
 
         let outcome = bystander.withLock { $0 }
-        print("socket fuzz: \(sent) frames in \(sessions) connections, \(answered) answers checked; bystander \(outcome.resolves) resolves")
+        print(
+            "socket fuzz: \(sent) frames in \(sessions) connections, \(answered) answers checked; bystander \(outcome.resolves) resolves"
+        )
         #expect(outcome.wrong.isEmpty, "bystander: \(outcome.wrong.prefix(3)) (seed \(seed))")
         #expect(outcome.resolves > 0)
         #expect(daemon.process?.isRunning == true)
         #expect(try daemon.adminCall("health")["status"] != nil)
-        let last = try daemon.resolveCall("resolve", ["workspaceId": "wsB", "provider": "elevenlabs", "connectionId": .string(connectionId)])
+        let last = try daemon.resolveCall(
+            "resolve", ["workspaceId": "wsB", "provider": "elevenlabs", "connectionId": .string(connectionId)])
         #expect(last["credential"]?["apiKey"] == "sk_fuzz_bystander_0001", "\(last)")
     }
 

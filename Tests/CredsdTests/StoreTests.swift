@@ -25,7 +25,8 @@ struct StoreTests {
             for batch in 0..<40 {
                 try await write(writer) { txn in
                     for item in 0..<100 {
-                        try txn.put(database, Array("k\(batch)-\(item)".utf8), [UInt8](repeating: UInt8(item), count: 400))
+                        try txn.put(
+                            database, Array("k\(batch)-\(item)".utf8), [UInt8](repeating: UInt8(item), count: 400))
                     }
                 }
             }
@@ -96,7 +97,9 @@ struct StoreTests {
             try sealer.open(SealedValue(keyId: sealed.keyId, box: altered), associatedData: associatedData)
         }
         let otherRing = Sealer(keyRing: KeyRing(keys: [MasterKey.generate()]))
-        #expect(throws: SealError.keyNotConfigured(key.id)) { try otherRing.open(sealed, associatedData: associatedData) }
+        #expect(throws: SealError.keyNotConfigured(key.id)) {
+            try otherRing.open(sealed, associatedData: associatedData)
+        }
         #expect(!"\(plaintext)".contains("apiKey"))
         #expect("\(key)" == "MasterKey(\(key.id))")
     }

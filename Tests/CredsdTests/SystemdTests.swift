@@ -8,7 +8,8 @@ struct SystemdTests {
     static let unitsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("systemd")
     static let unitNames = ["credsd.service", "credsd-resolve.socket", "credsd-admin.socket"]
-    static let hasSystemd = FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze")
+    static let hasSystemd =
+        FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze")
         && FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-socket-activate")
 
     /// The units with ExecStart pointing at the built binary, in a temporary directory.
@@ -16,7 +17,8 @@ struct SystemdTests {
         let directory = TemporaryDirectory()
         for name in Self.unitNames {
             let text = try String(contentsOf: Self.unitsDirectory.appendingPathComponent(name), encoding: .utf8)
-            directory.write(name, text.replacingOccurrences(of: "/usr/local/bin/credsd", with: Binaries.credsd), mode: 0o644)
+            directory.write(
+                name, text.replacingOccurrences(of: "/usr/local/bin/credsd", with: Binaries.credsd), mode: 0o644)
         }
         return directory
     }
@@ -24,7 +26,8 @@ struct SystemdTests {
     @Test("systemd-analyze verify passes on the service and its two socket units", .enabled(if: hasSystemd))
     func verifyUnits() throws {
         let units = try stagedUnits()
-        let result = try ProcessResult.run("/usr/bin/systemd-analyze", ["verify", "--man=no"] + Self.unitNames.map { units.file($0) })
+        let result = try ProcessResult.run(
+            "/usr/bin/systemd-analyze", ["verify", "--man=no"] + Self.unitNames.map { units.file($0) })
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.isEmpty, "\(result.stderr)")
     }
@@ -43,7 +46,8 @@ struct SystemdTests {
         let resolve = try Self.settings("credsd-resolve.socket")
         let admin = try Self.settings("credsd-admin.socket")
         for (unit, path, name, mode) in [
-            (resolve, "/run/credsd/resolve.sock", "resolve", "0660"), (admin, "/run/credsd/admin.sock", "admin", "0600"),
+            (resolve, "/run/credsd/resolve.sock", "resolve", "0660"),
+            (admin, "/run/credsd/admin.sock", "admin", "0600"),
         ] {
             #expect(unit.filter { $0.key == "ListenStream" }.map(\.value) == [path])
             #expect(unit.filter { $0.key == "FileDescriptorName" }.map(\.value) == [name])
@@ -54,14 +58,17 @@ struct SystemdTests {
         #expect(service.filter { $0.key == "Sockets" }.map(\.value) == ["credsd-resolve.socket credsd-admin.socket"])
         #expect(service.contains { $0.key == "Requires" && $0.value.contains("credsd-admin.socket") })
         #expect(service.contains { $0.key == "LimitCORE" && $0.value == "0" })
-        #expect(!FileManager.default.fileExists(atPath: Self.unitsDirectory.appendingPathComponent("credsd.socket").path))
+        #expect(
+            !FileManager.default.fileExists(atPath: Self.unitsDirectory.appendingPathComponent("credsd.socket").path))
     }
 
     @Test("the service's exposure score is at most 1.2", .enabled(if: hasSystemd))
     func exposure() throws {
         let units = try stagedUnits()
-        let result = try ProcessResult.run("/usr/bin/systemd-analyze", ["security", "--offline=yes", units.file("credsd.service")])
-        let line = try #require((result.stdout + result.stderr).split(separator: "\n").first { $0.contains("Overall exposure level") })
+        let result = try ProcessResult.run(
+            "/usr/bin/systemd-analyze", ["security", "--offline=yes", units.file("credsd.service")])
+        let line = try #require(
+            (result.stdout + result.stderr).split(separator: "\n").first { $0.contains("Overall exposure level") })
         let score = try #require(line.split(separator: " ").compactMap { Double($0) }.first)
         #expect(score <= 1.2, "\(line)")
     }
@@ -112,18 +119,22 @@ struct SystemdTests {
         let daemon = try DaemonFixture(configExtra: "[resolve]\nrequireGrant = false\n\n" + provider.configSections())
         try daemon.addWriter()
         provider.configure { $0.refreshTokens.insert("1//drain") }
-        try daemon.adminCall("connections.upsert", [
-            "workspaceId": "ws1", "provider": "google-workspace", "displayName": "D", "actor": "alice",
-            "credentialPayload": [
-                "accessToken": "ya29.old", "refreshToken": "1//drain",
-                "expiresAt": .string(ISO8601DateFormatter().string(from: Date().addingTimeInterval(30))),
-            ],
-        ])
+        try daemon.adminCall(
+            "connections.upsert",
+            [
+                "workspaceId": "ws1", "provider": "google-workspace", "displayName": "D", "actor": "alice",
+                "credentialPayload": [
+                    "accessToken": "ya29.old", "refreshToken": "1//drain",
+                    "expiresAt": .string(ISO8601DateFormatter().string(from: Date().addingTimeInterval(30))),
+                ],
+            ])
         provider.configure { $0.responseDelay = 1.5 }
         let slow = try daemon.resolver()
-        try slow.sendFrame(JSONValue.object([
-            "jsonrpc": "2.0", "id": 9, "method": "resolve", "params": ["workspaceId": "ws1", "provider": "google-workspace"],
-        ]).serialized())
+        try slow.sendFrame(
+            JSONValue.object([
+                "jsonrpc": "2.0", "id": 9, "method": "resolve",
+                "params": ["workspaceId": "ws1", "provider": "google-workspace"],
+            ]).serialized())
         Thread.sleep(forTimeInterval: 0.3)
         kill(daemon.pid!, SIGTERM)
         Thread.sleep(forTimeInterval: 0.3)

@@ -12,14 +12,20 @@ struct TenantIsolationTests {
     func extremeWebhookTimestamps() throws {
         let daemon = try DaemonFixture()
         try daemon.addWriter()
-        try daemon.upsert(provider: "resend", payload: ["apiKey": "re_abc", "webhookSecret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"])
+        try daemon.upsert(
+            provider: "resend",
+            payload: ["apiKey": "re_abc", "webhookSecret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"])
         let grant = try daemon.grant()
         for timestamp in ["-9223372036854775808", "9223372036854775807", "-1"] {
             let answer = reason {
-                try daemon.resolveCall("events.verify", [
-                    "workspaceId": "ws1", "provider": "resend", "grant": .string(grant), "body": "{}",
-                    "headers": ["svix-id": "msg_1", "svix-timestamp": .string(timestamp), "svix-signature": "v1,AAAA"],
-                ])
+                try daemon.resolveCall(
+                    "events.verify",
+                    [
+                        "workspaceId": "ws1", "provider": "resend", "grant": .string(grant), "body": "{}",
+                        "headers": [
+                            "svix-id": "msg_1", "svix-timestamp": .string(timestamp), "svix-signature": "v1,AAAA",
+                        ],
+                    ])
             }
             #expect(answer == "timestamp_out_of_tolerance", "\(timestamp)")
         }
@@ -34,28 +40,55 @@ struct TenantIsolationTests {
         try daemon.upsert(provider: "fal", payload: ["apiKey": "fal-victim-key"], workspace: "ws_Kx9")
         let lookAlike = "ws_\u{212A}x9"
         #expect(lookAlike == "ws_Kx9", "Swift String == treats these as equal: the hole being closed")
-        #expect(reason { try daemon.adminCall("grants.issue", ["workspaceId": .string(lookAlike)]) } == "invalid_params")
-        #expect(reason { try daemon.adminCall("members.set", ["workspaceId": .string(lookAlike), "principal": "mallory", "role": "write"]) } == "invalid_params")
-        #expect(reason { try daemon.adminCall("members.set", ["workspaceId": "ws1", "principal": "m\u{212A}", "role": "write"]) } == "invalid_params")
+        #expect(
+            reason { try daemon.adminCall("grants.issue", ["workspaceId": .string(lookAlike)]) } == "invalid_params")
+        #expect(
+            reason {
+                try daemon.adminCall(
+                    "members.set", ["workspaceId": .string(lookAlike), "principal": "mallory", "role": "write"])
+            } == "invalid_params")
+        #expect(
+            reason {
+                try daemon.adminCall("members.set", ["workspaceId": "ws1", "principal": "m\u{212A}", "role": "write"])
+            } == "invalid_params")
         let grant = try daemon.grant(workspace: "ws_Kx9")
-        #expect(reason { try daemon.resolveCall("resolve", ["workspaceId": .string(lookAlike), "provider": "fal", "grant": .string(grant)]) } == "invalid_params")
-        #expect(reason { try daemon.adminCall("connections.upsert", [
-            "workspaceId": .string(lookAlike), "provider": "fal", "displayName": "x", "actor": "alice",
-            "credentialPayload": ["apiKey": "fal-attacker"],
-        ]) } == "invalid_params")
+        #expect(
+            reason {
+                try daemon.resolveCall(
+                    "resolve", ["workspaceId": .string(lookAlike), "provider": "fal", "grant": .string(grant)])
+            } == "invalid_params")
+        #expect(
+            reason {
+                try daemon.adminCall(
+                    "connections.upsert",
+                    [
+                        "workspaceId": .string(lookAlike), "provider": "fal", "displayName": "x", "actor": "alice",
+                        "credentialPayload": ["apiKey": "fal-attacker"],
+                    ])
+            } == "invalid_params")
         // The set and the length of ids, byte for byte.
         let longest = String(repeating: "a", count: 128)
-        _ = try daemon.adminCall("members.set", ["workspaceId": .string(longest), "principal": "a.b_c:d@e+f-9", "role": "read"])
-        #expect(reason { try daemon.adminCall("members.set", ["workspaceId": .string(longest + "a"), "principal": "p", "role": "read"]) } == "invalid_params")
+        _ = try daemon.adminCall(
+            "members.set", ["workspaceId": .string(longest), "principal": "a.b_c:d@e+f-9", "role": "read"])
+        #expect(
+            reason {
+                try daemon.adminCall(
+                    "members.set", ["workspaceId": .string(longest + "a"), "principal": "p", "role": "read"])
+            } == "invalid_params")
         for bad in ["", "ws 1", "ws/1", "ws\u{0}1", "wś1", "ws\u{FF0B}1"] {
-            #expect(reason { try daemon.adminCall("members.list", ["workspaceId": .string(bad)]) } == "invalid_params", "\(bad)")
+            #expect(
+                reason { try daemon.adminCall("members.list", ["workspaceId": .string(bad)]) } == "invalid_params",
+                "\(bad)")
         }
         // The victim's key still resolves for the victim.
-        let answer = try daemon.resolveCall("resolve", ["workspaceId": "ws_Kx9", "provider": "fal", "grant": .string(grant)])
+        let answer = try daemon.resolveCall(
+            "resolve", ["workspaceId": "ws_Kx9", "provider": "fal", "grant": .string(grant)])
         #expect(answer["credential"]?["apiKey"] == "fal-victim-key")
     }
 
-    @Test("refused requests are audited without their fields: no 60,000-character entries, nothing planted in a workspace")
+    @Test(
+        "refused requests are audited without their fields: no 60,000-character entries, nothing planted in a workspace"
+    )
     func refusedRequestsCarryNoFields() throws {
         let daemon = try DaemonFixture()
         try daemon.addWriter()
@@ -78,14 +111,20 @@ struct TenantIsolationTests {
             Thread.sleep(forTimeInterval: 0.05)
         }
         let refused = entries.filter { $0["socket"] == "resolve" }
-        #expect(refused.map { $0["outcome"]?.stringValue ?? "" } == ["invalid_params", "grant_required", "grant_invalid", "parse_error"])
+        #expect(
+            refused.map { $0["outcome"]?.stringValue ?? "" } == [
+                "invalid_params", "grant_required", "grant_invalid", "parse_error",
+            ])
         for entry in refused {
             #expect(entry["workspaceId"] == .null)
             #expect(entry["provider"] == .null)
             #expect(entry["peerUid"] == .int(Int64(getuid())))
         }
         #expect(refused.last?["method"] == "unknown")
-        #expect(try daemon.adminCall("audit.list", ["workspaceId": "ws1"])["entries"]?.arrayValue?.allSatisfy { $0["socket"] == "admin" } == true)
+        #expect(
+            try daemon.adminCall("audit.list", ["workspaceId": "ws1"])["entries"]?.arrayValue?.allSatisfy {
+                $0["socket"] == "admin"
+            } == true)
         let text = String(decoding: JSONValue.array(entries).serialized(), as: UTF8.self)
         #expect(text.count < 20_000)
         #expect(try daemon.adminCall("audit.verify")["ok"] == true)
@@ -95,7 +134,8 @@ struct TenantIsolationTests {
     func refusalsAreRateLimited() throws {
         let daemon = try DaemonFixture()
         let sent = 2_000
-        let frame = Frame.encode(Array(#"{"jsonrpc":"2.0","id":1,"method":"resolve","params":{"workspaceId":"ws1","provider":"fal"}}"#.utf8))
+        let frame = Frame.encode(
+            Array(#"{"jsonrpc":"2.0","id":1,"method":"resolve","params":{"workspaceId":"ws1","provider":"fal"}}"#.utf8))
         let client = try daemon.resolver()
         let started = Date()
         try client.sendRaw(Array((0..<sent).map { _ in frame }.joined()))
@@ -112,7 +152,8 @@ struct TenantIsolationTests {
             Thread.sleep(forTimeInterval: 0.1)
         }
         #expect(recorded + Int(suppressed) == sent)
-        #expect(Double(recorded) <= 100 * (elapsed.rounded(.up) + 1), "\(recorded) entries for \(elapsed) s of refusals")
+        #expect(
+            Double(recorded) <= 100 * (elapsed.rounded(.up) + 1), "\(recorded) entries for \(elapsed) s of refusals")
         #expect(try daemon.adminCall("audit.verify")["ok"] == true)
     }
 
@@ -128,13 +169,16 @@ struct TenantIsolationTests {
         }
     }
 
-    @Test("a refused attempt on another workspace's connection is audited under its owner; the answer names no workspace")
+    @Test(
+        "a refused attempt on another workspace's connection is audited under its owner; the answer names no workspace")
     func foreignConnectionAttempt() throws {
         let daemon = try DaemonFixture()
         try daemon.addWriter()
         try daemon.addWriter("mallory", workspace: "ws_evil")
         let id = try daemon.upsert(provider: "fal", payload: ["apiKey": "fal-owned-by-ws1"])
-        let error = remoteError { try daemon.adminCall("connections.revoke", ["connectionId": .string(id), "actor": "mallory"]) }
+        let error = remoteError {
+            try daemon.adminCall("connections.revoke", ["connectionId": .string(id), "actor": "mallory"])
+        }
         #expect(error?.reason == "forbidden")
         #expect(error?.message.contains("ws1") == false)
         _ = try daemon.adminCall("connections.delete", ["connectionId": .string(id), "actor": "alice"])
@@ -154,7 +198,8 @@ struct TenantIsolationTests {
         try daemon.addWriter()
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
         try daemon.upsert(provider: "resend", payload: ["apiKey": "{webhookSecret}", "webhookSecret": .string(secret)])
-        let answer = try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "resend", "grant": .string(try daemon.grant())])
+        let answer = try daemon.resolveCall(
+            "resolve", ["workspaceId": "ws1", "provider": "resend", "grant": .string(try daemon.grant())])
         #expect(answer["headers"]?["Authorization"] == "Bearer {webhookSecret}")
         #expect(!answer.serializedText.contains(secret))
     }
@@ -167,7 +212,10 @@ struct TenantIsolationTests {
         let live = try daemon.grant(ttl: 600)
         _ = try daemon.grant(ttl: 600)
         // The live grant still works (no key is configured, so the answer is about the credential, not the grant).
-        #expect(reason { try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "fal", "grant": .string(live)]) } == "no_credential")
+        #expect(
+            reason {
+                try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "fal", "grant": .string(live)])
+            } == "no_credential")
         daemon.stop()
         let surgery = try StoreSurgery(dataDir: daemon.dataDir)
         defer { surgery.close() }
@@ -193,39 +241,52 @@ struct TenantIsolationTests {
     func grantBeforeAnythingElse() throws {
         let daemon = try DaemonFixture()
         let resolver = try daemon.resolver()
-        #expect(reason { try resolver.call("resolve", ["workspaceId": "victim", "provider": "no-such-provider", "connectionId": "conn_FAKE"]) } == "grant_required")
-        #expect(reason { try resolver.call("events.verify", [
-            "workspaceId": "victim", "provider": "no-such-provider", "body": "{}",
-            "headers": ["svix-id": "a", "svix-timestamp": "1", "svix-signature": "v1,x"],
-        ]) } == "grant_required")
+        #expect(
+            reason {
+                try resolver.call(
+                    "resolve", ["workspaceId": "victim", "provider": "no-such-provider", "connectionId": "conn_FAKE"])
+            } == "grant_required")
+        #expect(
+            reason {
+                try resolver.call(
+                    "events.verify",
+                    [
+                        "workspaceId": "victim", "provider": "no-such-provider", "body": "{}",
+                        "headers": ["svix-id": "a", "svix-timestamp": "1", "svix-signature": "v1,x"],
+                    ])
+            } == "grant_required")
         _ = try accountedRefusals(daemon, outcome: "grant_required", expected: 2)
         let entries = try allAuditEntries(daemon)
         #expect(entries.count == 2)
-        #expect(entries.allSatisfy { $0["workspaceId"] == .null && $0["provider"] == .null && $0["connectionId"] == .null })
+        #expect(
+            entries.allSatisfy { $0["workspaceId"] == .null && $0["provider"] == .null && $0["connectionId"] == .null })
     }
 
     @Test("a grant used on another workspace is audited under the grant's own workspace, paced like refusals")
     func foreignGrantGoesToOwnTrail() throws {
         let daemon = try DaemonFixture()
         let grant = try daemon.grant(workspace: "ws_a")
-        let frame = Frame.encode(JSONValue.object([
-            "jsonrpc": "2.0", "id": 1, "method": "resolve",
-            "params": ["workspaceId": "victim", "provider": "fal", "grant": .string(grant)],
-        ]).serialized())
+        let frame = Frame.encode(
+            JSONValue.object([
+                "jsonrpc": "2.0", "id": 1, "method": "resolve",
+                "params": ["workspaceId": "victim", "provider": "fal", "grant": .string(grant)],
+            ]).serialized())
         let client = try daemon.resolver()
         try client.sendRaw(Array((0..<400).map { _ in frame }.joined()))
         for _ in 0..<400 { #expect(try client.readAnswer()["error"]?["data"]?["reason"] == "forbidden") }
         let (recorded, suppressed) = try accountedRefusals(daemon, outcome: "forbidden", expected: 400)
         #expect(recorded + suppressed == 400)
         #expect(try daemon.adminCall("audit.list", ["workspaceId": "victim"])["entries"] == [])
-        let own = try daemon.adminCall("audit.list", ["workspaceId": "ws_a", "limit": 1000])["entries"]?.arrayValue ?? []
+        let own =
+            try daemon.adminCall("audit.list", ["workspaceId": "ws_a", "limit": 1000])["entries"]?.arrayValue ?? []
         #expect(own.filter { $0["outcome"] == "forbidden" }.count == recorded)
     }
 
     @Test("refusals suppressed in the last second before SIGTERM are still summed up in the trail")
     func suppressedSummaryAtShutdown() throws {
         let daemon = try DaemonFixture()
-        let frame = Frame.encode(Array(#"{"jsonrpc":"2.0","id":1,"method":"resolve","params":{"workspaceId":"ws1","provider":"fal"}}"#.utf8))
+        let frame = Frame.encode(
+            Array(#"{"jsonrpc":"2.0","id":1,"method":"resolve","params":{"workspaceId":"ws1","provider":"fal"}}"#.utf8))
         let client = try daemon.resolver()
         try client.sendRaw(Array((0..<400).map { _ in frame }.joined()))
         for _ in 0..<400 { _ = try client.readAnswer() }
@@ -238,7 +299,9 @@ struct TenantIsolationTests {
     @Test("a refused admin read is audited too, without its fields")
     func refusedAdminRead() throws {
         let daemon = try DaemonFixture()
-        #expect(reason { try daemon.adminCall("connections.get", ["connectionId": "c\u{212A}", "actor": "alice"]) } == "invalid_params")
+        #expect(
+            reason { try daemon.adminCall("connections.get", ["connectionId": "c\u{212A}", "actor": "alice"]) }
+                == "invalid_params")
         _ = try accountedRefusals(daemon, outcome: "invalid_params", expected: 1)
         let entries = try daemon.adminCall("audit.list")["entries"]?.arrayValue ?? []
         let entry = try #require(entries.last)

@@ -11,7 +11,8 @@ struct WebhookTests {
     @Test("HMAC matches Svix's published example")
     func svixVector() throws {
         let key = try #require(Base64.decodeSecret("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".utf8))
-        let mac = HMAC.sha256(key: key, message: Array("msg_p5jXN8AQM9LWM0D4loKWxJek.1614265330.{\"test\": 2432232314}".utf8))
+        let mac = HMAC.sha256(
+            key: key, message: Array("msg_p5jXN8AQM9LWM0D4loKWxJek.1614265330.{\"test\": 2432232314}".utf8))
         #expect(mac.withUnsafeBytes { Base64.encode($0) } == "g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
     }
 
@@ -69,10 +70,16 @@ struct WebhookTests {
         let wrong = sign("msg_2", now, body, secret: "whsec_b3RoZXJzZWNyZXRvdGhlcnNlY3JldA==")
         let several = "v1,bm90LWEtc2lnbmF0dXJl \(wrong) \(sign("msg_2", now, body)) v2,ignored"
         #expect(try verify(daemon, id: "msg_2", timestamp: now, signature: several, body: body)["verified"] == true)
-        #expect(reason { try verify(daemon, id: "msg_3", timestamp: now, signature: wrong, body: body) } == "signature_invalid")
+        #expect(
+            reason { try verify(daemon, id: "msg_3", timestamp: now, signature: wrong, body: body) }
+                == "signature_invalid")
         let tampered = sign("msg_4", now, body)
-        #expect(reason { try verify(daemon, id: "msg_4", timestamp: now, signature: tampered, body: "{\"n\":2}") } == "signature_invalid")
-        #expect(reason { try verify(daemon, id: "msg_5", timestamp: now, signature: "garbage", body: body) } == "signature_invalid")
+        #expect(
+            reason { try verify(daemon, id: "msg_4", timestamp: now, signature: tampered, body: "{\"n\":2}") }
+                == "signature_invalid")
+        #expect(
+            reason { try verify(daemon, id: "msg_5", timestamp: now, signature: "garbage", body: body) }
+                == "signature_invalid")
     }
 
     @Test("timestamps more than 5 minutes off either way are refused")
@@ -81,10 +88,17 @@ struct WebhookTests {
         let now = Int(Date().timeIntervalSince1970)
         for offset in [-301, 301] {
             let stamp = now + offset
-            #expect(reason { try verify(daemon, id: "m\(offset)", timestamp: stamp, signature: sign("m\(offset)", stamp, "{}"), body: "{}") } == "timestamp_out_of_tolerance")
+            #expect(
+                reason {
+                    try verify(
+                        daemon, id: "m\(offset)", timestamp: stamp, signature: sign("m\(offset)", stamp, "{}"),
+                        body: "{}")
+                } == "timestamp_out_of_tolerance")
         }
         let edge = now - 290
-        #expect(try verify(daemon, id: "edge", timestamp: edge, signature: sign("edge", edge, "{}"), body: "{}")["verified"] == true)
+        #expect(
+            try verify(daemon, id: "edge", timestamp: edge, signature: sign("edge", edge, "{}"), body: "{}")["verified"]
+                == true)
     }
 
     @Test("credsctl events verify reads headers and the raw body from files")
@@ -92,13 +106,18 @@ struct WebhookTests {
         let daemon = try daemonWithSecret()
         let now = Int(Date().timeIntervalSince1970)
         let body = "{\"type\":\"email.bounced\"}\n"
-        let headers: JSONValue = ["Svix-Id": "msg_cli", "Svix-Timestamp": .string(String(now)), "Svix-Signature": .string(sign("msg_cli", now, body))]
+        let headers: JSONValue = [
+            "Svix-Id": "msg_cli", "Svix-Timestamp": .string(String(now)),
+            "Svix-Signature": .string(sign("msg_cli", now, body)),
+        ]
         let headersFile = daemon.directory.write("headers.json", String(decoding: headers.serialized(), as: UTF8.self))
         let bodyFile = daemon.directory.write("body.json", body)
         let result = try ProcessResult.run(
             Binaries.credsctl,
-            ["events", "verify", "--workspace", "ws1", "--headers-file", headersFile, "--body-file", bodyFile,
-             "--socket", daemon.resolveSocket, "--json"]
+            [
+                "events", "verify", "--workspace", "ws1", "--headers-file", headersFile, "--body-file", bodyFile,
+                "--socket", daemon.resolveSocket, "--json",
+            ]
         )
         #expect(result.status == 0, "\(result.stderr)")
         #expect(try JSONValue.parse(Array(result.stdout.utf8))["event"]?["type"] == "email.bounced")
@@ -110,7 +129,8 @@ struct WebhookTests {
         let now = Int(Date().timeIntervalSince1970)
         let signature = sign("msg_r", now, "{}")
         #expect(try verify(daemon, id: "msg_r", timestamp: now, signature: signature, body: "{}")["verified"] == true)
-        #expect(reason { try verify(daemon, id: "msg_r", timestamp: now, signature: signature, body: "{}") } == "replayed")
+        #expect(
+            reason { try verify(daemon, id: "msg_r", timestamp: now, signature: signature, body: "{}") } == "replayed")
     }
 
     @Test("missing headers are invalid_params; no stored secret is no_credential; grants apply")
@@ -124,7 +144,10 @@ struct WebhookTests {
         ]
         #expect(reason { try daemon.resolveCall("events.verify", params) } == "invalid_params")
         var complete = params
-        complete["headers"] = ["svix-id": "a", "svix-timestamp": .string(String(Int(Date().timeIntervalSince1970))), "svix-signature": "v1,x"]
+        complete["headers"] = [
+            "svix-id": "a", "svix-timestamp": .string(String(Int(Date().timeIntervalSince1970))),
+            "svix-signature": "v1,x",
+        ]
         #expect(reason { try daemon.resolveCall("events.verify", complete) } == "no_credential")
         try daemon.upsert(provider: "resend", payload: ["apiKey": "re_only"])
         #expect(reason { try daemon.resolveCall("events.verify", complete) } == "no_credential")

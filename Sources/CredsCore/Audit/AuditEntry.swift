@@ -28,7 +28,8 @@ public struct AuditEntry: Sendable, Codable, Equatable {
     public var json: JSONValue {
         var object: [String: JSONValue] = [
             "seq": .int(Int64(seq)), "time": .string(Timestamp.rfc3339(time)), "socket": .string(socket.rawValue),
-            "method": .string(method), "outcome": .string(outcome), "prevHash": .string(prevHash), "hash": .string(hash),
+            "method": .string(method), "outcome": .string(outcome), "prevHash": .string(prevHash),
+            "hash": .string(hash),
         ]
         object["peerUid"] = peerUid.map { .int(Int64($0)) } ?? .null
         object["peerPid"] = peerPid.map { .int(Int64($0)) } ?? .null

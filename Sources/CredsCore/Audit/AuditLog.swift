@@ -53,11 +53,14 @@ struct AuditLog: Sendable {
     }
 
     /// Entries after `since`, oldest first, at most `limit`, optionally of one workspace.
-    func list(_ txn: borrowing Transaction, since: UInt64, limit: Int, workspaceId: Identifier?) throws -> [AuditEntry] {
+    func list(_ txn: borrowing Transaction, since: UInt64, limit: Int, workspaceId: Identifier?) throws -> [AuditEntry]
+    {
         var found: [AuditEntry] = []
         try txn.scan(entries, from: Self.key(since &+ 1)) { _, value in
             let entry = try RecordCoding.decode(AuditEntry.self, from: value)
-            if workspaceId == nil || entry.workspaceId.map(Identifier.init(stored:)) == workspaceId { found.append(entry) }
+            if workspaceId == nil || entry.workspaceId.map(Identifier.init(stored:)) == workspaceId {
+                found.append(entry)
+            }
             return found.count < limit
         }
         return found

@@ -3,7 +3,8 @@ import TOMLKit
 
 extension DaemonConfig {
     /// Reads a TOML configuration over the defaults. Unknown keys and malformed values are errors naming the key.
-    public static func parse(toml text: String, catalog: ProviderCatalog = .bundled) throws(ConfigError) -> DaemonConfig {
+    public static func parse(toml text: String, catalog: ProviderCatalog = .bundled) throws(ConfigError) -> DaemonConfig
+    {
         let (config, problems) = check(toml: text, catalog: catalog)
         if let first = problems.first { throw first }
         return config
@@ -19,13 +20,19 @@ extension DaemonConfig {
         do {
             root = try TOMLTable(string: text)
         } catch let error as TOMLParseError {
-            return (DaemonConfig(), [ConfigError(key: "line \(error.source.begin.line)", problem: "not valid TOML: \(error.description)")])
+            return (
+                DaemonConfig(),
+                [ConfigError(key: "line \(error.source.begin.line)", problem: "not valid TOML: \(error.description)")]
+            )
         } catch {
             return (DaemonConfig(), [ConfigError(key: "file", problem: "not valid TOML")])
         }
         var config = DaemonConfig()
         let top = TOMLTableReader(root, path: "")
-        for key in top.keys where !["dataDir", "sockets", "encryption", "resolve", "limits", "builtin", "oauth", "audit", "metrics"].contains(key) {
+        for key in top.keys
+        where !["dataDir", "sockets", "encryption", "resolve", "limits", "builtin", "oauth", "audit", "metrics"]
+            .contains(key)
+        {
             problems.append(ConfigError(key: key, problem: "unknown key"))
         }
         attempt { () throws(ConfigError) in
@@ -34,9 +41,15 @@ extension DaemonConfig {
 
         attempt { () throws(ConfigError) in
             if let sockets = try top.table("sockets") {
-                try sockets.allowOnly(["resolve", "admin", "resolveMode", "adminMode", "resolveAllowUids", "adminAllowUids"])
-                if let value = try sockets.string("resolve") { config.sockets.resolve = try sockets.nonEmpty(value, "resolve") }
-                if let value = try sockets.string("admin") { config.sockets.admin = try sockets.nonEmpty(value, "admin") }
+                try sockets.allowOnly([
+                    "resolve", "admin", "resolveMode", "adminMode", "resolveAllowUids", "adminAllowUids",
+                ])
+                if let value = try sockets.string("resolve") {
+                    config.sockets.resolve = try sockets.nonEmpty(value, "resolve")
+                }
+                if let value = try sockets.string("admin") {
+                    config.sockets.admin = try sockets.nonEmpty(value, "admin")
+                }
                 if let value = try sockets.fileMode("resolveMode") { config.sockets.resolveMode = value }
                 if let value = try sockets.fileMode("adminMode") { config.sockets.adminMode = value }
                 if let value = try sockets.uids("resolveAllowUids") { config.sockets.resolveAllowUids = value }
@@ -66,8 +79,12 @@ extension DaemonConfig {
         attempt { () throws(ConfigError) in
             if let limits = try top.table("limits") {
                 try limits.allowOnly(["maxFrameBytes", "maxConnections", "idleTimeoutSeconds", "listenBacklog"])
-                if let value = try limits.int("maxFrameBytes", in: 1024...(64 << 20)) { config.limits.maxFrameBytes = value }
-                if let value = try limits.int("maxConnections", in: 1...1_000_000) { config.limits.maxConnections = value }
+                if let value = try limits.int("maxFrameBytes", in: 1024...(64 << 20)) {
+                    config.limits.maxFrameBytes = value
+                }
+                if let value = try limits.int("maxConnections", in: 1...1_000_000) {
+                    config.limits.maxConnections = value
+                }
                 if let value = try limits.int("idleTimeoutSeconds", in: 1...86_400) {
                     config.limits.idleTimeoutSeconds = value
                 }
@@ -109,7 +126,8 @@ extension DaemonConfig {
         attempt { () throws(ConfigError) in
             if let oauth = try top.table("oauth") {
                 for provider in oauth.keys {
-                    guard let allowed = OAuthClientConfig.allowedKeys[provider], let section = try oauth.table(provider) else {
+                    guard let allowed = OAuthClientConfig.allowedKeys[provider], let section = try oauth.table(provider)
+                    else {
                         throw ConfigError(key: "oauth.\(provider)", problem: "not an OAuth provider section")
                     }
                     try section.allowOnly(allowed)

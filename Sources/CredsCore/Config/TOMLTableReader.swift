@@ -46,7 +46,8 @@ struct TOMLTableReader {
     func int(_ key: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int? {
         guard let value = table[key] else { return nil }
         guard let number = value.int, range.contains(number) else {
-            throw ConfigError(key: name(key), problem: "must be an integer from \(range.lowerBound) to \(range.upperBound)")
+            throw ConfigError(
+                key: name(key), problem: "must be an integer from \(range.lowerBound) to \(range.upperBound)")
         }
         return number
     }

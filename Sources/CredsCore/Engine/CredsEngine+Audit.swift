@@ -8,7 +8,8 @@ extension CredsEngine {
     /// failure), admin writes that failed before committing, and any request refused before its params were
     /// valid (those paced per peer uid by `RefusalThrottle`). Returns a future the answer must wait for when the
     /// audit backlog is over its limit (see `AuditQueue`), else nil.
-    public func recordOutcome(_ context: CallContext, _ outcome: Result<JSONValue, RPCError>) -> EventLoopFuture<Void>? {
+    public func recordOutcome(_ context: CallContext, _ outcome: Result<JSONValue, RPCError>) -> EventLoopFuture<Void>?
+    {
         var draft = AuditDraft(context)
         switch outcome {
         case .success(let result): draft.complete(with: result)
@@ -36,7 +37,9 @@ extension CredsEngine {
     /// The one entry that stands for a second's refusals the throttle left out: method `*`, outcome
     /// `suppressed`, the peer uid and the count.
     private static func summaryDraft(_ summary: RefusalThrottle.Summary) -> AuditDraft {
-        AuditDraft(socket: summary.socket, peerUid: summary.peerUid, method: "*", outcome: "suppressed", suppressed: summary.suppressed)
+        AuditDraft(
+            socket: summary.socket, peerUid: summary.peerUid, method: "*", outcome: "suppressed",
+            suppressed: summary.suppressed)
     }
 
     /// Appends the `suppressed: N` entries of refusal windows still open. Called at shutdown, before the last
@@ -60,13 +63,16 @@ extension CredsEngine {
         let logger = self.logger
         // Drained once: if the writer re-runs the job (after growing a full map), the same entries go in.
         let taken = Mutex<(drafts: [AuditDraft], more: Bool)?>(nil)
-        database.writer.submit(followUp: followUp, { txn in
-            let drafts = taken.withLock { taken in
-                if taken == nil { taken = queue.drain() }
-                return taken?.drafts ?? []
+        database.writer.submit(
+            followUp: followUp,
+            { txn in
+                let drafts = taken.withLock { taken in
+                    if taken == nil { taken = queue.drain() }
+                    return taken?.drafts ?? []
+                }
+                try auditLog.append(txn, drafts)
             }
-            try auditLog.append(txn, drafts)
-        }) { result in
+        ) { result in
             let drained = taken.withLock { $0 }
             if case .failure(let error) = result {
                 logger.error(
@@ -99,7 +105,9 @@ extension CredsEngine {
     public func auditVerify(_ raw: [String: JSONValue]) throws(RPCError) -> JSONValue {
         _ = try Params(raw, allowed: [])
         let outcome = try read { txn in try database.auditLog.verify(txn) }
-        var result: [String: JSONValue] = ["ok": .bool(outcome.firstBroken == nil), "checked": .int(Int64(outcome.checked))]
+        var result: [String: JSONValue] = [
+            "ok": .bool(outcome.firstBroken == nil), "checked": .int(Int64(outcome.checked)),
+        ]
         if let broken = outcome.firstBroken { result["firstBroken"] = .int(Int64(broken)) }
         return .object(result)
     }

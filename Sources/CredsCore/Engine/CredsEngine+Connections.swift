@@ -68,18 +68,21 @@ extension CredsEngine {
         let outcome = try validator.validate(payload, for: provider)
         let id = connectionId ?? Identifier(stored: Random.token(prefix: "conn_", byteCount: 12))
         let plaintext = Self.sealablePayload(outcome.fields)
-        let associatedData = ConnectionRecord.associatedData(id: id, workspaceId: workspaceId, provider: provider.identifier)
+        let associatedData = ConnectionRecord.associatedData(
+            id: id, workspaceId: workspaceId, provider: provider.identifier)
         guard let sealed = sealer.seal(plaintext, associatedData: associatedData) else { throw Self.noKeyToStore }
         let now = Timestamp.now()
         let record = ConnectionRecord(
-            id: id, workspaceId: workspaceId, provider: provider.identifier, displayName: displayName, mode: provider.mode,
+            id: id, workspaceId: workspaceId, provider: provider.identifier, displayName: displayName,
+            mode: provider.mode,
             status: .active, scopes: outcome.lists["scopes"], expiresAt: outcome.times["expiresAt"], lastError: nil,
             createdAt: now, updatedAt: now, revision: 0, sealed: sealed
         )
         return (record, connectionId != nil, outcome.warnings, actor)
     }
 
-    static let noKeyToStore = RPCError(.encryptionKeyMissing, "no master key is configured; credsd cannot store credentials")
+    static let noKeyToStore = RPCError(
+        .encryptionKeyMissing, "no master key is configured; credsd cannot store credentials")
 
     /// The payload's JSON in guarded memory; the intermediate array is zeroed.
     static func sealablePayload(_ fields: [String: String]) -> SecretBytes {
@@ -134,7 +137,10 @@ extension CredsEngine {
     public func connectionsDelete(_ raw: [String: JSONValue], context: CallContext) -> EventLoopFuture<JSONValue> {
         changeConnection(raw, context: context) { txn, record in
             try self.database.remove(txn, record)
-            return ["deleted": true, "connectionId": record.id.json, "workspaceId": record.workspaceId.json, "provider": record.provider.json]
+            return [
+                "deleted": true, "connectionId": record.id.json, "workspaceId": record.workspaceId.json,
+                "provider": record.provider.json,
+            ]
         }
     }
 

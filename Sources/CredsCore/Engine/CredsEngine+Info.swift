@@ -38,12 +38,13 @@ extension CredsEngine {
                 "connectable": .bool(provider.isConnectable),
                 "builtInSupported": .bool(provider.builtIn),
                 "builtInConfigured": .bool(builtinKeys[provider.id] != nil),
-                "fields": .array(provider.fields.map { field in
-                    [
-                        "name": .string(field.name), "required": .bool(field.required),
-                        "knownShape": field.knownShapeText.map { .string($0) } ?? .null,
-                    ]
-                }),
+                "fields": .array(
+                    provider.fields.map { field in
+                        [
+                            "name": .string(field.name), "required": .bool(field.required),
+                            "knownShape": field.knownShapeText.map { .string($0) } ?? .null,
+                        ]
+                    }),
                 "headers": .array(provider.headers.map { .string($0.name) }),
             ]
         }

@@ -25,7 +25,8 @@ extension CredsEngine {
         return write(context: context) { txn in
             try self.authorize(txn, actor: begin.actor, workspaceId: begin.workspaceId, write: true)
             if let existing = begin.existingConnectionId {
-                _ = try self.ownedConnection(txn, id: existing, workspaceId: begin.workspaceId, provider: begin.provider.identifier)
+                _ = try self.ownedConnection(
+                    txn, id: existing, workspaceId: begin.workspaceId, provider: begin.provider.identifier)
             } else {
                 let now = Timestamp.now()
                 var pending = ConnectionRecord(
@@ -118,7 +119,8 @@ extension CredsEngine {
 
     static func notConfigured(_ provider: Provider) -> RPCError {
         RPCError(
-            .invalidParams, "OAuth for \(provider.displayName) is not configured on this daemon ([oauth.\(provider.id)])",
+            .invalidParams,
+            "OAuth for \(provider.displayName) is not configured on this daemon ([oauth.\(provider.id)])",
             data: ["provider": .string(provider.id)]
         )
     }
@@ -150,7 +152,8 @@ extension CredsEngine {
                 let provider = (try? RecordCoding.decode(OAuthStateRecord.self, from: pending))?.provider.text
             {
                 if provider == "github" {
-                    throw RPCError.invalidParams("code and installationId are required to complete a GitHub installation")
+                    throw RPCError.invalidParams(
+                        "code and installationId are required to complete a GitHub installation")
                 }
                 if code == nil { throw RPCError.invalidParams("code is required to complete a Google authorization") }
             }
@@ -169,14 +172,17 @@ extension CredsEngine {
         }.flatMap { state -> EventLoopFuture<JSONValue> in
             guard let state else {
                 return context.eventLoop.makeFailedFuture(
-                    RPCError(.invalidState, "the state is unknown, already used or expired; start again with oauth.begin")
+                    RPCError(
+                        .invalidState, "the state is unknown, already used or expired; start again with oauth.begin")
                 )
             }
             if let providerError {
-                return self.markError(state, "authorization refused: \(Self.printable(providerError))", context: context)
+                return self.markError(
+                    state, "authorization refused: \(Self.printable(providerError))", context: context)
             }
             switch state.record.provider.text {
-            case "google-workspace": return self.completeGoogle(state, code: code, stateDigest: stateDigest, context: context)
+            case "google-workspace":
+                return self.completeGoogle(state, code: code, stateDigest: stateDigest, context: context)
             default: return self.completeGitHub(state, code: code, installationId: installationId, context: context)
             }
         }
@@ -189,17 +195,20 @@ extension CredsEngine {
         context: CallContext
     ) -> EventLoopFuture<JSONValue> {
         guard let code else {
-            return context.eventLoop.makeFailedFuture(RPCError.invalidParams("code is required to complete a Google authorization"))
+            return context.eventLoop.makeFailedFuture(
+                RPCError.invalidParams("code is required to complete a Google authorization"))
         }
         let state = completing.record
         guard let google = oauth.google, let sealed = state.sealedVerifier,
-            let verifier = try? sealer.open(sealed, associatedData: OAuthStateRecord.verifierAssociatedData(stateDigest: stateDigest))
+            let verifier = try? sealer.open(
+                sealed, associatedData: OAuthStateRecord.verifierAssociatedData(stateDigest: stateDigest))
         else {
             return markError(completing, "the authorization could not be completed on this daemon", context: context)
         }
         let form = [
             ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", state.redirectUri),
-            ("client_id", google.clientId), ("client_secret", google.clientSecret.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }),
+            ("client_id", google.clientId),
+            ("client_secret", google.clientSecret.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }),
             ("code_verifier", verifier.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }),
         ]
         return exchange(google.tokenUrl, form: form, state: completing, context: context) { grant, previous in
@@ -224,10 +233,12 @@ extension CredsEngine {
         }
         let state = completing.record
         guard let github = oauth.github, let clientId = github.clientId, let clientSecret = github.clientSecret else {
-            return markError(completing, "the GitHub App's clientId and clientSecretFile are not configured", context: context)
+            return markError(
+                completing, "the GitHub App's clientId and clientSecretFile are not configured", context: context)
         }
         let form = [
-            ("client_id", clientId), ("client_secret", clientSecret.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }),
+            ("client_id", clientId),
+            ("client_secret", clientSecret.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }),
             ("code", code), ("redirect_uri", state.redirectUri),
         ]
         let deadline = NIODeadline.now() + Self.installationCheckTime
@@ -236,17 +247,17 @@ extension CredsEngine {
                 installationId, userToken: grant.accessToken, settings: github, page: 1, deadline: deadline,
                 on: context.eventLoop
             )
-                .flatMap { listed in
-                    guard listed else {
-                        let message = "the installation is not one the authorizing GitHub user can access"
-                        return self.markError(completing, message, context: context).flatMapThrowing { _ in
-                            throw RPCError(.forbidden, message, data: ["connectionId": state.connectionId.json])
-                        }
+            .flatMap { listed in
+                guard listed else {
+                    let message = "the installation is not one the authorizing GitHub user can access"
+                    return self.markError(completing, message, context: context).flatMapThrowing { _ in
+                        throw RPCError(.forbidden, message, data: ["connectionId": state.connectionId.json])
                     }
-                    var fields = ["installationId": String(installationId), "userAccessToken": grant.accessToken]
-                    if let refresh = grant.refreshToken { fields["userRefreshToken"] = refresh }
-                    return context.eventLoop.makeSucceededFuture((fields, nil, []))
                 }
+                var fields = ["installationId": String(installationId), "userAccessToken": grant.accessToken]
+                if let refresh = grant.refreshToken { fields["userRefreshToken"] = refresh }
+                return context.eventLoop.makeSucceededFuture((fields, nil, []))
+            }
         }
     }
 
@@ -275,12 +286,14 @@ extension CredsEngine {
             ("Authorization", "Bearer \(userToken)"), ("Accept", "application/vnd.github+json"),
             ("X-GitHub-Api-Version", "2022-11-28"),
         ]
-        return tokenClient.get(url, headers: headers, on: eventLoop).flatMapThrowing { reply -> GitHubInstallationPage? in
+        return tokenClient.get(url, headers: headers, on: eventLoop).flatMapThrowing {
+            reply -> GitHubInstallationPage? in
             if reply.status == 401 || reply.status == 404 { return nil }
             guard reply.isSuccess, let json = try? JSONValue.parse(reply.body),
                 let parsed = GitHubInstallationPage(json: json)
             else {
-                throw RPCError(.upstreamUnavailable, "the GitHub API answered HTTP \(reply.status) to the installation check")
+                throw RPCError(
+                    .upstreamUnavailable, "the GitHub API answered HTTP \(reply.status) to the installation check")
             }
             return parsed
         }.flatMap { parsed in
@@ -288,7 +301,8 @@ extension CredsEngine {
             if parsed.lists(installationId, appId: Int64(settings.appId)) { return eventLoop.makeSucceededFuture(true) }
             guard parsed.hasMore(page: page) else { return eventLoop.makeSucceededFuture(false) }
             return self.installationListed(
-                installationId, userToken: userToken, settings: settings, page: page + 1, deadline: deadline, on: eventLoop
+                installationId, userToken: userToken, settings: settings, page: page + 1, deadline: deadline,
+                on: eventLoop
             )
         }
     }
@@ -301,16 +315,20 @@ extension CredsEngine {
         form: [(String, String)],
         state completing: CompletingState,
         context: CallContext,
-        fields: @escaping @Sendable (TokenGrant, [String: String]) -> EventLoopFuture<([String: String], Int64?, [String])>
+        fields:
+            @escaping @Sendable (TokenGrant, [String: String]) -> EventLoopFuture<([String: String], Int64?, [String])>
     ) -> EventLoopFuture<JSONValue> {
         let state = completing.record
         return tokenClient.postForm(url, form: form, on: context.eventLoop).flatMap { reply in
             let json = try? JSONValue.parse(reply.body)
-            if reply.isSuccess, let json, json["error"] == nil, let grant = TokenGrant(json: json, now: Timestamp.now()) {
-                let previous = (try? self.read { txn in try self.database.connection(txn, id: state.connectionId) })
+            if reply.isSuccess, let json, json["error"] == nil, let grant = TokenGrant(json: json, now: Timestamp.now())
+            {
+                let previous =
+                    (try? self.read { txn in try self.database.connection(txn, id: state.connectionId) })
                     .flatMap { $0 }.flatMap { try? self.openPayload($0) } ?? [:]
                 return fields(grant, previous).flatMap { payload, expiresAt, scopes in
-                    self.storeTokens(completing, fields: payload, expiresAt: expiresAt, scopes: scopes, context: context)
+                    self.storeTokens(
+                        completing, fields: payload, expiresAt: expiresAt, scopes: scopes, context: context)
                 }
             }
             let reason = json?["error"]?.stringValue.map(Self.printable) ?? "HTTP \(reply.status)"
@@ -342,7 +360,8 @@ extension CredsEngine {
         let database = self.database
         let state = completing.record
         return write(context: context) { txn in
-            var record = try self.ownedConnection(txn, id: state.connectionId, workspaceId: state.workspaceId, provider: state.provider)
+            var record = try self.ownedConnection(
+                txn, id: state.connectionId, workspaceId: state.workspaceId, provider: state.provider)
             // A revoke, delete or other write while the provider was being asked wins over this completion.
             guard record.authorizationVersion == completing.revision else { throw Self.changedDuringCompletion(state) }
             // States are deleted when their connection is revoked or their actor loses `write`; this holds
@@ -367,7 +386,9 @@ extension CredsEngine {
 
     /// Sets the connection of a completion to `error` with `lastError`, and answers it; unless the connection
     /// changed since the state was used (then `invalid_state`, and the connection is left as it is).
-    private func markError(_ completing: CompletingState, _ message: String, context: CallContext) -> EventLoopFuture<JSONValue> {
+    private func markError(_ completing: CompletingState, _ message: String, context: CallContext) -> EventLoopFuture<
+        JSONValue
+    > {
         let state = completing.record
         return write(context: context) { txn in
             let record = try self.setErrorStatus(
@@ -407,7 +428,9 @@ extension CredsEngine {
 
     /// Provider-supplied text cut to something safe to store and show: 100 printable ASCII characters.
     static func printable(_ text: String) -> String {
-        String(String.UnicodeScalarView(text.unicodeScalars.filter { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F }.prefix(100)))
+        String(
+            String.UnicodeScalarView(
+                text.unicodeScalars.filter { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F }.prefix(100)))
     }
 }
 

@@ -23,13 +23,17 @@ extension CredsEngine {
 
     // MARK: Google
 
-    private func googleToken(_ connection: ConnectionRecord, context: CallContext) throws(RPCError) -> EventLoopFuture<AccessToken> {
+    private func googleToken(_ connection: ConnectionRecord, context: CallContext) throws(RPCError) -> EventLoopFuture<
+        AccessToken
+    > {
         let fields = try openPayload(connection)
         guard let accessToken = fields["accessToken"] else {
-            throw RPCError(.reauthRequired, "the connection holds no access token", data: ["connectionId": connection.id.json])
+            throw RPCError(
+                .reauthRequired, "the connection holds no access token", data: ["connectionId": connection.id.json])
         }
         let current = AccessToken(
-            token: SecretBytes(copying: Array(accessToken.utf8), storage: .transient), tokenType: "Bearer", expiresAt: connection.expiresAt,
+            token: SecretBytes(copying: Array(accessToken.utf8), storage: .transient), tokenType: "Bearer",
+            expiresAt: connection.expiresAt,
             scopes: connection.scopes ?? []
         )
         let now = Timestamp.now()
@@ -46,12 +50,16 @@ extension CredsEngine {
             return context.eventLoop.makeFailedFuture(error)
         }
         guard let google = oauth.google, let refreshToken = fields["refreshToken"] else {
-            return fallback(RPCError(.upstreamUnavailable, "the token has expired and cannot be refreshed here",
-                                     data: ["connectionId": connection.id.json]))
+            return fallback(
+                RPCError(
+                    .upstreamUnavailable, "the token has expired and cannot be refreshed here",
+                    data: ["connectionId": connection.id.json]))
         }
         if flights.isBackingOff(connection.id, now: now) {
-            return fallback(RPCError(.upstreamUnavailable, "the token endpoint failed recently; waiting before trying again",
-                                     data: ["connectionId": connection.id.json]))
+            return fallback(
+                RPCError(
+                    .upstreamUnavailable, "the token endpoint failed recently; waiting before trying again",
+                    data: ["connectionId": connection.id.json]))
         }
         return flights.refresh(connection.id, revision: connection.revision, on: context.eventLoop) {
             refreshGoogle(connection, refreshToken: refreshToken, settings: google, context: context)
@@ -76,18 +84,23 @@ extension CredsEngine {
             if reply.isSuccess, let json, let grant = TokenGrant(json: json, now: now) {
                 self.flights.recordSuccess(id)
                 self.statistics.recordRefresh("ok")
-                return self.storeRefreshed(id, revision: revision, grant: grant, keepRefreshToken: refreshToken, context: context)
+                return self.storeRefreshed(
+                    id, revision: revision, grant: grant, keepRefreshToken: refreshToken, context: context)
             }
             if json?["error"]?.stringValue == "invalid_grant" {
                 self.flights.recordSuccess(id)
                 self.statistics.recordRefresh("reauth_required")
-                return self.requireReauth(id, revision: revision, "Google refused the refresh token (invalid_grant)", context: context)
+                return self.requireReauth(
+                    id, revision: revision, "Google refused the refresh token (invalid_grant)", context: context)
             }
             self.flights.recordFailure(id, now: now)
             self.statistics.recordRefresh("failed")
-            self.logger.warning("token refresh failed", metadata: ["conn.id": "\(id)", "http.status": "\(reply.status)"])
+            self.logger.warning(
+                "token refresh failed", metadata: ["conn.id": "\(id)", "http.status": "\(reply.status)"])
             return context.eventLoop.makeFailedFuture(
-                RPCError(.upstreamUnavailable, "the token endpoint answered HTTP \(reply.status)", data: ["connectionId": id.json])
+                RPCError(
+                    .upstreamUnavailable, "the token endpoint answered HTTP \(reply.status)",
+                    data: ["connectionId": id.json])
             )
         }.flatMapErrorThrowing { error in
             throw self.upstreamFailure(id, error)
@@ -113,7 +126,9 @@ extension CredsEngine {
             guard record.revision == revision, record.status == .active,
                 let sealed = sealer.seal(plaintext, associatedData: record.associatedData)
             else {
-                throw RPCError(.connectionUnavailable, "the connection changed during the refresh", data: ["connectionId": id.json])
+                throw RPCError(
+                    .connectionUnavailable, "the connection changed during the refresh", data: ["connectionId": id.json]
+                )
             }
             record.sealed = sealed
             record.expiresAt = grant.expiresAt
@@ -139,7 +154,9 @@ extension CredsEngine {
         write(on: context.eventLoop) { txn in
             _ = try self.setErrorStatus(
                 txn, connectionId: id, message: message, if: { $0.revision == revision },
-                else: RPCError(.connectionUnavailable, "the connection changed meanwhile; try again", data: ["connectionId": id.json])
+                else: RPCError(
+                    .connectionUnavailable, "the connection changed meanwhile; try again",
+                    data: ["connectionId": id.json])
             )
         }.flatMapThrowing { _ in
             throw RPCError(.reauthRequired, message, data: ["connectionId": id.json])
@@ -158,10 +175,13 @@ extension CredsEngine {
 
     // MARK: GitHub
 
-    private func githubToken(_ connection: ConnectionRecord, context: CallContext) throws(RPCError) -> EventLoopFuture<AccessToken> {
+    private func githubToken(_ connection: ConnectionRecord, context: CallContext) throws(RPCError) -> EventLoopFuture<
+        AccessToken
+    > {
         let fields = try openPayload(connection)
         guard let installationId = fields["installationId"] else {
-            throw RPCError(.reauthRequired, "the connection has no installation", data: ["connectionId": connection.id.json])
+            throw RPCError(
+                .reauthRequired, "the connection has no installation", data: ["connectionId": connection.id.json])
         }
         // Installations recorded before credsd checked them against the authorizing user (no user token kept)
         // may be forged: they are not served until authorized again.
@@ -190,8 +210,10 @@ extension CredsEngine {
             return fallback(RPCError(.upstreamUnavailable, "the GitHub App is not configured on this daemon"))
         }
         if flights.isBackingOff(connection.id, now: now) {
-            return fallback(RPCError(.upstreamUnavailable, "the GitHub API failed recently; waiting before trying again",
-                                     data: ["connectionId": connection.id.json]))
+            return fallback(
+                RPCError(
+                    .upstreamUnavailable, "the GitHub API failed recently; waiting before trying again",
+                    data: ["connectionId": connection.id.json]))
         }
         return flights.refresh(connection.id, revision: connection.revision, on: context.eventLoop) {
             mintInstallationToken(
@@ -229,7 +251,9 @@ extension CredsEngine {
                 let minted = AccessToken(
                     token: SecretBytes(copying: Array(token.utf8)), tokenType: "Bearer",
                     expiresAt: json?["expires_at"]?.stringValue.flatMap(Timestamp.parse) ?? now + 3_000_000_000,
-                    scopes: permissions.keys.sorted().compactMap { key in permissions[key]?.stringValue.map { "\(key):\($0)" } }
+                    scopes: permissions.keys.sorted().compactMap { key in
+                        permissions[key]?.stringValue.map { "\(key):\($0)" }
+                    }
                 )
                 self.installationTokens.store(minted, for: id, revision: revision)
                 return context.eventLoop.makeSucceededFuture(minted)
@@ -237,13 +261,17 @@ extension CredsEngine {
             if reply.status == 404 {
                 self.flights.recordSuccess(id)
                 self.statistics.recordRefresh("reauth_required")
-                return self.requireReauth(id, revision: revision, "the GitHub App is no longer installed (HTTP 404)", context: context)
+                return self.requireReauth(
+                    id, revision: revision, "the GitHub App is no longer installed (HTTP 404)", context: context)
             }
             self.flights.recordFailure(id, now: now)
             self.statistics.recordRefresh("failed")
-            self.logger.warning("installation token failed", metadata: ["conn.id": "\(id)", "http.status": "\(reply.status)"])
+            self.logger.warning(
+                "installation token failed", metadata: ["conn.id": "\(id)", "http.status": "\(reply.status)"])
             return context.eventLoop.makeFailedFuture(
-                RPCError(.upstreamUnavailable, "the GitHub API answered HTTP \(reply.status)", data: ["connectionId": id.json])
+                RPCError(
+                    .upstreamUnavailable, "the GitHub API answered HTTP \(reply.status)",
+                    data: ["connectionId": id.json])
             )
         }.flatMapErrorThrowing { error in
             throw self.upstreamFailure(id, error)

@@ -26,7 +26,8 @@ extension CredsEngine {
         let database = self.database
         return write(context: context) { txn in
             try self.authorize(txn, actor: actor, workspaceId: workspaceId, write: true)
-            try txn.put(database.policies, StoreKeys.policy(workspaceId, provider.identifier), Array(mode.rawValue.utf8))
+            try txn.put(
+                database.policies, StoreKeys.policy(workspaceId, provider.identifier), Array(mode.rawValue.utf8))
             return ["workspaceId": workspaceId.json, "provider": .string(provider.id), "mode": .string(mode.rawValue)]
         }
     }
@@ -37,14 +38,19 @@ extension CredsEngine {
         let workspaceId = try params.identifier("workspaceId")
         let providerId = try params.optionalIdentifier("provider")
         let actor = try params.identifier("actor")
-        let providers = try providerId.map { id throws(RPCError) in [try policyProvider(id)] }
+        let providers =
+            try providerId.map { id throws(RPCError) in [try policyProvider(id)] }
             ?? catalog.providers.filter { $0.mode == .service }
         let modes = try read { txn in
             try authorize(txn, actor: actor, workspaceId: workspaceId, write: false)
-            return try providers.map { try database.routingMode(txn, workspaceId: workspaceId, provider: $0.identifier) }
+            return try providers.map {
+                try database.routingMode(txn, workspaceId: workspaceId, provider: $0.identifier)
+            }
         }
         if let provider = providers.first, providerId != nil {
-            return ["workspaceId": workspaceId.json, "provider": .string(provider.id), "mode": .string(modes[0].rawValue)]
+            return [
+                "workspaceId": workspaceId.json, "provider": .string(provider.id), "mode": .string(modes[0].rawValue),
+            ]
         }
         var policies: [String: JSONValue] = [:]
         for (provider, mode) in zip(providers, modes) { policies[provider.id] = .string(mode.rawValue) }

@@ -13,7 +13,8 @@ extension CredsEngine {
         do {
             (decision, requiredScopes) = try decideResolve(raw)
             guard decision.provider.mode == .oauthUser, let connection = decision.connection else {
-                return context.eventLoop.makeSucceededFuture(try resolveAnswer(decision, fields: credentialFields(decision)))
+                return context.eventLoop.makeSucceededFuture(
+                    try resolveAnswer(decision, fields: credentialFields(decision)))
             }
             return oauthAccessToken(connection, context: context).flatMapThrowing { token in
                 let missing = requiredScopes.filter { !Self.grants(token.scopes, $0) }
@@ -23,7 +24,8 @@ extension CredsEngine {
                         data: ["missing": .array(missing.map { .string($0) }), "connectionId": connection.id.json]
                     )
                 }
-                var answer = try self.resolveAnswer(decision, fields: ["accessToken": token.tokenText]).objectValue ?? [:]
+                var answer =
+                    try self.resolveAnswer(decision, fields: ["accessToken": token.tokenText]).objectValue ?? [:]
                 answer["credential"] = ["accessToken": .string(token.tokenText), "tokenType": .string(token.tokenType)]
                 answer["expiresAt"] = token.expiresAt.map { .string(Timestamp.rfc3339($0)) } ?? .null
                 answer["scopes"] = .array(token.scopes.map { .string($0) })
@@ -36,7 +38,8 @@ extension CredsEngine {
 
     /// Whether `granted` covers `required`; a GitHub `name:write` permission also covers `name:read`.
     static func grants(_ granted: [String], _ required: String) -> Bool {
-        granted.contains(required) || (required.hasSuffix(":read") && granted.contains(String(required.dropLast(5)) + ":write"))
+        granted.contains(required)
+            || (required.hasSuffix(":read") && granted.contains(String(required.dropLast(5)) + ":write"))
     }
 
     private func decideResolve(_ raw: [String: JSONValue]) throws(RPCError) -> (RoutingDecision, [String]) {
@@ -115,8 +118,10 @@ extension CredsEngine {
                 result["message"] = .string(error.message)
                 result["source"] = .null
                 result["mode"] = .string(provider.mode.rawValue)
-                result["policy"] = provider.mode == .service
-                    ? .string(try database.routingMode(txn, workspaceId: workspaceId, provider: provider.identifier).rawValue)
+                result["policy"] =
+                    provider.mode == .service
+                    ? .string(
+                        try database.routingMode(txn, workspaceId: workspaceId, provider: provider.identifier).rawValue)
                     : .null
                 result["connectionId"] = error.data["connectionId"] ?? connectionId?.json ?? .null
             }
@@ -139,7 +144,9 @@ extension CredsEngine {
     /// Opens a connection's sealed payload: its fields, for the answer being built.
     func openPayload(_ connection: ConnectionRecord) throws(RPCError) -> [String: String] {
         guard let sealed = connection.sealed else {
-            throw RPCError(.connectionUnavailable, "the connection holds no credential", data: ["connectionId": connection.id.json])
+            throw RPCError(
+                .connectionUnavailable, "the connection holds no credential", data: ["connectionId": connection.id.json]
+            )
         }
         let plaintext: SecretBytes
         do {
@@ -157,7 +164,8 @@ extension CredsEngine {
         }
         let parsed = plaintext.withUnsafeBytes { try? JSONValue.parse($0) }
         guard let object = parsed?.objectValue else {
-            throw RPCError(.integrityError, "the sealed credential is not readable", data: ["connectionId": connection.id.json])
+            throw RPCError(
+                .integrityError, "the sealed credential is not readable", data: ["connectionId": connection.id.json])
         }
         return object.compactMapValues(\.stringValue)
     }

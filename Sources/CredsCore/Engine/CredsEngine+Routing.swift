@@ -32,11 +32,16 @@ extension CredsEngine {
                     data: ["provider": .string(provider.id)]
                 )
             }
-            return RoutingDecision(provider: provider, workspaceId: workspaceId, policy: policy, source: .builtIn, connection: nil, fallbackReason: nil)
+            return RoutingDecision(
+                provider: provider, workspaceId: workspaceId, policy: policy, source: .builtIn, connection: nil,
+                fallbackReason: nil)
         }
-        let all = named == nil ? try database.connections(txn, workspaceId: workspaceId, provider: provider.identifier) : []
+        let all =
+            named == nil ? try database.connections(txn, workspaceId: workspaceId, provider: provider.identifier) : []
         if let connection = named ?? Self.newest(all.filter { $0.status == .active }) {
-            return RoutingDecision(provider: provider, workspaceId: workspaceId, policy: policy, source: .byo, connection: connection, fallbackReason: nil)
+            return RoutingDecision(
+                provider: provider, workspaceId: workspaceId, policy: policy, source: .byo, connection: connection,
+                fallbackReason: nil)
         }
         let newest = Self.newest(all)
         if policy == .auto, hasBuiltin {

@@ -32,7 +32,8 @@ extension CredsEngine {
         }
         let connection = try read { txn in
             if let connectionId {
-                let named = try ownedConnection(txn, id: connectionId, workspaceId: workspaceId, provider: provider.identifier)
+                let named = try ownedConnection(
+                    txn, id: connectionId, workspaceId: workspaceId, provider: provider.identifier)
                 guard named.status == .active else {
                     throw RPCError(
                         .connectionUnavailable, "the connection is \(named.status.rawValue)",

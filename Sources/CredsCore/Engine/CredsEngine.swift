@@ -70,7 +70,8 @@ public final class CredsEngine: Sendable {
 
     /// Takes new master keys and built-in keys (SIGHUP). In-flight requests finish with what they read.
     /// `secretFileWarnings` replaces the group-readable files `health` lists; nil keeps the current list.
-    public func reloadSecrets(keyRing: KeyRing, builtinKeys: [String: SecretBytes], secretFileWarnings: [String]? = nil) {
+    public func reloadSecrets(keyRing: KeyRing, builtinKeys: [String: SecretBytes], secretFileWarnings: [String]? = nil)
+    {
         secrets.withLock {
             $0 = EngineSecrets(
                 sealer: Sealer(keyRing: keyRing), builtinKeys: builtinKeys,
@@ -121,7 +122,9 @@ public final class CredsEngine: Sendable {
             case .failure(let error as RPCError):
                 promise.fail(error)
             case .failure(let error as LMDBError) where error.isNoSpace:
-                logger.error("store write failed: the data directory's filesystem is full", metadata: ["store.error": "\(error)"])
+                logger.error(
+                    "store write failed: the data directory's filesystem is full", metadata: ["store.error": "\(error)"]
+                )
                 promise.fail(RPCError.noSpace)
             case .failure(let error):
                 logger.error("store write failed", metadata: ["store.error": "\(error)"])

@@ -22,16 +22,21 @@ extension SecretsLoader {
             do {
                 key = try pem.withUnsafeBytes { try GitHubAppKey(pem: String(decoding: $0, as: UTF8.self)) }
             } catch {
-                throw ConfigError(key: "\(prefix).privateKeyFile", problem: "not an RSA private key in PEM form (2048 bits or more)")
+                throw ConfigError(
+                    key: "\(prefix).privateKeyFile", problem: "not an RSA private key in PEM form (2048 bits or more)")
             }
-            guard let installUrl = section["installUrl"] ?? section["appSlug"].map({ "https://github.com/apps/\($0)/installations/new" })
+            guard
+                let installUrl = section["installUrl"]
+                    ?? section["appSlug"].map({ "https://github.com/apps/\($0)/installations/new" })
             else {
                 throw ConfigError(key: "\(prefix).installUrl", problem: "needed (or appSlug)")
             }
             github = GitHubAppSettings(
                 appId: try Self.required(section, "appId", prefix),
                 clientId: section["clientId"],
-                clientSecret: try section["clientSecretFile"].map { _ throws(ConfigError) in try Self.secret(section, "clientSecretFile", prefix) },
+                clientSecret: try section["clientSecretFile"].map { _ throws(ConfigError) in
+                    try Self.secret(section, "clientSecretFile", prefix)
+                },
                 key: key,
                 installUrl: installUrl,
                 tokenUrl: section["tokenUrl"] ?? "https://github.com/login/oauth/access_token",
@@ -52,17 +57,23 @@ extension SecretsLoader {
         return files
     }
 
-    private static func required(_ section: [String: String], _ key: String, _ prefix: String) throws(ConfigError) -> String {
+    private static func required(_ section: [String: String], _ key: String, _ prefix: String) throws(ConfigError)
+        -> String
+    {
         guard let value = section[key] else { throw ConfigError(key: "\(prefix).\(key)", problem: "is required") }
         return value
     }
 
-    private static func secret(_ section: [String: String], _ key: String, _ prefix: String) throws(ConfigError) -> SecretBytes {
+    private static func secret(_ section: [String: String], _ key: String, _ prefix: String) throws(ConfigError)
+        -> SecretBytes
+    {
         let path = try required(section, key, prefix)
         _ = try SecretFilePermissions.check(path: path, key: "\(prefix).\(key)")
         do {
             let bytes = try SecretFile.read(path: path)
-            guard bytes.count > 0 else { throw ConfigError(key: "\(prefix).\(key)", problem: "\(path): the file is empty") }
+            guard bytes.count > 0 else {
+                throw ConfigError(key: "\(prefix).\(key)", problem: "\(path): the file is empty")
+            }
             return bytes
         } catch let error as SecretFileError {
             throw ConfigError(key: "\(prefix).\(key)", problem: error.description)

@@ -30,7 +30,9 @@ struct TokenGrant: Sendable {
             guard !overflow else { return nil }
             expiresAt = sum
         }
-        scopes = json["scope"]?.stringValue.map { $0.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init) }
+        scopes = json["scope"]?.stringValue.map {
+            $0.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
+        }
         tokenType = json["token_type"]?.stringValue ?? "Bearer"
     }
 }

@@ -38,11 +38,13 @@ public final class CredsDatabase: Sendable {
 
     /// The next value of the store-wide revision counter, inside a write transaction.
     func nextRevision(_ txn: borrowing Transaction) throws -> UInt64 {
-        let current = try txn.get(meta, StoreKeys.revisionCounter).map { bytes in
-            bytes.reduce(UInt64(0)) { ($0 << 8) | UInt64($1) }
-        } ?? 0
+        let current =
+            try txn.get(meta, StoreKeys.revisionCounter).map { bytes in
+                bytes.reduce(UInt64(0)) { ($0 << 8) | UInt64($1) }
+            } ?? 0
         let next = current + 1
-        try txn.put(meta, StoreKeys.revisionCounter, (0..<8).reversed().map { UInt8(truncatingIfNeeded: next >> ($0 * 8)) })
+        try txn.put(
+            meta, StoreKeys.revisionCounter, (0..<8).reversed().map { UInt8(truncatingIfNeeded: next >> ($0 * 8)) })
         return next
     }
 
@@ -50,7 +52,9 @@ public final class CredsDatabase: Sendable {
     func connection(_ txn: borrowing Transaction, id: Identifier) throws -> ConnectionRecord? {
         let key = StoreKeys.connection(id)
         guard let bytes = try txn.get(connections, key) else { return nil }
-        return try connectionCache.record(key: key, bytes: bytes) { try RecordCoding.decode(ConnectionRecord.self, from: $0) }
+        return try connectionCache.record(key: key, bytes: bytes) {
+            try RecordCoding.decode(ConnectionRecord.self, from: $0)
+        }
     }
 
     /// The grant stored under `digest`.
@@ -60,7 +64,9 @@ public final class CredsDatabase: Sendable {
     }
 
     /// Every connection of a workspace, optionally of one provider, oldest first.
-    func connections(_ txn: borrowing Transaction, workspaceId: Identifier, provider: Identifier?) throws -> [ConnectionRecord] {
+    func connections(_ txn: borrowing Transaction, workspaceId: Identifier, provider: Identifier?) throws
+        -> [ConnectionRecord]
+    {
         var ids: [Identifier] = []
         try txn.scan(connectionsByOwner, prefix: StoreKeys.ownerPrefix(workspaceId, provider)) { key, _ in
             ids.append(StoreKeys.lastPart(key))
@@ -120,7 +126,8 @@ public final class CredsDatabase: Sendable {
     }
 
     /// The routing policy of a workspace for a provider (default `auto`).
-    func routingMode(_ txn: borrowing Transaction, workspaceId: Identifier, provider: Identifier) throws -> RoutingMode {
+    func routingMode(_ txn: borrowing Transaction, workspaceId: Identifier, provider: Identifier) throws -> RoutingMode
+    {
         guard let bytes = try txn.get(policies, StoreKeys.policy(workspaceId, provider)) else { return .auto }
         return RoutingMode(rawValue: String(decoding: bytes, as: UTF8.self)) ?? .auto
     }

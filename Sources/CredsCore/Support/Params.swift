@@ -74,7 +74,9 @@ public struct Params: Sendable {
         case .array(let elements):
             var strings: [String] = []
             for element in elements {
-                guard case .string(let text) = element else { throw Self.wrongType(name, "an array of strings", element) }
+                guard case .string(let text) = element else {
+                    throw Self.wrongType(name, "an array of strings", element)
+                }
                 strings.append(text)
             }
             return strings

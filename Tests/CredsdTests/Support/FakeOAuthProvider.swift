@@ -162,10 +162,16 @@ final class FakeOAuthProvider: Sendable {
                 state.installationPagesServed.append(page)
                 let start = min(state.userInstallations.count, (page - 1) * perPage)
                 let slice = state.userInstallations[start..<min(state.userInstallations.count, start + perPage)]
-                return (200, [
-                    "total_count": .int(Int64(state.userInstallations.count)),
-                    "installations": .array(slice.map { ["id": .int($0), "app_id": .int(Int64(Self.appId)!), "account": ["login": "octo"]] }),
-                ], delay)
+                return (
+                    200,
+                    [
+                        "total_count": .int(Int64(state.userInstallations.count)),
+                        "installations": .array(
+                            slice.map {
+                                ["id": .int($0), "app_id": .int(Int64(Self.appId)!), "account": ["login": "octo"]]
+                            }),
+                    ], delay
+                )
             case ("POST", "/token"):
                 guard form["client_id"] == Self.clientId, form["client_secret"] == Self.clientSecret else {
                     return problem("bad client credentials")
@@ -179,14 +185,20 @@ final class FakeOAuthProvider: Sendable {
                     guard let verifier = form["code_verifier"], Self.s256(verifier) == challenge else {
                         return problem("PKCE verifier does not match the challenge")
                     }
-                    guard form["redirect_uri"] == "https://app.example/oauth/callback" else { return problem("redirect_uri") }
+                    guard form["redirect_uri"] == "https://app.example/oauth/callback" else {
+                        return problem("redirect_uri")
+                    }
                     return (200, Self.issue(&state, refresh: true), delay)
                 }
                 if form["grant_type"] == "refresh_token" {
                     state.refreshCalls += 1
                     delay += state.refreshDelay
                     switch state.behaviour {
-                    case .invalidGrant: return (400, ["error": "invalid_grant", "error_description": "Token has been expired or revoked."], delay)
+                    case .invalidGrant:
+                        return (
+                            400, ["error": "invalid_grant", "error_description": "Token has been expired or revoked."],
+                            delay
+                        )
                     case .serverError: return (500, ["error": "backend_error"], delay)
                     default: break
                     }
@@ -205,10 +217,17 @@ final class FakeOAuthProvider: Sendable {
                 state.exchangeCalls += 1
                 delay += state.exchangeDelay
                 state.userTokens.insert("ghu_user_\(state.issued)")
-                return (200, ["access_token": .string("ghu_user_\(state.issued)"), "refresh_token": .string("ghr_\(state.issued)"),
-                              "expires_in": 28800, "token_type": "bearer"], delay)
+                return (
+                    200,
+                    [
+                        "access_token": .string("ghu_user_\(state.issued)"),
+                        "refresh_token": .string("ghr_\(state.issued)"),
+                        "expires_in": 28800, "token_type": "bearer",
+                    ], delay
+                )
             default:
-                guard method == "POST", path.hasPrefix("/api/app/installations/"), path.hasSuffix("/access_tokens") else {
+                guard method == "POST", path.hasPrefix("/api/app/installations/"), path.hasSuffix("/access_tokens")
+                else {
                     return (404, ["message": "Not Found"], delay)
                 }
                 state.mintCalls += 1
@@ -222,11 +241,16 @@ final class FakeOAuthProvider: Sendable {
                 let installation = path.dropFirst("/api/app/installations/".count).dropLast("/access_tokens".count)
                 state.mintedFor.append(String(installation))
                 let expires = Date().addingTimeInterval(3600)
-                return (201, [
-                    "token": .string("ghs_installation_\(state.issued)_i\(installation)_\(String(repeating: "x", count: state.issued * 7))"),
-                    "expires_at": .string(ISO8601DateFormatter().string(from: expires)),
-                    "permissions": ["contents": "write", "pull_requests": "write", "metadata": "read"],
-                ], delay)
+                return (
+                    201,
+                    [
+                        "token": .string(
+                            "ghs_installation_\(state.issued)_i\(installation)_\(String(repeating: "x", count: state.issued * 7))"
+                        ),
+                        "expires_at": .string(ISO8601DateFormatter().string(from: expires)),
+                        "permissions": ["contents": "write", "pull_requests": "write", "metadata": "read"],
+                    ], delay
+                )
             }
         }
     }
@@ -249,7 +273,8 @@ final class FakeOAuthProvider: Sendable {
     private func checkJWT(_ authorization: String?) -> String? {
         guard let authorization, authorization.hasPrefix("Bearer ") else { return "no bearer JWT" }
         let parts = authorization.dropFirst(7).split(separator: ".").map(String.init)
-        guard parts.count == 3, let header = Base64.decodeURLSafe(parts[0]), let claims = Base64.decodeURLSafe(parts[1]),
+        guard parts.count == 3, let header = Base64.decodeURLSafe(parts[0]),
+            let claims = Base64.decodeURLSafe(parts[1]),
             let signature = Base64.decodeURLSafe(parts[2])
         else { return "malformed JWT" }
         guard (try? JSONValue.parse(header))?["alg"] == "RS256" else { return "alg is not RS256" }
@@ -258,7 +283,8 @@ final class FakeOAuthProvider: Sendable {
             for: SHA256.hash(data: Array((parts[0] + "." + parts[1]).utf8)), padding: .insecurePKCS1v1_5
         )
         guard valid else { return "JWT signature invalid" }
-        guard let json = try? JSONValue.parse(claims), let iat = json["iat"]?.intValue, let exp = json["exp"]?.intValue else {
+        guard let json = try? JSONValue.parse(claims), let iat = json["iat"]?.intValue, let exp = json["exp"]?.intValue
+        else {
             return "JWT claims missing"
         }
         let now = Int64(Date().timeIntervalSince1970)
@@ -280,7 +306,8 @@ final class FakeOAuthProvider: Sendable {
         for pair in text.split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2 else { continue }
-            form[parts[0].removingPercentEncoding ?? parts[0]] = parts[1].replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+            form[parts[0].removingPercentEncoding ?? parts[0]] =
+                parts[1].replacingOccurrences(of: "+", with: " ").removingPercentEncoding
         }
         return form
     }
@@ -321,14 +348,25 @@ final class FakeProviderHandler: ChannelInboundHandler {
             )
             let bytes = json.serialized()
             let respond = {
-                var headers = HTTPHeaders([("Content-Type", "application/json"), ("Content-Length", String(bytes.count))])
+                var headers = HTTPHeaders([
+                    ("Content-Type", "application/json"), ("Content-Length", String(bytes.count)),
+                ])
                 if let location = json["location"]?.stringValue {
                     headers.add(name: "Location", value: "http://127.0.0.1:\(provider.port)\(location)")
                 }
                 headers.add(name: "Connection", value: "close")
-                context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: HTTPResponseStatus(statusCode: status), headers: headers))), promise: nil)
-                context.write(self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: bytes)))), promise: nil)
-                context.writeAndFlush(self.wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+                context.write(
+                    self.wrapOutboundOut(
+                        .head(
+                            HTTPResponseHead(
+                                version: head.version, status: HTTPResponseStatus(statusCode: status), headers: headers)
+                        )), promise: nil)
+                context.write(
+                    self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: bytes)))),
+                    promise: nil)
+                context.writeAndFlush(self.wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+                    context.close(promise: nil)
+                }
             }
             if delay > 0 {
                 context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(delay * 1000))) { respond() }

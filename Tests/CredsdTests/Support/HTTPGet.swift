@@ -29,7 +29,9 @@ enum HTTPGet {
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = UInt16(port).bigEndian
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard connected == 0 else { throw FixtureError.didNotStart(log: "cannot connect to 127.0.0.1:\(port)") }
         let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
@@ -44,7 +46,9 @@ enum HTTPGet {
             response += buffer.prefix(count)
             let text = String(decoding: response, as: UTF8.self)
             if let split = text.range(of: "\r\n\r\n"),
-                let lengthLine = text[..<split.lowerBound].split(separator: "\r\n").first(where: { $0.lowercased().hasPrefix("content-length:") }),
+                let lengthLine = text[..<split.lowerBound].split(separator: "\r\n").first(where: {
+                    $0.lowercased().hasPrefix("content-length:")
+                }),
                 let length = Int(lengthLine.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)),
                 text.utf8.count - text[..<split.upperBound].utf8.count >= length
             {

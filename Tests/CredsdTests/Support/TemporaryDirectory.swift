@@ -20,7 +20,8 @@ final class TemporaryDirectory: @unchecked Sendable {
     @discardableResult
     func write(_ name: String, _ text: String, mode: Int = 0o600) -> String {
         let target = file(name)
-        _ = FileManager.default.createFile(atPath: target, contents: Data(text.utf8), attributes: [.posixPermissions: mode])
+        _ = FileManager.default.createFile(
+            atPath: target, contents: Data(text.utf8), attributes: [.posixPermissions: mode])
         return target
     }
 }

@@ -6,7 +6,8 @@ final class TmpfsMount: @unchecked Sendable {
     var path: String { directory.path }
 
     init(sizeKiB: Int) throws {
-        let result = try ProcessResult.run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(sizeKiB)k,mode=0700", "tmpfs", directory.path])
+        let result = try ProcessResult.run(
+            "/bin/mount", ["-t", "tmpfs", "-o", "size=\(sizeKiB)k,mode=0700", "tmpfs", directory.path])
         guard result.status == 0 else { throw TmpfsMountError.mountFailed(result.stderr) }
     }
 

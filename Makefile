@@ -52,8 +52,11 @@ lint:
 format:
 	$(SWIFT) format format -i --configuration .swift-format -r Sources Tests
 
-# credsd against a raw epoll baseline in the same run (bench/); BENCH_SECONDS per run, default 3.
+# credsd against a raw epoll baseline, a bare NIO server and Redis in the same run (bench/); BENCH_SECONDS per run,
+# default 3. Redis (a Debian package) is installed when missing and make runs as root.
 bench: release
+	@command -v redis-server >/dev/null || [ "$$(id -u)" != 0 ] || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server)
 	python3 bench/bench.py
 
 # kill -9 the daemon at random moments under write load; CRASH_ITERATIONS (default 200).

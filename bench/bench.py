@@ -7,7 +7,7 @@ baseline ratios, credsd / NIO-floor ratios,
 durable write throughput, memory, the effect of 100,000 stored connections, and start-up time.
 BENCH_SECONDS sets the length of each measured run (default 3).
 """
-import json, os, socket, struct, subprocess, sys, tempfile, time
+import json, os, shutil, socket, struct, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, ".build", "release")
@@ -60,8 +60,31 @@ def rss_kb(pid):
     return 0
 
 
-def loadgen(sock, payload, connections, seconds=None, requests=None, hold=0, expect=None, server_pid=None):
+def start_redis(tmp, value_bytes):
+    """redis-server on a Unix socket in `tmp`, no persistence, holding 10,000 values of `value_bytes` bytes."""
+    sock = os.path.join(tmp, "redis.sock")
+    proc = subprocess.Popen(["redis-server", "--port", "0", "--unixsocket", sock, "--unixsocketperm", "700",
+                             "--save", "", "--appendonly", "no", "--dir", tmp, "--logfile", os.path.join(tmp, "redis.log")])
+    for _ in range(500):
+        if os.path.exists(sock):
+            break
+        time.sleep(0.01)
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sock)
+    value = "v" * value_bytes
+    s.sendall(b"".join(f"*3\r\n$3\r\nSET\r\n${len(f'k{i}')}\r\nk{i}\r\n${value_bytes}\r\n{value}\r\n".encode()
+                       for i in range(10000)))
+    got = b""
+    while got.count(b"+OK\r\n") < 10000:
+        got += s.recv(65536)
+    s.close()
+    return proc, sock
+
+
+def loadgen(sock, payload, connections, seconds=None, requests=None, hold=0, expect=None, server_pid=None, resp=False):
     args = [os.path.join(OUT, "loadgen"), "--socket", sock, "--connections", str(connections), "--payload", payload]
+    if resp:
+        args += ["--resp", "1"]
     if server_pid:
         args += ["--server-pid", str(server_pid)]
     args += ["--seconds", str(seconds)] if seconds else ["--requests", str(requests)]
@@ -152,6 +175,31 @@ def main():
         print(row(f"baseline  {n:>2} conn", b))
     baseline.terminate()
     nio.terminate()
+
+    if shutil.which("redis-server"):
+        redis, redis_sock = start_redis(tmp, answer_bytes)
+        key = os.path.join(tmp, "redis-key")
+        with open(key, "w") as f:
+            f.write("k5000")
+        print()
+        print(f"Redis 7 GET of a {answer_bytes}-byte value over a Unix socket (10,000 values), same generator (RESP)")
+        print(f"{'':<22}{'p50':>8} {'p90':>8} {'p99':>8} {'p99.9':>8} {'max':>8} {'req/s':>9} {'cpu µs':>7}"
+              f"   ratio credsd/Redis (latency µs; req/s)")
+        redis_results = {}
+        for n in (1, 16, 64):
+            r = loadgen(redis_sock, key, n, SECONDS, server_pid=redis.pid, resp=True)
+            redis_results[n] = r
+            print(row(f"Redis     {n:>2} conn", r) + ("" if r["errors"] == "0" else f"  ERRORS {r['errors']}"))
+            print(row(f"credsd    {n:>2} conn", results[n][0], r))
+        redis.terminate()
+        redis.wait()
+        c1, r1 = results[1][0], redis_results[1]
+        print("issue 12 targets against Redis: faster at 1 conn; >= 0.5x its throughput at 16 and 64")
+        print(f"  p50 1 conn {float(c1['p50_us']) / max(float(r1['p50_us']), 1):.2f}x   "
+              + "   ".join(f"throughput {n} conn {float(results[n][0]['rps']) / float(redis_results[n]['rps']):.2f}x"
+                         for n in (16, 64)))
+    else:
+        print("\n(redis-server not installed: the Redis comparison is skipped; `make bench` installs it as root)")
     small = loadgen(daemon.resolve, payload, 1, SECONDS)
 
     upsert = os.path.join(tmp, "upsert.json")

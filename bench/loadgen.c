@@ -37,6 +37,36 @@ typedef struct {
 static uint8_t *frame;
 static size_t frame_len;
 static const char *expect_text;
+/* --resp: the payload file holds a key; each request is a RESP `GET key` and each answer a RESP reply. */
+static int resp_mode;
+
+/* Bytes of the complete answer at the front of `in`, or 0 while it is incomplete. `*bad` is set for an error
+ * answer: a JSON-RPC error (or one without --expect's text), or a RESP error or nil reply. */
+static size_t complete_answer(const uint8_t *in, size_t len, int *bad) {
+    if (!resp_mode) {
+        if (len < 4) return 0;
+        size_t body = ((size_t)in[0] << 24) | ((size_t)in[1] << 16) | ((size_t)in[2] << 8) | in[3];
+        if (len < body + 4) return 0;
+        *bad = memmem(in + 4, body, "\"error\"", 7) != NULL
+            || (expect_text && memmem(in + 4, body, expect_text, strlen(expect_text)) == NULL);
+        return body + 4;
+    }
+    const uint8_t *eol = memmem(in, len, "\r\n", 2);
+    if (!eol) return 0;
+    size_t header = (size_t)(eol - in) + 2;
+    if (in[0] != '$') {
+        *bad = in[0] == '-';
+        return header;
+    }
+    long body = strtol((const char *)in + 1, NULL, 10);
+    if (body < 0) {
+        *bad = 1;
+        return header;
+    }
+    if (len < header + (size_t)body + 2) return 0;
+    *bad = 0;
+    return header + (size_t)body + 2;
+}
 
 static uint64_t now_ns(void) {
     struct timespec ts;
@@ -132,6 +162,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--warmup")) warmup = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--hold")) hold = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--server-pid")) server_pid = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--resp")) resp_mode = atoi(argv[i + 1]);
         else { fprintf(stderr, "loadgen: unknown option %s\n", argv[i]); return 64; }
     }
     if (!path || !payload_path || connections < 1 || (seconds <= 0 && requests_limit <= 0)) {
@@ -144,11 +175,20 @@ int main(int argc, char **argv) {
     size_t body_len = fread(body, 1, sizeof(body), f);
     fclose(f);
     while (body_len && (body[body_len - 1] == '\n' || body[body_len - 1] == '\r')) body_len--;
-    frame_len = body_len + 4;
-    frame = malloc(frame_len);
-    frame[0] = (uint8_t)(body_len >> 24); frame[1] = (uint8_t)(body_len >> 16);
-    frame[2] = (uint8_t)(body_len >> 8); frame[3] = (uint8_t)body_len;
-    memcpy(frame + 4, body, body_len);
+    if (resp_mode) {
+        frame = malloc(body_len + 64);
+        frame_len = (size_t)sprintf((char *)frame, "*2\r\n$3\r\nGET\r\n$%zu\r\n", body_len);
+        memcpy(frame + frame_len, body, body_len);
+        frame_len += body_len;
+        memcpy(frame + frame_len, "\r\n", 2);
+        frame_len += 2;
+    } else {
+        frame_len = body_len + 4;
+        frame = malloc(frame_len);
+        frame[0] = (uint8_t)(body_len >> 24); frame[1] = (uint8_t)(body_len >> 16);
+        frame[2] = (uint8_t)(body_len >> 8); frame[3] = (uint8_t)body_len;
+        memcpy(frame + 4, body, body_len);
+    }
 
     int *held = calloc((size_t)(hold > 0 ? hold : 1), sizeof(int));
     for (int i = 0; i < hold; i++) {
@@ -198,19 +238,18 @@ int main(int argc, char **argv) {
                 if (got < 0) break;
                 c->in_len += (size_t)got;
             }
-            while (c->in_len >= 4) {
-                size_t len = ((size_t)c->in[0] << 24) | ((size_t)c->in[1] << 16) | ((size_t)c->in[2] << 8) | c->in[3];
-                if (c->in_len < len + 4) break;
+            for (;;) {
+                int bad = 0;
+                size_t answer_len = complete_answer(c->in, c->in_len, &bad);
+                if (answer_len == 0) break;
                 uint64_t end = now_ns();
-                int bad = memmem(c->in + 4, len, "\"error\"", 7) != NULL
-                    || (expect_text && memmem(c->in + 4, len, expect_text, strlen(expect_text)) == NULL);
                 if (c->measuring) {
                     record(end - c->started_ns);
                     done++;
                     errors += bad;
                 }
-                memmove(c->in, c->in + 4 + len, c->in_len - 4 - len);
-                c->in_len -= 4 + len;
+                memmove(c->in, c->in + answer_len, c->in_len - answer_len);
+                c->in_len -= answer_len;
                 int finished = (requests_limit > 0 && done >= requests_limit) || end >= deadline;
                 if (finished) {
                     close(c->fd);

@@ -20,10 +20,9 @@ enum HTTPGet {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    /// Status line and body of `GET path`.
-    static func get(port: Int, path: String) throws -> (status: Int, body: String) {
+    /// A TCP connection to 127.0.0.1:`port`; the caller closes it.
+    static func connectLoopback(port: Int) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -33,7 +32,17 @@ enum HTTPGet {
                 connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard connected == 0 else { throw FixtureError.didNotStart(log: "cannot connect to 127.0.0.1:\(port)") }
+        guard connected == 0 else {
+            close(fd)
+            throw FixtureError.didNotStart(log: "cannot connect to 127.0.0.1:\(port)")
+        }
+        return fd
+    }
+
+    /// Status line and body of `GET path`.
+    static func get(port: Int, path: String) throws -> (status: Int, body: String) {
+        let fd = try connectLoopback(port: port)
+        defer { close(fd) }
         let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
         _ = send(fd, request, request.count, 0)
         var timeout = timeval(tv_sec: 10, tv_usec: 0)

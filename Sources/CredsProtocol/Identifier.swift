@@ -40,9 +40,9 @@ public struct Identifier: Sendable, Hashable, Comparable, CustomStringConvertibl
         lhs.text.utf8.lexicographicallyPrecedes(rhs.text.utf8)
     }
 
+    /// Byte-equal ids are equal `String`s, so the string's hash agrees with `==`.
     public func hash(into hasher: inout Hasher) {
-        hasher.combine(text.utf8.count)
-        for byte in text.utf8 { hasher.combine(byte) }
+        hasher.combine(text)
     }
 
     /// Whether `byte` may appear in an id.

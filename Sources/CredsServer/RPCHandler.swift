@@ -43,14 +43,14 @@ final class RPCHandler: ChannelInboundHandler {
         switch unwrapInboundIn(data) {
         case .empty:
             let error = RPCError(.invalidRequest, "empty frame")
-            auditRefusal(context: context, method: "unknown", error)
+            auditRefusal(context: context, error)
             send(context: context, RPCResponse.failure(id: .null, error: error))
         case .tooLarge(let announced):
             let error = RPCError(
                 .frameTooLarge, "the frame is larger than this socket accepts; closing the connection",
                 data: ["announced": .int(Int64(announced)), "limit": .int(Int64(maxFrameBytes))]
             )
-            auditRefusal(context: context, method: "unknown", error)
+            auditRefusal(context: context, error)
             let frame = context.channel.allocator.buffer(
                 bytes: Frame.encode(RPCResponse.failure(id: .null, error: error)))
             context.writeAndFlush(wrapOutboundOut(frame)).assumeIsolated().whenComplete { _ in
@@ -67,7 +67,7 @@ final class RPCHandler: ChannelInboundHandler {
             request = try RPCRequest.parse(payload.readableBytesView)
         } catch {
             table.engine.statistics.recordRequest(method: "unknown", outcome: error.error.reason.rawValue, micros: 0)
-            auditRefusal(context: context, method: "unknown", error.error)
+            auditRefusal(context: context, error.error)
             send(context: context, RPCResponse.failure(id: error.id, error: error.error))
             return
         }
@@ -148,9 +148,9 @@ final class RPCHandler: ChannelInboundHandler {
 
     /// Audits a request refused before it named a method this socket has (an unreadable frame or request):
     /// the entry holds method `unknown`, the reason and the peer, never what was sent.
-    private func auditRefusal(context: ChannelHandlerContext, method: String, _ error: RPCError) {
+    private func auditRefusal(context: ChannelHandlerContext, _ error: RPCError) {
         let callContext = CallContext(
-            socket: socket, eventLoop: context.eventLoop, method: method, peerUid: peer?.uid, peerPid: peer?.pid
+            socket: socket, eventLoop: context.eventLoop, method: "unknown", peerUid: peer?.uid, peerPid: peer?.pid
         )
         guard let wait = table.engine.recordOutcome(callContext, .failure(error)) else { return }
         heldAnswers += 1

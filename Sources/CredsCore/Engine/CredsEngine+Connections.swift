@@ -167,9 +167,11 @@ extension CredsEngine {
                 // The owner's audit trail shows the attempt; the caller learns nothing about the owner.
                 throw error.auditing(["workspaceId": record.workspaceId, "provider": record.provider])
             }
-            // A pending authorization of this connection must not bring it back once revoked or deleted.
+            // A pending authorization of this connection must not bring it back once revoked or deleted, and a
+            // minted GitHub installation token is dropped with the rest of its secret material.
             let connectionId = record.id
             try self.database.removeOAuthStates(txn) { $0.connectionId == connectionId }
+            self.installationTokens.remove(connectionId)
             return try change(txn, &record)
         }
     }

@@ -16,12 +16,6 @@ extension CredsEngine {
         let connectionId = try params.optionalIdentifier("connectionId")
         let body = try params.string("body")
         let headers = try Self.lowercasedHeaders(try params.object("headers"))
-        // The grant first: nothing a caller without one sends (a provider id, say) reaches an audit entry.
-        try read { txn in try checkGrant(txn, grant: grant, workspaceId: workspaceId, provider: providerId) }
-        let provider = try catalog.connectableProvider(providerId)
-        guard provider.fields.contains(where: { $0.name == "webhookSecret" }) else {
-            throw RPCError(.invalidParams, "\(provider.displayName) has no webhook verification")
-        }
         guard let messageId = headers["svix-id"], let timestampText = headers["svix-timestamp"],
             let signatures = headers["svix-signature"]
         else {
@@ -30,24 +24,16 @@ extension CredsEngine {
         guard let timestamp = Int64(timestampText) else {
             throw RPCError(.invalidParams, "svix-timestamp must be whole seconds since the epoch")
         }
-        let connection = try read { txn in
-            if let connectionId {
-                let named = try ownedConnection(
-                    txn, id: connectionId, workspaceId: workspaceId, provider: provider.identifier)
-                guard named.status == .active else {
-                    throw RPCError(
-                        .connectionUnavailable, "the connection is \(named.status.rawValue)",
-                        data: ["connectionId": named.id.json, "status": .string(named.status.rawValue)]
-                    )
-                }
-                return named
+        let (provider, connection) = try read { txn in
+            // The grant first: nothing a caller without one sends (a provider id, say) reaches an audit entry.
+            try checkGrant(txn, grant: grant, workspaceId: workspaceId, provider: providerId)
+            let provider = try catalog.connectableProvider(providerId)
+            guard provider.fields.contains(where: { $0.name == "webhookSecret" }) else {
+                throw RPCError(.invalidParams, "\(provider.displayName) has no webhook verification")
             }
-            let active = try database.connections(txn, workspaceId: workspaceId, provider: provider.identifier)
-                .filter { $0.status == .active }
-            guard let newest = active.max(by: { !$0.isNewer(than: $1) }) else {
-                throw RPCError(.noCredential, "workspace has no active \(provider.displayName) connection")
-            }
-            return newest
+            return (
+                provider, try webhookConnection(txn, provider: provider, workspaceId: workspaceId, named: connectionId)
+            )
         }
         let now = Timestamp.now()
         // Compared as a window around now: `timestamp` is whatever the sender put in the header, and
@@ -77,6 +63,32 @@ extension CredsEngine {
             "verified": true, "event": event, "workspaceId": workspaceId.json, "provider": .string(provider.id),
             "connectionId": connection.id.json,
         ]
+    }
+
+    /// The connection whose webhook secret verifies: the named one (active), else the newest active one.
+    private func webhookConnection(
+        _ txn: borrowing Transaction,
+        provider: Provider,
+        workspaceId: Identifier,
+        named connectionId: Identifier?
+    ) throws -> ConnectionRecord {
+        if let connectionId {
+            let named = try ownedConnection(
+                txn, id: connectionId, workspaceId: workspaceId, provider: provider.identifier)
+            guard named.status == .active else {
+                throw RPCError(
+                    .connectionUnavailable, "the connection is \(named.status.rawValue)",
+                    data: ["connectionId": named.id.json, "status": .string(named.status.rawValue)]
+                )
+            }
+            return named
+        }
+        let active = try database.connections(txn, workspaceId: workspaceId, provider: provider.identifier)
+            .filter { $0.status == .active }
+        guard let newest = active.max(by: { !$0.isNewer(than: $1) }) else {
+            throw RPCError(.noCredential, "workspace has no active \(provider.displayName) connection")
+        }
+        return newest
     }
 
     /// The decoded `whsec_` secret of a connection, in guarded memory.

@@ -40,12 +40,12 @@ final class TokenFlights: Sendable {
         on eventLoop: any EventLoop,
         start: () -> EventLoopFuture<AccessToken>
     ) -> EventLoopFuture<AccessToken> {
-        let connectionId = FlightKey(connectionId: id, revision: revision)
-        if let existing = state.withLock({ $0.flights[connectionId] }) { return existing.hop(to: eventLoop) }
+        let key = FlightKey(connectionId: id, revision: revision)
+        if let existing = state.withLock({ $0.flights[key] }) { return existing.hop(to: eventLoop) }
         let promise = eventLoop.makePromise(of: AccessToken.self)
         let existing = state.withLock { state -> EventLoopFuture<AccessToken>? in
-            if let flight = state.flights[connectionId] { return flight }
-            state.flights[connectionId] = promise.futureResult
+            if let flight = state.flights[key] { return flight }
+            state.flights[key] = promise.futureResult
             return nil
         }
         if let existing {
@@ -54,7 +54,7 @@ final class TokenFlights: Sendable {
             return existing.hop(to: eventLoop)
         }
         promise.futureResult.whenComplete { _ in
-            self.state.withLock { _ = $0.flights.removeValue(forKey: connectionId) }
+            self.state.withLock { _ = $0.flights.removeValue(forKey: key) }
         }
         promise.completeWith(start())
         return promise.futureResult

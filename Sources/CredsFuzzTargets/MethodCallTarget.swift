@@ -8,7 +8,7 @@ import Synchronization
 /// selector and the choices its params are built from (``MethodCallGenerator``); later calls may use what earlier
 /// ones answered (a new connection, a state).
 ///
-/// Each call runs the socket's real handler (`MethodTable`) on an event loop against the seeded store
+/// Each call runs the socket's real method (`MethodRegistry`) on an event loop against the seeded store
 /// (``MethodFixture``). It must not trap, must answer within the time limit, and must either succeed or fail
 /// with an `RPCError` whose reason SPEC section 8 lists and that a method can give (not `internal_error`, not
 /// a reason only the server's framing gives). No answer or error may hold a secret (a webhook secret, a
@@ -96,7 +96,7 @@ enum MethodCallTarget {
     static func methodList(_ fixture: MethodFixture) -> [(socket: SocketKind, name: String, params: [String])] {
         var methods = MethodCallGenerator.methods
         for socket in [SocketKind.resolve, .admin] {
-            for name in fixture.table(socket).methods.keys.sorted()
+            for name in fixture.table(socket).names
             where !MethodCallGenerator.skipped.contains(name)
                 && !methods.contains(where: { $0.socket == socket && $0.name == name })
             {

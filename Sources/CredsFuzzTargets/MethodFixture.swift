@@ -70,12 +70,12 @@ final class MethodFixture: @unchecked Sendable {
     /// The engine over the current store and the two sockets' tables of it.
     private struct Live {
         let engine: CredsEngine
-        let resolveTable: MethodTable
-        let adminTable: MethodTable
+        let resolveTable: MethodRegistry
+        let adminTable: MethodRegistry
     }
 
-    /// The table of a socket.
-    func table(_ socket: SocketKind) -> MethodTable {
+    /// The methods of a socket.
+    func table(_ socket: SocketKind) -> MethodRegistry {
         socket == .resolve ? live!.resolveTable : live!.adminTable
     }
 
@@ -121,7 +121,7 @@ final class MethodFixture: @unchecked Sendable {
             tokenClient: TokenEndpointClient(timeout: .seconds(2)), logger: logger
         )
         live = Live(
-            engine: engine, resolveTable: MethodTable.resolveSocket(engine), adminTable: MethodTable.adminSocket(engine)
+            engine: engine, resolveTable: .resolveSocket(engine), adminTable: .adminSocket(engine)
         )
         if !previous.isEmpty { try? FileManager.default.removeItem(atPath: previous) }
     }
@@ -166,15 +166,13 @@ final class MethodFixture: @unchecked Sendable {
         case timedOut
     }
 
-    /// Calls `method` on the event loop, as the server does, and waits for its answer.
+    /// Calls `method` on the event loop, as the server does (params read from their JSON bytes), and waits for
+    /// its answer.
     func call(_ socket: SocketKind, _ method: String, _ params: [String: JSONValue]) -> Outcome {
         guard let entry = table(socket).entry(for: method) else { return .noHandler }
-        let eventLoop = group.next()
-        let context = CallContext(
-            socket: socket, eventLoop: eventLoop, method: method, params: params, peerUid: getuid(), peerPid: getpid()
-        )
         let box = OutcomeBox()
-        eventLoop.flatSubmit { entry.handler(params, context) }.whenComplete { result in
+        table(socket).call(method, params, on: group.next(), peerUid: getuid(), peerPid: getpid()).whenComplete {
+            result in
             box.result = result
             box.done.signal()
         }

@@ -1,3 +1,5 @@
+public import NIOCore
+
 /// Builds JSON-RPC 2.0 answers.
 public enum RPCResponse {
     /// `{"jsonrpc":"2.0","id":…,"result":…}` as UTF-8 JSON.
@@ -8,5 +10,40 @@ public enum RPCResponse {
     /// `{"jsonrpc":"2.0","id":…,"error":{code, message, data:{reason,…}}}` as UTF-8 JSON.
     public static func failure(id: JSONValue, error: RPCError) -> [UInt8] {
         JSONValue.object(["jsonrpc": "2.0", "id": id, "error": error.json]).serialized()
+    }
+
+    /// The frame (length prefix included) of a successful answer, written straight into one buffer.
+    public static func frame(id: JSONValue, result: any JSONWritable, allocator: ByteBufferAllocator) -> ByteBuffer {
+        framed(id: id, allocator: allocator) { writer in
+            writer.key("result")
+            result.write(to: &writer)
+        }
+    }
+
+    /// The frame (length prefix included) of an error answer.
+    public static func frame(id: JSONValue, error: RPCError, allocator: ByteBufferAllocator) -> ByteBuffer {
+        framed(id: id, allocator: allocator) { writer in
+            writer.key("error")
+            writer.value(error.json)
+        }
+    }
+
+    private static func framed(
+        id: JSONValue,
+        allocator: ByteBufferAllocator,
+        _ body: (inout JSONWriter) -> Void
+    ) -> ByteBuffer {
+        var writer = JSONWriter()
+        writer.objectStart()
+        writer.key("jsonrpc")
+        writer.string("2.0")
+        writer.key("id")
+        writer.value(id)
+        body(&writer)
+        writer.objectEnd()
+        var buffer = allocator.buffer(capacity: Frame.headerSize + writer.bytes.count)
+        buffer.writeInteger(UInt32(truncatingIfNeeded: writer.bytes.count))
+        buffer.writeBytes(writer.bytes)
+        return buffer
     }
 }

@@ -85,13 +85,13 @@ public final class CredsDaemon: Service {
             SocketListener(
                 kind: .resolve, path: config.sockets.resolve, mode: config.sockets.resolveMode,
                 settings: resolveSettings,
-                table: .resolveSocket(engine), inFlight: inFlight, registry: registry, logger: logger,
+                methods: .resolveSocket(engine), inFlight: inFlight, registry: registry, logger: logger,
                 activatedFD: activated.byName["resolve"]
             ),
             SocketListener(
                 kind: .admin, path: config.sockets.admin, mode: config.sockets.adminMode,
                 settings: adminSettings,
-                table: .adminSocket(engine), inFlight: inFlight, registry: registry, logger: logger,
+                methods: .adminSocket(engine), inFlight: inFlight, registry: registry, logger: logger,
                 activatedFD: activated.byName["admin"]
             ),
         ]

@@ -11,7 +11,7 @@ final class RPCHandler: ChannelInboundHandler {
     typealias InboundIn = FrameEvent
     typealias OutboundOut = ByteBuffer
 
-    private let table: MethodTable
+    private let methods: MethodRegistry
     private let socket: SocketKind
     private let maxFrameBytes: Int
     private let peer: PeerCredentials?
@@ -24,14 +24,14 @@ final class RPCHandler: ChannelInboundHandler {
     private var closeWhenIdle = false
 
     init(
-        table: MethodTable,
+        methods: MethodRegistry,
         socket: SocketKind,
         maxFrameBytes: Int,
         peer: PeerCredentials?,
         inFlight: InFlightTracker,
         logger: Logger
     ) {
-        self.table = table
+        self.methods = methods
         self.socket = socket
         self.maxFrameBytes = maxFrameBytes
         self.peer = peer
@@ -44,15 +44,14 @@ final class RPCHandler: ChannelInboundHandler {
         case .empty:
             let error = RPCError(.invalidRequest, "empty frame")
             auditRefusal(context: context, error)
-            send(context: context, RPCResponse.failure(id: .null, error: error))
+            send(context: context, RPCResponse.frame(id: .null, error: error, allocator: allocator(context)))
         case .tooLarge(let announced):
             let error = RPCError(
                 .frameTooLarge, "the frame is larger than this socket accepts; closing the connection",
                 data: ["announced": .int(Int64(announced)), "limit": .int(Int64(maxFrameBytes))]
             )
             auditRefusal(context: context, error)
-            let frame = context.channel.allocator.buffer(
-                bytes: Frame.encode(RPCResponse.failure(id: .null, error: error)))
+            let frame = RPCResponse.frame(id: .null, error: error, allocator: allocator(context))
             context.writeAndFlush(wrapOutboundOut(frame)).assumeIsolated().whenComplete { _ in
                 context.close(promise: nil)
             }
@@ -61,89 +60,124 @@ final class RPCHandler: ChannelInboundHandler {
         }
     }
 
+    /// What reading one frame led to.
+    private enum Dispatch {
+        case unreadable(RPCRequestError)
+        case unknownMethod(RPCRequest)
+        case called(id: JSONValue, entry: MethodEntry, call: CallContext, reply: MethodReply)
+    }
+
     private func handle(context: ChannelHandlerContext, payload: ByteBuffer) {
-        let request: RPCRequest
-        do {
-            request = try RPCRequest.parse(payload.readableBytesView)
-        } catch {
-            table.engine.statistics.recordRequest(method: "unknown", outcome: error.error.reason.rawValue, micros: 0)
-            auditRefusal(context: context, error.error)
-            send(context: context, RPCResponse.failure(id: error.id, error: error.error))
-            return
+        let started = NIODeadline.now()
+        let dispatch = payload.withUnsafeReadableBytes { bytes -> Dispatch in
+            let request: RPCRequest
+            do throws(RPCRequestError) {
+                request = try RPCRequest.parse(bytes)
+            } catch {
+                return .unreadable(error)
+            }
+            guard let entry = methods.entry(for: request.method) else { return .unknownMethod(request) }
+            var call = CallContext(
+                socket: socket, eventLoop: context.eventLoop, method: entry.name, peerUid: peer?.uid,
+                peerPid: peer?.pid
+            )
+            // The params are read from the frame's bytes while they are at hand; a method that waits for I/O
+            // keeps only its typed params.
+            let reply = entry.call(bytes, params: request.paramsRange, context: &call)
+            return .called(id: request.id, entry: entry, call: call, reply: reply)
         }
-        guard let entry = table.entry(for: request.method) else {
+        let statistics = methods.engine.statistics
+        switch dispatch {
+        case .unreadable(let refusal):
+            statistics.recordRequest(method: "unknown", outcome: refusal.error.reason.rawValue, micros: 0)
+            auditRefusal(context: context, refusal.error)
+            send(
+                context: context, RPCResponse.frame(id: refusal.id, error: refusal.error, allocator: allocator(context))
+            )
+        case .unknownMethod(let request):
             let error = RPCError(
                 .methodNotFound, "no method \(request.method) on the \(socket.rawValue) socket",
                 data: ["method": .string(request.method)]
             )
-            table.engine.statistics.recordRequest(method: "unknown", outcome: error.reason.rawValue, micros: 0)
-            send(context: context, RPCResponse.failure(id: request.id, error: error))
+            statistics.recordRequest(method: "unknown", outcome: error.reason.rawValue, micros: 0)
+            send(context: context, RPCResponse.frame(id: request.id, error: error, allocator: allocator(context)))
+        case .called(let id, let entry, let call, let reply):
+            pending += 1
+            inFlight.begin()
+            switch reply {
+            case .now(let outcome):
+                finish(context: context, id: id, entry: entry, call: call, outcome: outcome, started: started)
+            case .later(let future):
+                let logger = self.logger
+                future.assumeIsolated().whenComplete { result in
+                    let outcome: Result<MethodAnswer, RPCError>
+                    switch result {
+                    case .success(let answer): outcome = .success(answer)
+                    case .failure(let error as RPCError): outcome = .failure(error)
+                    case .failure(let error):
+                        logger.error(
+                            "method failed unexpectedly",
+                            metadata: ["rpc.method": "\(entry.name)", "error.type": "\(type(of: error))"]
+                        )
+                        outcome = .failure(RPCError(.internalError, "internal error"))
+                    }
+                    self.finish(context: context, id: id, entry: entry, call: call, outcome: outcome, started: started)
+                }
+            }
+        }
+    }
+
+    /// Audits, counts and answers a call that ended.
+    private func finish(
+        context: ChannelHandlerContext,
+        id: JSONValue,
+        entry: MethodEntry,
+        call: CallContext,
+        outcome: Result<MethodAnswer, RPCError>,
+        started: NIODeadline
+    ) {
+        pending -= 1
+        inFlight.end()
+        let engine = methods.engine
+        var auditWait: EventLoopFuture<Void>?
+        switch (entry.kind, outcome) {
+        case (.use, .success(let answer)): auditWait = engine.recordOutcome(call, .success(answer.facts))
+        case (.use, .failure(let error)), (.write, .failure(let error)):
+            auditWait = engine.recordOutcome(call, .failure(error))
+        case (.read, .failure(let error)) where error.reason.refusesBeforeValidation:
+            auditWait = engine.recordOutcome(call, .failure(error))
+        default: break
+        }
+        let micros = (NIODeadline.now() - started).nanoseconds / 1_000
+        let frame: ByteBuffer
+        switch outcome {
+        case .success(let answer):
+            engine.statistics.recordRequest(method: entry.name, outcome: "ok", micros: micros)
+            if let source = answer.facts.source, let provider = answer.facts.provider {
+                engine.statistics.recordResolution(provider: provider.text, source: source.rawValue)
+            }
+            frame = RPCResponse.frame(id: id, result: answer.result, allocator: allocator(context))
+        case .failure(let error):
+            engine.statistics.recordRequest(method: entry.name, outcome: error.reason.rawValue, micros: micros)
+            frame = RPCResponse.frame(id: id, error: error, allocator: allocator(context))
+        }
+        guard let auditWait else {
+            answer(context: context, frame)
             return
         }
-        let callContext = CallContext(
-            socket: socket, eventLoop: context.eventLoop, method: request.method, params: request.params,
-            peerUid: peer?.uid, peerPid: peer?.pid
-        )
         pending += 1
-        inFlight.begin()
-        let started = NIODeadline.now()
-        let id = request.id
-        let logger = self.logger
-        let engine = table.engine
-        entry.handler(request.params, callContext).assumeIsolated().whenComplete { result in
+        heldAnswers += 1
+        updateReading(context: context)
+        auditWait.assumeIsolated().whenComplete { _ in
             self.pending -= 1
-            self.inFlight.end()
-            let outcome: Result<JSONValue, RPCError>
-            switch result {
-            case .success(let value):
-                outcome = .success(value)
-            case .failure(let error as RPCError):
-                outcome = .failure(error)
-            case .failure(let error):
-                logger.error(
-                    "method failed unexpectedly",
-                    metadata: ["rpc.method": "\(request.method)", "error.type": "\(type(of: error))"]
-                )
-                outcome = .failure(RPCError(.internalError, "internal error"))
-            }
-            var auditWait: EventLoopFuture<Void>?
-            switch (entry.kind, outcome) {
-            case (.use, _), (.write, .failure): auditWait = engine.recordOutcome(callContext, outcome)
-            case (.read, .failure(let error)) where error.reason.refusesBeforeValidation:
-                auditWait = engine.recordOutcome(callContext, outcome)
-            default: break
-            }
-            let micros = (NIODeadline.now() - started).nanoseconds / 1_000
-            switch outcome {
-            case .success(let value):
-                engine.statistics.recordRequest(method: request.method, outcome: "ok", micros: micros)
-                if request.method == "resolve", let provider = value["provider"]?.stringValue,
-                    let source = value["source"]?.stringValue
-                {
-                    engine.statistics.recordResolution(provider: provider, source: source)
-                }
-            case .failure(let error):
-                engine.statistics.recordRequest(method: request.method, outcome: error.reason.rawValue, micros: micros)
-            }
-            let answer: [UInt8]
-            switch outcome {
-            case .success(let value): answer = RPCResponse.success(id: id, result: value)
-            case .failure(let error): answer = RPCResponse.failure(id: id, error: error)
-            }
-            guard let auditWait else {
-                self.answer(context: context, answer)
-                return
-            }
-            self.pending += 1
-            self.heldAnswers += 1
+            self.heldAnswers -= 1
+            self.answer(context: context, frame)
             self.updateReading(context: context)
-            auditWait.assumeIsolated().whenComplete { _ in
-                self.pending -= 1
-                self.heldAnswers -= 1
-                self.answer(context: context, answer)
-                self.updateReading(context: context)
-            }
         }
+    }
+
+    private func allocator(_ context: ChannelHandlerContext) -> ByteBufferAllocator {
+        context.channel.allocator
     }
 
     /// Audits a request refused before it named a method this socket has (an unreadable frame or request):
@@ -152,7 +186,7 @@ final class RPCHandler: ChannelInboundHandler {
         let callContext = CallContext(
             socket: socket, eventLoop: context.eventLoop, method: "unknown", peerUid: peer?.uid, peerPid: peer?.pid
         )
-        guard let wait = table.engine.recordOutcome(callContext, .failure(error)) else { return }
+        guard let wait = methods.engine.recordOutcome(callContext, .failure(error)) else { return }
         heldAnswers += 1
         updateReading(context: context)
         wait.assumeIsolated().whenComplete { _ in
@@ -172,14 +206,13 @@ final class RPCHandler: ChannelInboundHandler {
     }
 
     /// Sends an answer, then closes the connection if the idle timeout fired while it was being worked on.
-    private func answer(context: ChannelHandlerContext, _ payload: [UInt8]) {
-        send(context: context, payload)
+    private func answer(context: ChannelHandlerContext, _ frame: ByteBuffer) {
+        send(context: context, frame)
         if closeWhenIdle && pending == 0 { context.close(promise: nil) }
     }
 
-    private func send(context: ChannelHandlerContext, _ payload: [UInt8]) {
+    private func send(context: ChannelHandlerContext, _ frame: ByteBuffer) {
         guard context.channel.isActive else { return }
-        let frame = context.channel.allocator.buffer(bytes: Frame.encode(payload))
         context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
     }
 

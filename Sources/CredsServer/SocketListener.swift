@@ -12,7 +12,7 @@ struct SocketListener: Sendable {
     let mode: UInt32
     let settings: SettingsBox
     let counter = ConnectionCounter()
-    let table: MethodTable
+    let methods: MethodRegistry
     let inFlight: InFlightTracker
     let registry: ChannelRegistry
     let logger: Logger
@@ -79,7 +79,7 @@ struct SocketListener: Sendable {
                 RejectHandler(error: RPCError(.overloaded, "too many open connections on this socket")), to: channel)
         }
         let counter = self.counter
-        let statistics = table.engine.statistics
+        let statistics = methods.engine.statistics
         let socket = kind.rawValue
         statistics.connectionOpened(socket: socket)
         channel.closeFuture.whenComplete { _ in
@@ -102,7 +102,7 @@ struct SocketListener: Sendable {
             logger[metadataKey: "conn.peer.uid"] = "\(peer?.uid ?? UInt32.max)"
             logger[metadataKey: "conn.peer.pid"] = "\(peer?.pid ?? -1)"
             let handler = RPCHandler(
-                table: self.table, socket: self.kind, maxFrameBytes: settings.maxFrameBytes, peer: peer,
+                methods: self.methods, socket: self.kind, maxFrameBytes: settings.maxFrameBytes, peer: peer,
                 inFlight: self.inFlight, logger: logger
             )
             return channel.eventLoop.makeCompletedFuture {

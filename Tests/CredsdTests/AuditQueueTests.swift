@@ -1,4 +1,5 @@
 @testable import CredsCore
+import CredsProtocol
 import NIOCore
 import NIOPosix
 import Testing
@@ -10,9 +11,8 @@ struct AuditQueueTests {
 
     func draft(_ index: Int) -> AuditDraft {
         AuditDraft(
-            CallContext(
-                socket: .resolve, eventLoop: eventLoop, method: "resolve", params: ["workspaceId": .string("w\(index)")]
-            ))
+            CallContext(socket: .resolve, eventLoop: eventLoop, method: "resolve"),
+            facts: CallFacts(workspaceId: Identifier(stored: "w\(index)")))
     }
 
     @Test("one flush is scheduled per idle queue; a job takes at most maxPerFlush, oldest first, and says more remain")
@@ -24,13 +24,13 @@ struct AuditQueueTests {
         }
         let first = queue.drain()
         #expect(first.drafts.count == AuditQueue.maxPerFlush)
-        #expect(first.drafts.first?.workspaceId == "w0")
+        #expect(first.drafts.first?.facts.workspaceId?.text == "w0")
         #expect(first.more)
         // The flush is still scheduled (its job reschedules itself), so new entries do not schedule another.
         #expect(!queue.enqueue(draft(-1), on: eventLoop).scheduleFlush)
         let second = queue.drain()
         #expect(second.drafts.count == 11)
-        #expect(second.drafts.first?.workspaceId == "w\(AuditQueue.maxPerFlush)")
+        #expect(second.drafts.first?.facts.workspaceId?.text == "w\(AuditQueue.maxPerFlush)")
         #expect(!second.more)
         #expect(queue.enqueue(draft(0), on: eventLoop).scheduleFlush)
     }

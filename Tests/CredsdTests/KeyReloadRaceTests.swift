@@ -62,12 +62,12 @@ struct KeyReloadRaceTests {
         stop.store(true, ordering: .relaxed)
         while reloader.isExecuting { usleep(1_000) }
         // Every stored connection opens: resolve it by id with the key back in place.
-        let resolve = CallContext(socket: .resolve, eventLoop: group.next(), method: "resolve")
+        let resolver = MethodRegistry.resolveSocket(engine)
         var unreadable: [String] = []
         for id in stored {
             do {
-                _ = try engine.resolve(
-                    ["workspaceId": "ws1", "provider": "fal", "connectionId": .string(id)], context: resolve
+                _ = try resolver.call(
+                    "resolve", ["workspaceId": "ws1", "provider": "fal", "connectionId": .string(id)], on: group.next()
                 ).wait()
             } catch {
                 unreadable.append("\(error)")

@@ -184,9 +184,14 @@ struct SecurityTests {
         daemon.stop()
         let surgery = try StoreSurgery(dataDir: daemon.dataDir)
         let original = try surgery.get("audit", StoreSurgery.auditKey(3))!
-        var changed = try JSONValue.parse(original).objectValue!
-        changed["outcome"] = "forbidden"
-        try surgery.putJSON("audit", StoreSurgery.auditKey(3), changed)
+        // Entry 3 (policy.set) is a binary record: its outcome is the text "ok" after its 4-byte length.
+        let outcome: [UInt8] = [0, 0, 0, 2, UInt8(ascii: "o"), UInt8(ascii: "k")]
+        let at = try #require(
+            (0...(original.count - outcome.count)).last { Array(original[$0..<($0 + outcome.count)]) == outcome })
+        var changed = original
+        changed[at + 4] = UInt8(ascii: "n")
+        changed[at + 5] = UInt8(ascii: "o")
+        try surgery.put("audit", StoreSurgery.auditKey(3), changed)
         surgery.close()
         try daemon.start()
         #expect(try daemon.adminCall("audit.verify") == ["ok": false, "checked": 3, "firstBroken": 3])

@@ -6,29 +6,37 @@ struct AuditDraft: Sendable {
     var peerUid: UInt32?
     var peerPid: Int32?
     var method: String
-    var workspaceId: String?
-    var provider: String?
-    var connectionId: String?
-    var actor: String?
+    var facts: CallFacts
     var outcome: String = "ok"
-    var source: String?
     /// Refused requests of one peer uid left out of the trail in one second (SPEC section 7).
     var suppressed: Int64?
     /// This entry records a refusal that counts against its peer's rate: it carries no field the caller sent,
     /// so nobody can write into another workspace's trail, or grow it, without a valid, authorized request.
     private(set) var isRefusal = false
 
-    /// The draft for a call, from its params. Only params that are valid identifiers are taken, so an entry
-    /// holds at most a few hundred bytes of what a caller sent.
-    init(_ context: CallContext) {
+    /// The entry of a call that ended with `facts` (what the method established).
+    init(_ context: CallContext, facts: CallFacts) {
         socket = context.socket
         peerUid = context.peerUid
         peerPid = context.peerPid
         method = context.method
-        workspaceId = Self.identifier(context.params["workspaceId"])
-        provider = Self.identifier(context.params["provider"])
-        connectionId = Self.identifier(context.params["connectionId"])
-        actor = Self.identifier(context.params["actor"])
+        self.facts = facts
+    }
+
+    /// The entry of a call that failed with `error`: a refusal before validation keeps method, outcome and
+    /// peer only; any other failure keeps what the params named and adds what the engine established (the
+    /// workspace owning a connection id, say).
+    init(_ context: CallContext, error: RPCError) {
+        self.init(context, facts: context.facts)
+        outcome = error.reason.rawValue
+        if error.reason.refusesBeforeValidation || error.auditsAsRefusal {
+            isRefusal = true
+            facts = CallFacts()
+        } else if let connectionId = error.data["connectionId"]?.stringValue {
+            facts.connectionId = Identifier(stored: connectionId)
+        }
+        if let workspaceId = error.auditFacts["workspaceId"] { facts.workspaceId = workspaceId }
+        if let provider = error.auditFacts["provider"] { facts.provider = provider }
     }
 
     /// An entry credsd writes of its own accord (a summary of suppressed refusals).
@@ -36,37 +44,8 @@ struct AuditDraft: Sendable {
         self.socket = socket
         self.peerUid = peerUid
         self.method = method
+        self.facts = CallFacts()
         self.outcome = outcome
         self.suppressed = suppressed
-    }
-
-    private static func identifier(_ value: JSONValue?) -> String? {
-        value?.stringValue.flatMap(Identifier.init(validating:))?.text
-    }
-
-    /// Fills what the answer adds: the connection a write touched, the source a resolve used.
-    mutating func complete(with result: JSONValue) {
-        let connection = result["connection"]
-        workspaceId = workspaceId ?? connection?["workspaceId"]?.stringValue ?? result["workspaceId"]?.stringValue
-        provider = provider ?? connection?["provider"]?.stringValue ?? result["provider"]?.stringValue
-        connectionId = connection?["id"]?.stringValue ?? result["connectionId"]?.stringValue ?? connectionId
-        source = result["source"]?.stringValue
-    }
-
-    /// Records how a call failed: a refusal before validation keeps method, outcome and peer only; any other
-    /// failure adds what the engine established (the workspace owning a connection id, say).
-    mutating func fail(with error: RPCError) {
-        outcome = error.reason.rawValue
-        if error.reason.refusesBeforeValidation || error.auditsAsRefusal {
-            isRefusal = true
-            workspaceId = nil
-            provider = nil
-            connectionId = nil
-            actor = nil
-        } else if let connectionId = error.data["connectionId"]?.stringValue {
-            self.connectionId = connectionId
-        }
-        if let workspaceId = error.auditFacts["workspaceId"] { self.workspaceId = workspaceId.text }
-        if let provider = error.auditFacts["provider"] { self.provider = provider.text }
     }
 }

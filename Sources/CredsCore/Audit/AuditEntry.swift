@@ -43,20 +43,12 @@ public struct AuditEntry: Sendable, Codable, Equatable {
         return .object(object)
     }
 
-    /// The fields the hash covers: the entry's JSON without `hash`, with `time` in microseconds.
-    var hashedObject: [String: JSONValue] {
+    /// What the hash of an entry written before the binary format covers: `prevHash`, a newline, and the
+    /// entry's JSON without `hash` (members sorted, `time` in microseconds).
+    var legacyHashedBytes: [UInt8] {
         var object = json.objectValue ?? [:]
         object.removeValue(forKey: "hash")
         object["time"] = .int(time)
-        return object
-    }
-
-    /// The bytes the hash covers: `prevHash`, a newline, and `hashedObject` serialized.
-    var hashedBytes: [UInt8] {
-        Self.hashedBytes(prevHash: prevHash, hashedObject)
-    }
-
-    static func hashedBytes(prevHash: String, _ object: [String: JSONValue]) -> [UInt8] {
-        Array((prevHash + "\n").utf8) + JSONValue.object(object).serialized()
+        return Array((prevHash + "\n").utf8) + JSONValue.object(object).serialized()
     }
 }

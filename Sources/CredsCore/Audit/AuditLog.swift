@@ -4,7 +4,8 @@ import CredsStore
 
 /// The hash-chained audit trail in its own LMDB database, keyed by big-endian sequence number.
 struct AuditLog: Sendable {
-    static let genesisHash = String(repeating: "0", count: 64)
+    /// The `prevHash` of the first entry.
+    static let genesis = [UInt8](repeating: 0, count: AuditRecord.hashBytes)
 
     let entries: LMDBDatabase
     let meta: LMDBDatabase
@@ -19,37 +20,38 @@ struct AuditLog: Sendable {
 
     /// Appends the drafts, in order, as the next links of the chain inside the caller's write transaction.
     ///
-    /// The head is read and written once per call, and each entry is stored as the same JSON its hash covers
-    /// plus `hash` (what `JSONDecoder` reads back as an `AuditEntry`): `JSONEncoder` and `JSONDecoder` had been
-    /// half of the writer's time under resolve load.
+    /// The head is read and written once per call; each entry is one binary record hashed once (`AuditRecord`).
     func append(_ txn: borrowing Transaction, _ drafts: [AuditDraft]) throws {
         guard !drafts.isEmpty else { return }
         var seq: UInt64 = 0
-        var prevHash = Self.genesisHash
+        var prevHash = Self.genesis
         if let bytes = try txn.get(meta, Self.headKey),
-            let head = try? RecordCoding.decode(AuditHead.self, from: bytes)
+            let head = try? RecordCoding.decode(AuditHead.self, from: bytes),
+            let hash = Hex.decode(head.hash), hash.count == AuditRecord.hashBytes
         {
             seq = head.seq
-            prevHash = head.hash
+            prevHash = hash
         }
+        let time = Timestamp.now()
         for draft in drafts {
             seq += 1
-            let entry = AuditEntry(
-                seq: seq, time: Timestamp.now(), socket: draft.socket, peerUid: draft.peerUid, peerPid: draft.peerPid,
-                method: draft.method, workspaceId: draft.workspaceId, provider: draft.provider,
-                connectionId: draft.connectionId, actor: draft.actor, outcome: draft.outcome, source: draft.source,
-                suppressed: draft.suppressed, prevHash: prevHash, hash: ""
-            )
-            var object = entry.hashedObject
-            let hash = Hex.encode(Digest.sha256(AuditEntry.hashedBytes(prevHash: prevHash, object)))
-            object["hash"] = .string(hash)
-            try txn.put(entries, Self.key(seq), JSONValue.object(object).serialized())
+            let record = AuditRecord.encode(draft, seq: seq, time: time, prevHash: prevHash)
+            try txn.put(entries, Self.key(seq), record.bytes)
             if seq > maxEntries {
                 try txn.delete(entries, Self.key(seq - maxEntries))
             }
-            prevHash = hash
+            prevHash = record.hash
         }
-        try txn.put(meta, Self.headKey, RecordCoding.encode(AuditHead(seq: seq, hash: prevHash)))
+        try txn.put(meta, Self.headKey, RecordCoding.encode(AuditHead(seq: seq, hash: Hex.encode(prevHash))))
+    }
+
+    /// A stored entry of either format, and whether its hash covers it; nil when it is unreadable.
+    static func decode(_ bytes: [UInt8]) -> (entry: AuditEntry, intact: Bool)? {
+        if bytes.first == UInt8(ascii: "{") {
+            guard let entry = try? RecordCoding.decode(AuditEntry.self, from: bytes) else { return nil }
+            return (entry, Hex.encode(Digest.sha256(entry.legacyHashedBytes)) == entry.hash)
+        }
+        return AuditRecord.decode(bytes)
     }
 
     /// Entries after `since`, oldest first, at most `limit`, optionally of one workspace.
@@ -57,7 +59,7 @@ struct AuditLog: Sendable {
     {
         var found: [AuditEntry] = []
         try txn.scan(entries, from: Self.key(since &+ 1)) { _, value in
-            let entry = try RecordCoding.decode(AuditEntry.self, from: value)
+            guard let entry = Self.decode(value)?.entry else { return true }
             if workspaceId == nil || entry.workspaceId.map(Identifier.init(stored:)) == workspaceId {
                 found.append(entry)
             }
@@ -72,14 +74,13 @@ struct AuditLog: Sendable {
         var previous: AuditEntry?
         var broken: UInt64?
         try txn.scan(entries, from: []) { key, value in
-            guard let entry = try? RecordCoding.decode(AuditEntry.self, from: value) else {
+            guard let (entry, intact) = Self.decode(value) else {
                 broken = Self.seq(key)
                 return false
             }
             checked += 1
             let linked = previous.map { entry.prevHash == $0.hash && entry.seq == $0.seq + 1 } ?? true
-            let intact = Hex.encode(Digest.sha256(entry.hashedBytes)) == entry.hash && Self.seq(key) == entry.seq
-            guard linked, intact else {
+            guard linked, intact, Self.seq(key) == entry.seq else {
                 broken = entry.seq
                 return false
             }

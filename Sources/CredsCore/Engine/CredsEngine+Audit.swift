@@ -8,12 +8,12 @@ extension CredsEngine {
     /// failure), admin writes that failed before committing, and any request refused before its params were
     /// valid (those paced per peer uid by `RefusalThrottle`). Returns a future the answer must wait for when the
     /// audit backlog is over its limit (see `AuditQueue`), else nil.
-    public func recordOutcome(_ context: CallContext, _ outcome: Result<JSONValue, RPCError>) -> EventLoopFuture<Void>?
+    public func recordOutcome(_ context: CallContext, _ outcome: Result<CallFacts, RPCError>) -> EventLoopFuture<Void>?
     {
-        var draft = AuditDraft(context)
+        let draft: AuditDraft
         switch outcome {
-        case .success(let result): draft.complete(with: result)
-        case .failure(let error): draft.fail(with: error)
+        case .success(let facts): draft = AuditDraft(context, facts: facts)
+        case .failure(let error): draft = AuditDraft(context, error: error)
         }
         if draft.isRefusal {
             let second = Timestamp.now() / 1_000_000

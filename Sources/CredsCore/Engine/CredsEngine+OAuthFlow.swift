@@ -325,7 +325,7 @@ extension CredsEngine {
             {
                 let previous =
                     (try? self.read { txn in try self.database.connection(txn, id: state.connectionId) })
-                    .flatMap { $0 }.flatMap { try? self.openPayload($0) } ?? [:]
+                    .flatMap { $0 }.flatMap { try? self.openPayload($0, sealer: self.sealer) } ?? [:]
                 return fields(grant, previous).flatMap { payload, expiresAt, scopes in
                     self.storeTokens(
                         completing, fields: payload, expiresAt: expiresAt, scopes: scopes, context: context)

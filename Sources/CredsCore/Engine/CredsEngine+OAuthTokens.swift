@@ -26,7 +26,7 @@ extension CredsEngine {
     private func googleToken(_ connection: ConnectionRecord, context: CallContext) throws(RPCError) -> EventLoopFuture<
         AccessToken
     > {
-        let fields = try openPayload(connection)
+        let fields = try openPayload(connection, sealer: sealer)
         guard let accessToken = fields["accessToken"] else {
             throw RPCError(
                 .reauthRequired, "the connection holds no access token", data: ["connectionId": connection.id.json])
@@ -178,7 +178,7 @@ extension CredsEngine {
     private func githubToken(_ connection: ConnectionRecord, context: CallContext) throws(RPCError) -> EventLoopFuture<
         AccessToken
     > {
-        let fields = try openPayload(connection)
+        let fields = try openPayload(connection, sealer: sealer)
         guard let installationId = fields["installationId"] else {
             throw RPCError(
                 .reauthRequired, "the connection has no installation", data: ["connectionId": connection.id.json])

@@ -93,7 +93,7 @@ extension CredsEngine {
 
     /// The decoded `whsec_` secret of a connection, in guarded memory.
     private func webhookKey(_ connection: ConnectionRecord) throws(RPCError) -> SecretBytes {
-        let fields = try openPayload(connection)
+        let fields = try openPayload(connection, sealer: sealer)
         guard let secret = fields["webhookSecret"] else {
             throw RPCError(
                 .noCredential, "the connection has no webhook secret", data: ["connectionId": connection.id.json]

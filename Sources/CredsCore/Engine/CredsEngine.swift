@@ -16,7 +16,7 @@ public final class CredsEngine: Sendable {
     public let database: CredsDatabase
     public let resolveConfig: ResolveConfig
     /// The key ring and built-in keys: replaced as a whole when the configuration is reloaded.
-    private let secrets: Mutex<EngineSecrets>
+    private let secretsLock: Mutex<EngineSecrets>
     let validator = CredentialValidator()
     let logger: Logger
     let startedAt: Int64
@@ -44,7 +44,7 @@ public final class CredsEngine: Sendable {
         self.oauth = oauth
         self.tokenClient = tokenClient
         self.database = database
-        self.secrets = Mutex(
+        self.secretsLock = Mutex(
             EngineSecrets(sealer: Sealer(keyRing: keyRing), builtinKeys: builtinKeys, fileWarnings: secretFileWarnings)
         )
         self.resolveConfig = resolveConfig
@@ -56,14 +56,18 @@ public final class CredsEngine: Sendable {
     /// The configured key ring.
     public var keyRing: KeyRing { sealer.keyRing }
 
+    /// The key ring and built-in keys as one snapshot: a request takes it once, so a reload meanwhile cannot
+    /// give it two different views.
+    var secrets: EngineSecrets { secretsLock.withLock { $0 } }
+
     /// Seals and opens under the configured key ring.
-    var sealer: Sealer { secrets.withLock { $0.sealer } }
+    var sealer: Sealer { secrets.sealer }
 
     /// The platform's keys by provider.
-    var builtinKeys: [String: SecretBytes] { secrets.withLock { $0.builtinKeys } }
+    var builtinKeys: [String: SecretBytes] { secrets.builtinKeys }
 
     /// Secret files their group may read, for `health.problems`.
-    var secretFileWarnings: [String] { secrets.withLock { $0.fileWarnings } }
+    var secretFileWarnings: [String] { secrets.fileWarnings }
 
     /// Providers with a built-in key configured.
     public var builtinProviders: [String] { builtinKeys.keys.sorted() }
@@ -72,7 +76,7 @@ public final class CredsEngine: Sendable {
     /// `secretFileWarnings` replaces the group-readable files `health` lists; nil keeps the current list.
     public func reloadSecrets(keyRing: KeyRing, builtinKeys: [String: SecretBytes], secretFileWarnings: [String]? = nil)
     {
-        secrets.withLock {
+        secretsLock.withLock {
             $0 = EngineSecrets(
                 sealer: Sealer(keyRing: keyRing), builtinKeys: builtinKeys,
                 fileWarnings: secretFileWarnings ?? $0.fileWarnings
@@ -97,13 +101,10 @@ public final class CredsEngine: Sendable {
         context: CallContext,
         _ body: @escaping @Sendable (borrowing Transaction) throws -> JSONValue
     ) -> EventLoopFuture<JSONValue> {
-        let draft = AuditDraft(context)
         let auditLog = database.auditLog
         return write(on: context.eventLoop) { txn in
             let result = try body(txn)
-            var entry = draft
-            entry.complete(with: result)
-            try auditLog.append(txn, [entry])
+            try auditLog.append(txn, [AuditDraft(context, facts: context.facts.completed(with: result))])
             return result
         }
     }

@@ -8,7 +8,8 @@ extension CredsEngine {
         _ txn: borrowing Transaction,
         provider: Provider,
         workspaceId: Identifier,
-        connectionId: Identifier?
+        connectionId: Identifier?,
+        secrets: EngineSecrets
     ) throws -> RoutingDecision {
         let named = try connectionId.map { id in
             try ownedConnection(txn, id: id, workspaceId: workspaceId, provider: provider.identifier)
@@ -23,8 +24,7 @@ extension CredsEngine {
         let policy: RoutingMode? =
             provider.mode == .service
             ? try database.routingMode(txn, workspaceId: workspaceId, provider: provider.identifier) : nil
-        // One look at the reloadable key set per decision (it sits behind a lock).
-        let hasBuiltin = builtinKeys[provider.id] != nil
+        let hasBuiltin = secrets.builtinKeys[provider.id] != nil
         if policy == .builtIn {
             guard hasBuiltin else {
                 throw RPCError(

@@ -3,16 +3,11 @@ import CredsProtocol
 
 /// What resolution decided: which credential source serves the call, and why.
 struct RoutingDecision: Sendable {
-    enum Source: String, Sendable {
-        case byo
-        case builtIn = "built_in"
-    }
-
     let provider: Provider
     let workspaceId: Identifier
     /// The workspace's policy; nil for OAuth providers, which have none.
     let policy: RoutingMode?
-    let source: Source
+    let source: CredentialSource
     /// The connection serving the call; nil for `built_in`.
     let connection: ConnectionRecord?
     /// Why `auto` fell back to the platform key.
@@ -28,5 +23,27 @@ struct RoutingDecision: Sendable {
         ]
         if let fallbackReason { object["fallbackReason"] = .string(fallbackReason) }
         return object
+    }
+
+    /// `summary`, written as members of the object being written.
+    func writeSummary(to writer: inout JSONWriter) {
+        writer.key("source")
+        writer.string(source.rawValue)
+        writer.key("policy")
+        writer.string(policy?.rawValue)
+        writer.key("mode")
+        writer.string(provider.mode.rawValue)
+        writer.key("connectionId")
+        writer.string(connection?.id.text)
+        if let fallbackReason {
+            writer.key("fallbackReason")
+            writer.string(fallbackReason)
+        }
+    }
+
+    /// What the audit entry and the figures take from the decision.
+    var facts: CallFacts {
+        CallFacts(
+            workspaceId: workspaceId, provider: provider.identifier, connectionId: connection?.id, source: source)
     }
 }

@@ -6,7 +6,8 @@ public enum SocketKind: String, Sendable, Codable {
     case resolve, admin
 }
 
-/// Who is calling, where, and with what: handed to every method, and the start of its audit entry.
+/// Who is calling, where, and what the call's params named: handed to every method, and the start of its
+/// audit entry.
 public struct CallContext: Sendable {
     public let socket: SocketKind
     public let eventLoop: any EventLoop
@@ -14,21 +15,20 @@ public struct CallContext: Sendable {
     /// Peer uid and pid from `SO_PEERCRED`, when known.
     public let peerUid: UInt32?
     public let peerPid: Int32?
-    /// The request's params, from which the audit entry takes workspace, provider, connection and actor.
-    public let params: [String: JSONValue]
+    /// What the params named (workspace, provider, connection, actor), once they were read; the audit entry of
+    /// a call that fails takes them from here.
+    public var facts = CallFacts()
 
     public init(
         socket: SocketKind,
         eventLoop: any EventLoop,
         method: String,
-        params: [String: JSONValue] = [:],
         peerUid: UInt32? = nil,
         peerPid: Int32? = nil
     ) {
         self.socket = socket
         self.eventLoop = eventLoop
         self.method = method
-        self.params = params
         self.peerUid = peerUid
         self.peerPid = peerPid
     }

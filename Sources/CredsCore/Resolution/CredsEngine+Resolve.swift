@@ -6,17 +6,32 @@ public import NIOCore
 
 extension CredsEngine {
     /// `resolve`: the credential and headers for a provider in a workspace, under its routing policy.
-    /// API keys are answered at once; OAuth tokens may need a refresh first.
-    public func resolve(_ raw: [String: JSONValue], context: CallContext) -> EventLoopFuture<JSONValue> {
+    /// API keys are answered at once, on the event loop; OAuth tokens may need a refresh first.
+    func resolve(_ params: ResolveParams, context: CallContext) -> MethodReply {
+        // One look at the reloadable secrets per request: a SIGHUP meanwhile cannot contradict the decision.
+        let secrets = self.secrets
         let decision: RoutingDecision
-        let requiredScopes: [String]
-        do {
-            (decision, requiredScopes) = try decideResolve(raw)
-            guard decision.provider.mode == .oauthUser, let connection = decision.connection else {
-                return context.eventLoop.makeSucceededFuture(
-                    try resolveAnswer(decision, fields: credentialFields(decision)))
+        do throws(RPCError) {
+            decision = try read { txn in
+                // The grant first: nothing a caller without one sends (a provider id, say) reaches an audit entry.
+                try checkGrant(txn, grant: params.grant, workspaceId: params.workspaceId, provider: params.provider)
+                let provider = try catalog.connectableProvider(params.provider)
+                return try decide(
+                    txn, provider: provider, workspaceId: params.workspaceId, connectionId: params.connectionId,
+                    secrets: secrets)
             }
-            return oauthAccessToken(connection, context: context).flatMapThrowing { token in
+        } catch {
+            return .now(.failure(error))
+        }
+        guard decision.provider.mode == .oauthUser, let connection = decision.connection else {
+            return .now { () throws(RPCError) in
+                let fields = try credentialFields(decision, secrets: secrets)
+                return MethodAnswer(Self.receipt(decision, fields: fields), facts: decision.facts)
+            }
+        }
+        let requiredScopes = params.requiredScopes
+        return .later(
+            oauthAccessToken(connection, context: context).flatMapThrowing { token in
                 let missing = requiredScopes.filter { !Self.grants(token.scopes, $0) }
                 guard missing.isEmpty else {
                     throw RPCError(
@@ -24,16 +39,13 @@ extension CredsEngine {
                         data: ["missing": .array(missing.map { .string($0) }), "connectionId": connection.id.json]
                     )
                 }
-                var answer =
-                    try self.resolveAnswer(decision, fields: ["accessToken": token.tokenText]).objectValue ?? [:]
-                answer["credential"] = ["accessToken": .string(token.tokenText), "tokenType": .string(token.tokenType)]
-                answer["expiresAt"] = token.expiresAt.map { .string(Timestamp.rfc3339($0)) } ?? .null
-                answer["scopes"] = .array(token.scopes.map { .string($0) })
-                return .object(answer)
-            }
-        } catch {
-            return context.eventLoop.makeFailedFuture(error)
-        }
+                let text = token.tokenText
+                let headers = Self.receipt(decision, fields: ["accessToken": text]).headers
+                let receipt = ResolveReceipt(
+                    decision: decision, credential: [("accessToken", text), ("tokenType", token.tokenType)],
+                    headers: headers, token: (token.expiresAt, token.scopes))
+                return MethodAnswer(receipt, facts: decision.facts)
+            })
     }
 
     /// Whether `granted` covers `required`; a GitHub `name:write` permission also covers `name:read`.
@@ -42,41 +54,15 @@ extension CredsEngine {
             || (required.hasSuffix(":read") && granted.contains(String(required.dropLast(5)) + ":write"))
     }
 
-    private func decideResolve(_ raw: [String: JSONValue]) throws(RPCError) -> (RoutingDecision, [String]) {
-        let params = try Params(
-            raw, allowed: ["workspaceId", "provider", "grant", "connectionId", "requiredScopes"]
-        )
-        let workspaceId = try params.identifier("workspaceId")
-        let providerId = try params.identifier("provider")
-        let grant = try params.optionalString("grant")
-        let connectionId = try params.optionalIdentifier("connectionId")
-        let requiredScopes = try params.optionalStringArray("requiredScopes") ?? []
-        let decision = try read { txn in
-            // The grant first: nothing a caller without one sends (a provider id, say) reaches an audit entry.
-            try checkGrant(txn, grant: grant, workspaceId: workspaceId, provider: providerId)
-            let provider = try catalog.connectableProvider(providerId)
-            return try decide(txn, provider: provider, workspaceId: workspaceId, connectionId: connectionId)
-        }
-        return (decision, requiredScopes)
-    }
-
-    /// The answer for a decision whose credential fields are known.
-    private func resolveAnswer(_ decision: RoutingDecision, fields: [String: String]) throws(RPCError) -> JSONValue {
+    /// The receipt for a decision whose credential fields are known.
+    private static func receipt(_ decision: RoutingDecision, fields: [String: String]) -> ResolveReceipt {
         let provider = decision.provider
-        var result = decision.summary
-        result["workspaceId"] = decision.workspaceId.json
-        result["provider"] = .string(provider.id)
-        var credential: [String: JSONValue] = [:]
+        var credential: [(name: String, value: String)] = []
         for field in provider.fields where field.exposed {
-            if let value = fields[field.name] { credential[field.name] = .string(value) }
+            if let value = fields[field.name] { credential.append((field.name, value)) }
         }
-        result["credential"] = .object(credential)
-        var headers: [String: JSONValue] = [:]
-        for header in provider.headers {
-            headers[header.name] = .string(Self.render(header.template, fields))
-        }
-        result["headers"] = .object(headers)
-        return .object(result)
+        let headers = provider.headers.map { header in (header.name, render(header.template, fields)) }
+        return ResolveReceipt(decision: decision, credential: credential, headers: headers, token: nil)
     }
 
     /// A header template with each `{field}` replaced in one pass over the template: substituted text is never
@@ -105,11 +91,13 @@ extension CredsEngine {
         let connectionId = try params.optionalIdentifier("connectionId")
         let actor = try params.identifier("actor")
         let provider = try catalog.connectableProvider(providerId)
+        let secrets = self.secrets
         return try read { txn in
             try authorize(txn, actor: actor, workspaceId: workspaceId, write: false)
             var result: [String: JSONValue] = ["workspaceId": workspaceId.json, "provider": .string(provider.id)]
             do {
-                let decision = try decide(txn, provider: provider, workspaceId: workspaceId, connectionId: connectionId)
+                let decision = try decide(
+                    txn, provider: provider, workspaceId: workspaceId, connectionId: connectionId, secrets: secrets)
                 result.merge(decision.summary) { _, new in new }
                 result["ok"] = true
             } catch let error as RPCError {
@@ -130,19 +118,21 @@ extension CredsEngine {
     }
 
     /// The decrypted credential fields for a decision. The strings live only for the answer being built.
-    private func credentialFields(_ decision: RoutingDecision) throws(RPCError) -> [String: String] {
+    private func credentialFields(_ decision: RoutingDecision, secrets: EngineSecrets) throws(RPCError)
+        -> [String: String]
+    {
         guard let connection = decision.connection else {
-            guard let key = builtinKeys[decision.provider.id] else {
+            guard let key = secrets.builtinKeys[decision.provider.id] else {
                 throw RPCError(.builtinUnavailable, "the platform has no built-in key for this provider")
             }
             let apiKey = key.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
             return ["apiKey": apiKey]
         }
-        return try openPayload(connection)
+        return try openPayload(connection, sealer: secrets.sealer)
     }
 
     /// Opens a connection's sealed payload: its fields, for the answer being built.
-    func openPayload(_ connection: ConnectionRecord) throws(RPCError) -> [String: String] {
+    func openPayload(_ connection: ConnectionRecord, sealer: Sealer) throws(RPCError) -> [String: String] {
         guard let sealed = connection.sealed else {
             throw RPCError(
                 .connectionUnavailable, "the connection holds no credential", data: ["connectionId": connection.id.json]

@@ -1,0 +1,67 @@
+public import CredsProtocol
+public import NIOCore
+
+/// One method of a socket: its name, how it is audited, and how to call it from a request's bytes.
+public struct MethodEntry: Sendable {
+    public let name: String
+    public let kind: MethodKind
+    private let invoke: @Sendable (UnsafeRawBufferPointer, Range<Int>?, inout CallContext) -> MethodReply
+
+    /// A method with typed params: they are read first (a refusal there is the call's answer), their facts go
+    /// into the context, then `body` runs.
+    static func typed<Params: MethodParams>(
+        _ name: String,
+        _ kind: MethodKind,
+        _ body: @escaping @Sendable (Params, CallContext) -> MethodReply
+    ) -> MethodEntry {
+        MethodEntry(name: name, kind: kind) { bytes, range, context in
+            let params: Params
+            do throws(RPCError) {
+                params = try Params(bytes, range: range)
+            } catch {
+                return .now(.failure(error))
+            }
+            context.facts = params.facts
+            return body(params, context)
+        }
+    }
+
+    /// A method that still takes its params as JSON and answers JSON; its answer's facts are read back from
+    /// the JSON (`CallFacts.completed(with:)`).
+    static func untyped(
+        _ name: String,
+        _ kind: MethodKind,
+        _ body: @escaping @Sendable ([String: JSONValue], CallContext) -> EventLoopFuture<JSONValue>
+    ) -> MethodEntry {
+        typed(name, kind) { (params: UntypedParams, context) in
+            let facts = context.facts
+            return .later(
+                body(params.values, context).map { result in MethodAnswer(result, facts: facts.completed(with: result))
+                }
+            )
+        }
+    }
+
+    /// A synchronous method that still takes its params as JSON: it answers at once.
+    static func untyped(
+        _ name: String,
+        _ kind: MethodKind,
+        sync body: @escaping @Sendable ([String: JSONValue]) throws(RPCError) -> JSONValue
+    ) -> MethodEntry {
+        typed(name, kind) { (params: UntypedParams, context) in
+            let facts = context.facts
+            return .now { () throws(RPCError) in
+                let result = try body(params.values)
+                return MethodAnswer(result, facts: facts.completed(with: result))
+            }
+        }
+    }
+
+    /// Calls the method with the params at `range` of `bytes`; `context.facts` is set once the params were read.
+    /// Runs on the context's event loop.
+    public func call(_ bytes: UnsafeRawBufferPointer, params range: Range<Int>?, context: inout CallContext)
+        -> MethodReply
+    {
+        invoke(bytes, range, &context)
+    }
+}

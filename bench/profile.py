@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""make profile: `perf record` of credsd under the resolve load of `make bench` (64 connections, grant, API-key
+connection), then `perf report` by symbol (self time) into .build/bench/profile.txt.
+
+PROFILE_SECONDS (default 5) sets the recorded part; PROFILE_CONNECTIONS (default 64) the load; PROFILE_PERF=0 runs
+the same load without perf (the figures alone: perf's sampling costs the daemon CPU of its own).
+"""
+import json, os, subprocess, sys, tempfile, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402
+
+SECONDS = float(os.environ.get("PROFILE_SECONDS", "5"))
+CONNECTIONS = int(os.environ.get("PROFILE_CONNECTIONS", "64"))
+PERF = os.environ.get("PROFILE_PERF", "1") != "0"
+
+
+def main():
+    bench.build_tools()
+    tmp = tempfile.mkdtemp(prefix="credsd-profile-")
+    daemon = bench.Daemon(tmp)
+    daemon.start()
+    bench.call(daemon.admin, "members.set", {"workspaceId": "ws1", "principal": "bench", "role": "write"})
+    bench.call(daemon.admin, "connections.upsert", {"workspaceId": "ws1", "provider": "fal", "displayName": "bench",
+                                                   "credentialPayload": {"apiKey": "6f1c2a3b-1111-4222-8333-944455556666:0123"},
+                                                   "actor": "bench"})
+    grant, _ = bench.call(daemon.admin, "grants.issue", {"workspaceId": "ws1", "ttlSeconds": 86400})
+    payload = os.path.join(tmp, "resolve.json")
+    with open(payload, "w") as f:
+        json.dump({"jsonrpc": "2.0", "id": 1, "method": "resolve",
+                   "params": {"workspaceId": "ws1", "provider": "fal", "grant": grant["grant"]}}, f)
+    data = os.path.join(bench.OUT, "perf.data")
+    load = subprocess.Popen([os.path.join(bench.OUT, "loadgen"), "--socket", daemon.resolve, "--connections",
+                             str(CONNECTIONS), "--payload", payload, "--seconds", str(SECONDS + 2),
+                             "--server-pid", str(daemon.proc.pid), "--expect", '"credential"'],
+                            stdout=subprocess.PIPE, text=True)
+    time.sleep(1)
+    if not PERF:
+        out, _ = load.communicate()
+        daemon.stop()
+        print(out.strip())
+        return
+    subprocess.run(["perf", "record", "-q", "-g", "-o", data, "-p", str(daemon.proc.pid), "--", "sleep", str(SECONDS)],
+                   check=True)
+    out, _ = load.communicate()
+    daemon.stop()
+    print(out.strip())
+    report = os.path.join(bench.OUT, "profile.txt")
+    with open(report, "w") as f:
+        subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort", "comm,symbol", "--stdio",
+                        "-g", "none", "--percent-limit", "0.5"], stdout=f, stderr=subprocess.DEVNULL, check=True)
+    print(f"profile: {report}")
+
+
+if __name__ == "__main__":
+    main()

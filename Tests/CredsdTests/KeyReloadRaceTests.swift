@@ -27,9 +27,11 @@ struct KeyReloadRaceTests {
         )
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }
-        let context = CallContext(socket: .admin, eventLoop: group.next(), method: "members.set")
-        _ = try engine.membersSet(["workspaceId": "ws1", "principal": "alice", "role": "write"], context: context)
-            .wait()
+        let admin = MethodRegistry.adminSocket(engine)
+        _ = try admin.call(
+            "members.set", ["workspaceId": "ws1", "principal": "alice", "role": "write"], on: group.next()
+        )
+        .wait()
 
         // A reloader flips the key ring as fast as it can while upserts go on.
         let stop = Atomic<Bool>(false)
@@ -45,13 +47,13 @@ struct KeyReloadRaceTests {
         var stored: [String] = []
         var refused = 0
         for index in 0..<3_000 {
-            let upsert = CallContext(socket: .admin, eventLoop: group.next(), method: "connections.upsert")
             do {
-                let answer = try engine.connectionsUpsert(
+                let answer = try admin.call(
+                    "connections.upsert",
                     [
                         "workspaceId": "ws1", "provider": "fal", "displayName": "k", "actor": "alice",
                         "credentialPayload": ["apiKey": .string("fal-race-\(index)")],
-                    ], context: upsert
+                    ], on: group.next()
                 ).wait()
                 stored.append(try #require(answer["connection"]?["id"]?.stringValue))
             } catch let error as RPCError {

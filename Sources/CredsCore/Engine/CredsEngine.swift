@@ -2,33 +2,27 @@ public import CredsCatalog
 public import CredsCrypto
 public import CredsOAuth
 public import CredsProtocol
-import CredsStore
 public import Logging
-import NIOCore
-import Synchronization
+public import NIOCore
 
-/// The daemon's business logic: every method of SPEC section 6, over the store and the key ring.
+/// The daemon's business logic, assembled: one service per concern over a shared core (store, catalog,
+/// reloadable secrets, figures). `MethodRegistry` binds each method of SPEC section 6 to its service.
 ///
-/// Reads run synchronously on the caller's thread; writes go through the store's writer thread and
-/// complete their future after the durable commit.
+/// Reads run synchronously on the caller's event loop; writes go through the store's writer thread and answer
+/// after the durable commit.
 public final class CredsEngine: Sendable {
-    public let catalog: ProviderCatalog
-    public let database: CredsDatabase
-    public let resolveConfig: ResolveConfig
-    /// The key ring and built-in keys: replaced as a whole when the configuration is reloaded.
-    private let secretsLock: Mutex<EngineSecrets>
-    let validator = CredentialValidator()
-    let logger: Logger
-    let startedAt: Int64
-    let replayCache = ReplayCache(retentionSeconds: 2 * CredsEngine.webhookTolerance)
-    let oauth: OAuthSettings
-    let tokenClient: TokenEndpointClient
-    let flights = TokenFlights()
-    let installationTokens = InstallationTokenCache()
-    let auditQueue = AuditQueue()
-    let refusalThrottle = RefusalThrottle()
-    /// Figures for `stats` and the metrics listener.
-    public let statistics = DaemonStats()
+    let core: EngineCore
+    let audit: AuditService
+    let grants: GrantService
+    let tokens: TokenService
+    let resolution: ResolutionService
+    let connections: ConnectionService
+    let policies: PolicyService
+    let members: MemberService
+    let webhooks: WebhookService
+    let keys: KeyService
+    let oauthFlow: OAuthFlowService
+    let info: InfoService
 
     public init(
         database: CredsDatabase,
@@ -41,119 +35,55 @@ public final class CredsEngine: Sendable {
         secretFileWarnings: [String] = [],
         logger: Logger
     ) {
-        self.oauth = oauth
-        self.tokenClient = tokenClient
-        self.database = database
-        self.secretsLock = Mutex(
-            EngineSecrets(sealer: Sealer(keyRing: keyRing), builtinKeys: builtinKeys, fileWarnings: secretFileWarnings)
+        let core = EngineCore(
+            catalog: catalog, database: database, resolveConfig: resolveConfig,
+            secrets: EngineSecrets(
+                sealer: Sealer(keyRing: keyRing), builtinKeys: builtinKeys, fileWarnings: secretFileWarnings),
+            statistics: DaemonStats(), logger: logger
         )
-        self.resolveConfig = resolveConfig
-        self.catalog = catalog
-        self.logger = logger
-        self.startedAt = Timestamp.now()
+        self.core = core
+        audit = AuditService(core: core)
+        grants = GrantService(core: core)
+        tokens = TokenService(core: core, oauth: oauth, tokenClient: tokenClient)
+        resolution = ResolutionService(core: core, grants: grants, tokens: tokens)
+        connections = ConnectionService(core: core, installationTokens: tokens.installationTokens)
+        policies = PolicyService(core: core)
+        members = MemberService(core: core)
+        webhooks = WebhookService(core: core, grants: grants)
+        keys = KeyService(core: core)
+        oauthFlow = OAuthFlowService(core: core, oauth: oauth, tokenClient: tokenClient)
+        info = InfoService(core: core)
     }
 
+    /// Figures for `stats` and the metrics listener.
+    public var statistics: DaemonStats { core.statistics }
+
+    /// The store.
+    public var database: CredsDatabase { core.database }
+
     /// The configured key ring.
-    public var keyRing: KeyRing { sealer.keyRing }
-
-    /// The key ring and built-in keys as one snapshot: a request takes it once, so a reload meanwhile cannot
-    /// give it two different views.
-    var secrets: EngineSecrets { secretsLock.withLock { $0 } }
-
-    /// Seals and opens under the configured key ring.
-    var sealer: Sealer { secrets.sealer }
-
-    /// The platform's keys by provider.
-    var builtinKeys: [String: SecretBytes] { secrets.builtinKeys }
-
-    /// Secret files their group may read, for `health.problems`.
-    var secretFileWarnings: [String] { secrets.fileWarnings }
+    public var keyRing: KeyRing { core.sealer.keyRing }
 
     /// Providers with a built-in key configured.
-    public var builtinProviders: [String] { builtinKeys.keys.sorted() }
+    public var builtinProviders: [String] { core.secrets.builtinKeys.keys.sorted() }
 
     /// Takes new master keys and built-in keys (SIGHUP). In-flight requests finish with what they read.
     /// `secretFileWarnings` replaces the group-readable files `health` lists; nil keeps the current list.
     public func reloadSecrets(keyRing: KeyRing, builtinKeys: [String: SecretBytes], secretFileWarnings: [String]? = nil)
     {
-        secretsLock.withLock {
-            $0 = EngineSecrets(
-                sealer: Sealer(keyRing: keyRing), builtinKeys: builtinKeys,
-                fileWarnings: secretFileWarnings ?? $0.fileWarnings
-            )
-        }
+        core.replaceSecrets(
+            sealer: Sealer(keyRing: keyRing), builtinKeys: builtinKeys, fileWarnings: secretFileWarnings)
     }
 
-    /// Runs `body` in a read transaction, turning store failures into `internal_error`.
-    func read<Value>(_ body: (borrowing Transaction) throws -> Value) throws(RPCError) -> Value {
-        do {
-            return try database.environment.read(body)
-        } catch let error as RPCError {
-            throw error
-        } catch {
-            logger.error("store read failed", metadata: ["store.error": "\(error)"])
-            throw RPCError(.internalError, "the store could not be read")
-        }
+    /// Records how a call ended in the audit trail without making anyone wait for it (see `AuditService`);
+    /// returns a future the answer must wait for when the audit backlog is over its limit, else nil.
+    public func recordOutcome(_ context: CallContext, _ outcome: Result<CallFacts, RPCError>) -> EventLoopFuture<Void>?
+    {
+        audit.recordOutcome(context, outcome)
     }
 
-    /// Runs an admin write: `body` and its audit entry commit together; the future completes after the commit.
-    func write(
-        context: CallContext,
-        _ body: @escaping @Sendable (borrowing Transaction) throws -> JSONValue
-    ) -> EventLoopFuture<JSONValue> {
-        let auditLog = database.auditLog
-        return write(on: context.eventLoop) { txn in
-            let result = try body(txn)
-            try auditLog.append(txn, [AuditDraft(context, facts: context.facts.completed(with: result))])
-            return result
-        }
-    }
-
-    /// Queues `body` on the writer; the future completes after the durable commit.
-    func write<Value: Sendable>(
-        on eventLoop: any EventLoop,
-        _ body: @escaping @Sendable (borrowing Transaction) throws -> Value
-    ) -> EventLoopFuture<Value> {
-        let promise = eventLoop.makePromise(of: Value.self)
-        let logger = self.logger
-        database.writer.submit(body) { result in
-            switch result {
-            case .success(let value):
-                promise.succeed(value)
-            case .failure(let error as RPCError):
-                promise.fail(error)
-            case .failure(let error as LMDBError) where error.isNoSpace:
-                logger.error(
-                    "store write failed: the data directory's filesystem is full", metadata: ["store.error": "\(error)"]
-                )
-                promise.fail(RPCError.noSpace)
-            case .failure(let error):
-                logger.error("store write failed", metadata: ["store.error": "\(error)"])
-                promise.fail(RPCError(.internalError, "the store could not complete the write; nothing was changed"))
-            }
-        }
-        return promise.futureResult
-    }
-
-    /// Refuses with `forbidden` unless `actor` holds the role needed in `workspaceId`.
-    func authorize(
-        _ txn: borrowing Transaction,
-        actor: Identifier,
-        workspaceId: Identifier,
-        write: Bool
-    ) throws {
-        let role = try database.role(txn, workspaceId: workspaceId, principal: actor)
-        guard write ? role.canWrite : role.canRead else {
-            // Names neither the workspace nor the actor: with a connection id, the workspace would be an oracle.
-            throw RPCError(.forbidden, "not allowed", data: ["needed": .string(write ? "write" : "read")])
-        }
-    }
-
-    /// The connection with `id` in a read transaction, or `not_found`.
-    func existingConnection(_ txn: borrowing Transaction, id: Identifier) throws -> ConnectionRecord {
-        guard let record = try database.connection(txn, id: id) else {
-            throw RPCError(.notFound, "no connection with this id", data: ["connectionId": id.json])
-        }
-        return record
+    /// Appends the `suppressed: N` entries of refusal windows still open (at shutdown).
+    public func flushRefusalSummaries() {
+        audit.flushRefusalSummaries()
     }
 }

@@ -23,29 +23,4 @@ public struct CallFacts: Sendable, Equatable {
         self.actor = actor
         self.source = source
     }
-
-    /// The facts of an untyped call: every param that is a valid identifier under its usual name.
-    init(params: [String: JSONValue]) {
-        func identifier(_ name: String) -> Identifier? {
-            params[name]?.stringValue.flatMap(Identifier.init(validating:))
-        }
-        self.init(
-            workspaceId: identifier("workspaceId"), provider: identifier("provider"),
-            connectionId: identifier("connectionId"), actor: identifier("actor"))
-    }
-
-    /// These facts completed from an untyped answer (the connection a write touched, say). Typed methods return
-    /// their facts instead.
-    func completed(with result: JSONValue) -> CallFacts {
-        var facts = self
-        let connection = result["connection"]
-        func identifier(_ value: JSONValue?) -> Identifier? { value?.stringValue.map(Identifier.init(stored:)) }
-        facts.workspaceId =
-            facts.workspaceId ?? identifier(connection?["workspaceId"]) ?? identifier(result["workspaceId"])
-        facts.provider = facts.provider ?? identifier(connection?["provider"]) ?? identifier(result["provider"])
-        facts.connectionId =
-            identifier(connection?["id"]) ?? identifier(result["connectionId"]) ?? facts.connectionId
-        facts.source = result["source"]?.stringValue.flatMap(CredentialSource.init(rawValue:))
-        return facts
-    }
 }

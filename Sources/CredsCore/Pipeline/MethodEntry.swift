@@ -26,37 +26,6 @@ public struct MethodEntry: Sendable {
         }
     }
 
-    /// A method that still takes its params as JSON and answers JSON; its answer's facts are read back from
-    /// the JSON (`CallFacts.completed(with:)`).
-    static func untyped(
-        _ name: String,
-        _ kind: MethodKind,
-        _ body: @escaping @Sendable ([String: JSONValue], CallContext) -> EventLoopFuture<JSONValue>
-    ) -> MethodEntry {
-        typed(name, kind) { (params: UntypedParams, context) in
-            let facts = context.facts
-            return .later(
-                body(params.values, context).map { result in MethodAnswer(result, facts: facts.completed(with: result))
-                }
-            )
-        }
-    }
-
-    /// A synchronous method that still takes its params as JSON: it answers at once.
-    static func untyped(
-        _ name: String,
-        _ kind: MethodKind,
-        sync body: @escaping @Sendable ([String: JSONValue]) throws(RPCError) -> JSONValue
-    ) -> MethodEntry {
-        typed(name, kind) { (params: UntypedParams, context) in
-            let facts = context.facts
-            return .now { () throws(RPCError) in
-                let result = try body(params.values)
-                return MethodAnswer(result, facts: facts.completed(with: result))
-            }
-        }
-    }
-
     /// Calls the method with the params at `range` of `bytes`; `context.facts` is set once the params were read.
     /// Runs on the context's event loop.
     public func call(_ bytes: UnsafeRawBufferPointer, params range: Range<Int>?, context: inout CallContext)

@@ -23,8 +23,8 @@ public struct MethodRegistry: Sendable {
     /// Methods shared by both sockets.
     private static func common(_ engine: CredsEngine) -> [MethodEntry] {
         [
-            .untyped("health", .read, sync: engine.health),
-            .untyped("providers.list", .read, sync: engine.providersList),
+            .typed("health", .read, engine.info.health),
+            .typed("providers.list", .read, engine.info.providersList),
         ]
     }
 
@@ -33,8 +33,8 @@ public struct MethodRegistry: Sendable {
         MethodRegistry(
             engine: engine, socket: .resolve,
             entries: common(engine) + [
-                .typed("resolve", .use, engine.resolve),
-                .untyped("events.verify", .use, sync: engine.eventsVerify),
+                .typed("resolve", .use, engine.resolution.resolve),
+                .typed("events.verify", .use, engine.webhooks.verify),
             ]
         )
     }
@@ -44,25 +44,25 @@ public struct MethodRegistry: Sendable {
         MethodRegistry(
             engine: engine, socket: .admin,
             entries: common(engine) + [
-                .untyped("connections.upsert", .write, engine.connectionsUpsert),
-                .untyped("connections.revoke", .write, engine.connectionsRevoke),
-                .untyped("connections.delete", .write, engine.connectionsDelete),
-                .untyped("policy.set", .write, engine.policySet),
-                .untyped("members.set", .write, engine.membersSet),
-                .untyped("grants.issue", .write, engine.grantsIssue),
-                .untyped("grants.revoke", .write, engine.grantsRevoke),
-                .untyped("keys.rotate", .write, engine.keysRotate),
-                .untyped("oauth.begin", .write, engine.oauthBegin),
-                .untyped("oauth.complete", .write, engine.oauthComplete),
-                .untyped("connections.get", .read, sync: engine.connectionsGet),
-                .untyped("connections.list", .read, sync: engine.connectionsList),
-                .untyped("policy.get", .read, sync: engine.policyGet),
-                .untyped("members.list", .read, sync: engine.membersList),
-                .untyped("explain", .read, sync: engine.explain),
-                .untyped("keys.status", .read, sync: engine.keysStatus),
-                .untyped("audit.list", .read, sync: engine.auditList),
-                .untyped("audit.verify", .read, sync: engine.auditVerify),
-                .untyped("stats", .read, sync: engine.stats),
+                .typed("connections.upsert", .write, engine.connections.upsert),
+                .typed("connections.revoke", .write, engine.connections.revoke),
+                .typed("connections.delete", .write, engine.connections.delete),
+                .typed("connections.get", .read, engine.connections.get),
+                .typed("connections.list", .read, engine.connections.list),
+                .typed("policy.set", .write, engine.policies.set),
+                .typed("policy.get", .read, engine.policies.get),
+                .typed("members.set", .write, engine.members.set),
+                .typed("members.list", .read, engine.members.list),
+                .typed("grants.issue", .write, engine.grants.issue),
+                .typed("grants.revoke", .write, engine.grants.revoke),
+                .typed("keys.rotate", .write, engine.keys.rotate),
+                .typed("keys.status", .read, engine.keys.status),
+                .typed("oauth.begin", .write, engine.oauthFlow.begin),
+                .typed("oauth.complete", .write, engine.oauthFlow.complete),
+                .typed("explain", .read, engine.resolution.explain),
+                .typed("audit.list", .read, engine.audit.list),
+                .typed("audit.verify", .read, engine.audit.verify),
+                .typed("stats", .read, engine.info.stats),
             ]
         )
     }

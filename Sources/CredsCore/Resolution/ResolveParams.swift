@@ -1,15 +1,15 @@
-public import CredsProtocol
+import CredsProtocol
 
 /// `resolve {workspaceId, provider, grant?, connectionId?, requiredScopes?}`.
-public struct ResolveParams: MethodParams {
-    public let workspaceId: Identifier
-    public let provider: Identifier
+struct ResolveParams: MethodParams {
+    let workspaceId: Identifier
+    let provider: Identifier
     /// The execution grant; checked before anything else the caller sent is used.
-    public let grant: String?
-    public let connectionId: Identifier?
-    public let requiredScopes: [String]
+    let grant: String?
+    let connectionId: Identifier?
+    let requiredScopes: [String]
 
-    public init(_ bytes: UnsafeRawBufferPointer, range: Range<Int>?) throws(RPCError) {
+    init(_ bytes: UnsafeRawBufferPointer, range: Range<Int>?) throws(RPCError) {
         var workspaceId: Identifier?
         var provider: Identifier?
         var grant: String?
@@ -33,7 +33,7 @@ public struct ResolveParams: MethodParams {
         self.requiredScopes = requiredScopes ?? []
     }
 
-    public var facts: CallFacts {
+    var facts: CallFacts {
         CallFacts(workspaceId: workspaceId, provider: provider, connectionId: connectionId)
     }
 }

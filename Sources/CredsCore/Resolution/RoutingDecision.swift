@@ -2,7 +2,10 @@ import CredsCatalog
 import CredsProtocol
 
 /// What resolution decided: which credential source serves the call, and why.
-struct RoutingDecision: Sendable {
+///
+/// A class: it travels from the decision through the answer to the audit facts, and copying a catalog entry and
+/// a connection record at each step showed up as reference counting in the resolve profile.
+final class RoutingDecision: Sendable {
     let provider: Provider
     let workspaceId: Identifier
     /// The workspace's policy; nil for OAuth providers, which have none.
@@ -12,6 +15,22 @@ struct RoutingDecision: Sendable {
     let connection: ConnectionRecord?
     /// Why `auto` fell back to the platform key.
     let fallbackReason: String?
+
+    init(
+        provider: Provider,
+        workspaceId: Identifier,
+        policy: RoutingMode?,
+        source: CredentialSource,
+        connection: ConnectionRecord?,
+        fallbackReason: String?
+    ) {
+        self.provider = provider
+        self.workspaceId = workspaceId
+        self.policy = policy
+        self.source = source
+        self.connection = connection
+        self.fallbackReason = fallbackReason
+    }
 
     /// Fields `resolve` and `explain` share.
     var summary: [String: JSONValue] {

@@ -6,13 +6,20 @@ import Synchronization
 /// Only names from fixed sets are recorded (method names of the catalog of methods, reasons, provider ids),
 /// so nothing a client sends can put a secret, or unbounded labels, into the figures.
 public final class DaemonStats: Sendable {
+    /// A count and the metric that mirrors it.
+    private struct Tally {
+        var count: Int64 = 0
+        let counter: Counter
+    }
+
     private struct State {
-        var requests: [String: [String: Int64]] = [:]
+        /// By method, then outcome: looked up by the two names, so counting a request builds no string.
+        var requests: [String: [String: Tally]] = [:]
         var resolveLatency = LatencyHistogram()
-        var resolutions: [String: [String: Int64]] = [:]
-        var refreshes: [String: Int64] = [:]
+        /// By provider, then source.
+        var resolutions: [String: [String: Tally]] = [:]
+        var refreshes: [String: Tally] = [:]
         var open: [String: Int64] = [:]
-        var counters: [String: Counter] = [:]
     }
 
     private let state = Mutex(State())
@@ -30,9 +37,8 @@ public final class DaemonStats: Sendable {
     /// One answered request; `method` must be a known method name (else pass "unknown").
     public func recordRequest(method: String, outcome: String, micros: Int64) {
         let counter = state.withLock { state -> Counter in
-            state.requests[method, default: [:]][outcome, default: 0] += 1
             if method == "resolve" { state.resolveLatency.record(micros: micros) }
-            return Self.cached(&state, "requests|\(method)|\(outcome)") {
+            return Self.count(&state.requests[method, default: [:]], outcome) {
                 Counter(label: "credsd_requests_total", dimensions: [("method", method), ("reason", outcome)])
             }
         }
@@ -43,8 +49,7 @@ public final class DaemonStats: Sendable {
     /// A successful resolution: which provider, and whether the workspace's key or the platform's paid for it.
     public func recordResolution(provider: String, source: String) {
         state.withLock { state -> Counter in
-            state.resolutions[provider, default: [:]][source, default: 0] += 1
-            return Self.cached(&state, "resolutions|\(provider)|\(source)") {
+            Self.count(&state.resolutions[provider, default: [:]], source) {
                 Counter(label: "credsd_resolutions_total", dimensions: [("provider", provider), ("source", source)])
             }
         }.increment()
@@ -53,8 +58,7 @@ public final class DaemonStats: Sendable {
     /// An OAuth refresh or installation-token mint: `ok`, `reauth_required` or `failed`.
     func recordRefresh(_ outcome: String) {
         state.withLock { state -> Counter in
-            state.refreshes[outcome, default: 0] += 1
-            return Self.cached(&state, "refresh|\(outcome)") {
+            Self.count(&state.refreshes, outcome) {
                 Counter(label: "credsd_oauth_refreshes_total", dimensions: [("outcome", outcome)])
             }
         }.increment()
@@ -81,21 +85,21 @@ public final class DaemonStats: Sendable {
     func snapshot(storeBytes: Int64, mapBytes: Int64) -> JSONValue {
         refreshGauges(storeBytes: storeBytes)
         return state.withLock { state in
-            let total = state.requests.values.reduce(0) { $0 + $1.values.reduce(0, +) }
+            let total = state.requests.values.reduce(0) { $0 + $1.values.reduce(0) { $0 + $1.count } }
             let histogram = state.resolveLatency
             return [
                 "uptimeSeconds": .int((Timestamp.now() - startedAt) / 1_000_000),
                 "requests": [
                     "total": .int(total),
-                    "byMethod": .object(state.requests.mapValues { .object($0.mapValues { .int($0) }) }),
+                    "byMethod": .object(state.requests.mapValues { .object($0.mapValues { .int($0.count) }) }),
                 ],
                 "resolveLatencyMicros": [
                     "count": .int(histogram.total), "p50": .int(histogram.percentile(0.5)),
                     "p90": .int(histogram.percentile(0.9)), "p99": .int(histogram.percentile(0.99)),
                     "p999": .int(histogram.percentile(0.999)), "max": .int(histogram.maxMicros),
                 ],
-                "resolutions": .object(state.resolutions.mapValues { .object($0.mapValues { .int($0) }) }),
-                "oauthRefreshes": .object(state.refreshes.mapValues { .int($0) }),
+                "resolutions": .object(state.resolutions.mapValues { .object($0.mapValues { .int($0.count) }) }),
+                "oauthRefreshes": .object(state.refreshes.mapValues { .int($0.count) }),
                 "openConnections": [
                     "resolve": .int(state.open["resolve"] ?? 0), "admin": .int(state.open["admin"] ?? 0),
                 ],
@@ -104,10 +108,10 @@ public final class DaemonStats: Sendable {
         }
     }
 
-    private static func cached(_ state: inout State, _ key: String, make: () -> Counter) -> Counter {
-        if let counter = state.counters[key] { return counter }
-        let counter = make()
-        state.counters[key] = counter
-        return counter
+    /// Counts one under `key`, making its metric the first time; the metric to increment.
+    private static func count(_ tallies: inout [String: Tally], _ key: String, make: () -> Counter) -> Counter {
+        if tallies[key] == nil { tallies[key] = Tally(counter: make()) }
+        tallies[key]!.count += 1
+        return tallies[key]!.counter
     }
 }

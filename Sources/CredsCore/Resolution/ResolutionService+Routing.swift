@@ -2,7 +2,7 @@ import CredsCatalog
 import CredsProtocol
 import CredsStore
 
-extension CredsEngine {
+extension ResolutionService {
     /// Applies the resolution rules of SPEC section 6 to the stored state, without decrypting anything.
     func decide(
         _ txn: borrowing Transaction,
@@ -12,7 +12,7 @@ extension CredsEngine {
         secrets: EngineSecrets
     ) throws -> RoutingDecision {
         let named = try connectionId.map { id in
-            try ownedConnection(txn, id: id, workspaceId: workspaceId, provider: provider.identifier)
+            try core.ownedConnection(txn, id: id, workspaceId: workspaceId, provider: provider.identifier)
         }
         if let named, named.status != .active {
             throw RPCError(
@@ -23,7 +23,7 @@ extension CredsEngine {
         }
         let policy: RoutingMode? =
             provider.mode == .service
-            ? try database.routingMode(txn, workspaceId: workspaceId, provider: provider.identifier) : nil
+            ? try core.database.routingMode(txn, workspaceId: workspaceId, provider: provider.identifier) : nil
         let hasBuiltin = secrets.builtinKeys[provider.id] != nil
         if policy == .builtIn {
             guard hasBuiltin else {
@@ -37,7 +37,8 @@ extension CredsEngine {
                 fallbackReason: nil)
         }
         let all =
-            named == nil ? try database.connections(txn, workspaceId: workspaceId, provider: provider.identifier) : []
+            named == nil
+            ? try core.database.connections(txn, workspaceId: workspaceId, provider: provider.identifier) : []
         if let connection = named ?? Self.newest(all.filter { $0.status == .active }) {
             return RoutingDecision(
                 provider: provider, workspaceId: workspaceId, policy: policy, source: .byo, connection: connection,

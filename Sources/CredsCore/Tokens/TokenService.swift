@@ -4,10 +4,25 @@ import CredsProtocol
 import CredsStore
 import NIOCore
 
-extension CredsEngine {
+/// Access tokens of OAuth connections: the stored one while fresh, else refreshed (Google) or minted (GitHub
+/// installation tokens), one request per connection in flight however many resolves wait, with back-off after
+/// failures and a clear re-auth signal when the provider says no.
+final class TokenService: Sendable {
+    let core: EngineCore
+    let oauth: OAuthSettings
+    let tokenClient: TokenEndpointClient
+    let flights = TokenFlights()
+    let installationTokens = InstallationTokenCache()
+
+    init(core: EngineCore, oauth: OAuthSettings, tokenClient: TokenEndpointClient) {
+        self.core = core
+        self.oauth = oauth
+        self.tokenClient = tokenClient
+    }
+
     /// A valid access token for an OAuth connection: the stored one while it is fresh, else a refreshed or
     /// newly minted one, with one refresh per connection in flight however many resolves wait for it.
-    func oauthAccessToken(_ connection: ConnectionRecord, context: CallContext) -> EventLoopFuture<AccessToken> {
+    func accessToken(_ connection: ConnectionRecord, context: CallContext) -> EventLoopFuture<AccessToken> {
         do {
             switch connection.provider.text {
             case "google-workspace": return try googleToken(connection, context: context)
@@ -19,14 +34,14 @@ extension CredsEngine {
         }
     }
 
-    private var refreshWindow: Int64 { Int64(resolveConfig.refreshWindowSeconds) * 1_000_000 }
+    private var refreshWindow: Int64 { Int64(core.resolveConfig.refreshWindowSeconds) * 1_000_000 }
 
     // MARK: Google
 
     private func googleToken(_ connection: ConnectionRecord, context: CallContext) throws(RPCError) -> EventLoopFuture<
         AccessToken
     > {
-        let fields = try openPayload(connection, sealer: sealer)
+        let fields = try core.openPayload(connection, sealer: core.sealer)
         guard let accessToken = fields["accessToken"] else {
             throw RPCError(
                 .reauthRequired, "the connection holds no access token", data: ["connectionId": connection.id.json])
@@ -83,19 +98,19 @@ extension CredsEngine {
             let now = Timestamp.now()
             if reply.isSuccess, let json, let grant = TokenGrant(json: json, now: now) {
                 self.flights.recordSuccess(id)
-                self.statistics.recordRefresh("ok")
+                self.core.statistics.recordRefresh("ok")
                 return self.storeRefreshed(
                     id, revision: revision, grant: grant, keepRefreshToken: refreshToken, context: context)
             }
             if json?["error"]?.stringValue == "invalid_grant" {
                 self.flights.recordSuccess(id)
-                self.statistics.recordRefresh("reauth_required")
+                self.core.statistics.recordRefresh("reauth_required")
                 return self.requireReauth(
                     id, revision: revision, "Google refused the refresh token (invalid_grant)", context: context)
             }
             self.flights.recordFailure(id, now: now)
-            self.statistics.recordRefresh("failed")
-            self.logger.warning(
+            self.core.statistics.recordRefresh("failed")
+            self.core.logger.warning(
                 "token refresh failed", metadata: ["conn.id": "\(id)", "http.status": "\(reply.status)"])
             return context.eventLoop.makeFailedFuture(
                 RPCError(
@@ -118,11 +133,12 @@ extension CredsEngine {
     ) -> EventLoopFuture<AccessToken> {
         var fields = ["accessToken": grant.accessToken]
         fields["refreshToken"] = grant.refreshToken ?? keepRefreshToken
-        let plaintext = Self.sealablePayload(fields)
-        let sealer = self.sealer
-        let database = self.database
-        return write(on: context.eventLoop) { txn -> AccessToken in
-            var record = try self.existingConnection(txn, id: id)
+        let plaintext = ConnectionService.sealablePayload(fields)
+        let sealer = core.sealer
+        let core = self.core
+        let database = core.database
+        return core.write(on: context.eventLoop) { txn -> AccessToken in
+            var record = try core.existingConnection(txn, id: id)
             guard record.revision == revision, record.status == .active,
                 let sealed = sealer.seal(plaintext, associatedData: record.associatedData)
             else {
@@ -151,8 +167,8 @@ extension CredsEngine {
         _ message: String,
         context: CallContext
     ) -> EventLoopFuture<AccessToken> {
-        write(on: context.eventLoop) { txn in
-            _ = try self.setErrorStatus(
+        core.write(on: context.eventLoop) { [core] txn in
+            _ = try core.setErrorStatus(
                 txn, connectionId: id, message: message, if: { $0.revision == revision },
                 else: RPCError(
                     .connectionUnavailable, "the connection changed meanwhile; try again",
@@ -168,8 +184,8 @@ extension CredsEngine {
     private func upstreamFailure(_ id: Identifier, _ error: any Error) -> any Error {
         if error is RPCError { return error }
         flights.recordFailure(id, now: Timestamp.now())
-        statistics.recordRefresh("failed")
-        logger.warning("token request failed", metadata: ["conn.id": "\(id)", "error": "\(error)"])
+        core.statistics.recordRefresh("failed")
+        core.logger.warning("token request failed", metadata: ["conn.id": "\(id)", "error": "\(error)"])
         return RPCError(.upstreamUnavailable, "\(error)", data: ["connectionId": id.json])
     }
 
@@ -178,7 +194,7 @@ extension CredsEngine {
     private func githubToken(_ connection: ConnectionRecord, context: CallContext) throws(RPCError) -> EventLoopFuture<
         AccessToken
     > {
-        let fields = try openPayload(connection, sealer: sealer)
+        let fields = try core.openPayload(connection, sealer: core.sealer)
         guard let installationId = fields["installationId"] else {
             throw RPCError(
                 .reauthRequired, "the connection has no installation", data: ["connectionId": connection.id.json])
@@ -246,7 +262,7 @@ extension CredsEngine {
             let json = try? JSONValue.parse(reply.body)
             if reply.isSuccess, let token = json?["token"]?.stringValue, !token.isEmpty {
                 self.flights.recordSuccess(id)
-                self.statistics.recordRefresh("ok")
+                self.core.statistics.recordRefresh("ok")
                 let permissions = json?["permissions"]?.objectValue ?? [:]
                 let minted = AccessToken(
                     token: SecretBytes(copying: Array(token.utf8)), tokenType: "Bearer",
@@ -260,13 +276,13 @@ extension CredsEngine {
             }
             if reply.status == 404 {
                 self.flights.recordSuccess(id)
-                self.statistics.recordRefresh("reauth_required")
+                self.core.statistics.recordRefresh("reauth_required")
                 return self.requireReauth(
                     id, revision: revision, "the GitHub App is no longer installed (HTTP 404)", context: context)
             }
             self.flights.recordFailure(id, now: now)
-            self.statistics.recordRefresh("failed")
-            self.logger.warning(
+            self.core.statistics.recordRefresh("failed")
+            self.core.logger.warning(
                 "installation token failed", metadata: ["conn.id": "\(id)", "http.status": "\(reply.status)"])
             return context.eventLoop.makeFailedFuture(
                 RPCError(

@@ -4,18 +4,24 @@ import CredsCrypto
 import CredsStore
 public import NIOCore
 
-extension CredsEngine {
+/// Resolution: which credential serves a call under the workspace's routing policy (`resolve`, and `explain`
+/// for people asking why).
+struct ResolutionService: Sendable {
+    let core: EngineCore
+    let grants: GrantService
+    let tokens: TokenService
+
     /// `resolve`: the credential and headers for a provider in a workspace, under its routing policy.
     /// API keys are answered at once, on the event loop; OAuth tokens may need a refresh first.
     func resolve(_ params: ResolveParams, context: CallContext) -> MethodReply {
         // One look at the reloadable secrets per request: a SIGHUP meanwhile cannot contradict the decision.
-        let secrets = self.secrets
+        let secrets = core.secrets
         let decision: RoutingDecision
         do throws(RPCError) {
-            decision = try read { txn in
+            decision = try core.read { txn in
                 // The grant first: nothing a caller without one sends (a provider id, say) reaches an audit entry.
-                try checkGrant(txn, grant: params.grant, workspaceId: params.workspaceId, provider: params.provider)
-                let provider = try catalog.connectableProvider(params.provider)
+                try grants.check(txn, grant: params.grant, workspaceId: params.workspaceId, provider: params.provider)
+                let provider = try core.catalog.connectableProvider(params.provider)
                 return try decide(
                     txn, provider: provider, workspaceId: params.workspaceId, connectionId: params.connectionId,
                     secrets: secrets)
@@ -31,7 +37,7 @@ extension CredsEngine {
         }
         let requiredScopes = params.requiredScopes
         return .later(
-            oauthAccessToken(connection, context: context).flatMapThrowing { token in
+            tokens.accessToken(connection, context: context).flatMapThrowing { token in
                 let missing = requiredScopes.filter { !Self.grants(token.scopes, $0) }
                 guard missing.isEmpty else {
                     throw RPCError(
@@ -84,16 +90,19 @@ extension CredsEngine {
     }
 
     /// `explain`: what `resolve` would decide, without the credential or a grant.
-    public func explain(_ raw: [String: JSONValue]) throws(RPCError) -> JSONValue {
-        let params = try Params(raw, allowed: ["workspaceId", "provider", "connectionId", "actor"])
-        let workspaceId = try params.identifier("workspaceId")
-        let providerId = try params.identifier("provider")
-        let connectionId = try params.optionalIdentifier("connectionId")
-        let actor = try params.identifier("actor")
-        let provider = try catalog.connectableProvider(providerId)
-        let secrets = self.secrets
-        return try read { txn in
-            try authorize(txn, actor: actor, workspaceId: workspaceId, write: false)
+    func explain(_ params: ExplainParams, context: CallContext) -> MethodReply {
+        .now { () throws(RPCError) in
+            MethodAnswer(try explanation(params), facts: context.facts)
+        }
+    }
+
+    private func explanation(_ params: ExplainParams) throws(RPCError) -> JSONValue {
+        let workspaceId = params.workspaceId
+        let connectionId = params.connectionId
+        let provider = try core.catalog.connectableProvider(params.provider)
+        let secrets = core.secrets
+        return try core.read { txn in
+            try core.authorize(txn, actor: params.actor, workspaceId: workspaceId, write: false)
             var result: [String: JSONValue] = ["workspaceId": workspaceId.json, "provider": .string(provider.id)]
             do {
                 let decision = try decide(
@@ -109,7 +118,8 @@ extension CredsEngine {
                 result["policy"] =
                     provider.mode == .service
                     ? .string(
-                        try database.routingMode(txn, workspaceId: workspaceId, provider: provider.identifier).rawValue)
+                        try core.database.routingMode(txn, workspaceId: workspaceId, provider: provider.identifier)
+                            .rawValue)
                     : .null
                 result["connectionId"] = error.data["connectionId"] ?? connectionId?.json ?? .null
             }
@@ -128,35 +138,6 @@ extension CredsEngine {
             let apiKey = key.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
             return ["apiKey": apiKey]
         }
-        return try openPayload(connection, sealer: secrets.sealer)
-    }
-
-    /// Opens a connection's sealed payload: its fields, for the answer being built.
-    func openPayload(_ connection: ConnectionRecord, sealer: Sealer) throws(RPCError) -> [String: String] {
-        guard let sealed = connection.sealed else {
-            throw RPCError(
-                .connectionUnavailable, "the connection holds no credential", data: ["connectionId": connection.id.json]
-            )
-        }
-        let plaintext: SecretBytes
-        do {
-            plaintext = try sealer.open(sealed, associatedData: connection.associatedData)
-        } catch .keyNotConfigured(let keyId) {
-            throw RPCError(
-                .integrityError, "the connection was sealed by master key \(keyId), which is not configured",
-                data: ["connectionId": connection.id.json, "keyId": .string(keyId)]
-            )
-        } catch {
-            throw RPCError(
-                .integrityError, "the sealed credential failed authentication; it was altered or moved",
-                data: ["connectionId": connection.id.json]
-            )
-        }
-        let parsed = plaintext.withUnsafeBytes { try? JSONValue.parse($0) }
-        guard let object = parsed?.objectValue else {
-            throw RPCError(
-                .integrityError, "the sealed credential is not readable", data: ["connectionId": connection.id.json])
-        }
-        return object.compactMapValues(\.stringValue)
+        return try core.openPayload(connection, sealer: secrets.sealer)
     }
 }

@@ -1,36 +1,64 @@
-public import CredsProtocol
 import CredsCrypto
+import CredsProtocol
 import CredsStore
-public import NIOCore
+import NIOCore
 
-extension CredsEngine {
+/// The master keys: `keys.status`, and `keys.rotate`, which re-seals every record under the active key.
+struct KeyService: Sendable {
     /// Records re-sealed per transaction during rotation.
     static let rotationBatch = 256
     /// Records looked at per transaction during rotation, so a batch stays short when most are done.
     static let rotationScanLimit = 4096
 
+    let core: EngineCore
+
     /// `keys.rotate`: re-seals every record under the active key, in bounded batches, each durably committed.
     /// Safe to interrupt and run again: every record is always sealed by one configured key or the other.
-    public func keysRotate(_ raw: [String: JSONValue], context: CallContext) -> EventLoopFuture<JSONValue> {
-        do {
-            _ = try Params(raw, allowed: [])
-        } catch {
-            return context.eventLoop.makeFailedFuture(error)
+    func rotate(_ params: NoParams, context: CallContext) -> MethodReply {
+        guard let active = core.sealer.keyRing.active else {
+            return .now(
+                .failure(RPCError(.encryptionKeyMissing, "no master key is configured; nothing can be re-sealed")))
         }
-        guard let active = keyRing.active else {
-            return context.eventLoop.makeFailedFuture(
-                RPCError(.encryptionKeyMissing, "no master key is configured; nothing can be re-sealed")
-            )
-        }
-        return rotateBatch(after: nil, activeKeyId: active.id, totals: RotationTotals(), context: context)
+        let core = self.core
+        let facts = context.facts
+        let rotated = rotateBatch(after: nil, activeKeyId: active.id, totals: RotationTotals(), context: context)
             .flatMap { totals in
-                self.write(context: context) { _ in
-                    [
+                let auditLog = core.database.auditLog
+                return core.write(on: context.eventLoop) { txn in
+                    let result: JSONValue = [
                         "activeKeyId": .string(active.id), "rotated": .int(totals.rotated),
                         "unreadable": .int(totals.unreadable), "checked": .int(totals.checked),
                     ]
+                    try auditLog.append(txn, [AuditDraft(context, facts: facts)])
+                    return MethodAnswer(result, facts: facts)
                 }
             }
+        return .later(rotated)
+    }
+
+    /// `keys.status`: the active key and how many records each key seals.
+    func status(_ params: NoParams, context: CallContext) -> MethodReply {
+        .now { () throws(RPCError) in
+            let keyRing = core.sealer.keyRing
+            let counts = try core.read { txn in try core.database.keyCounts(txn) }
+            let configured = keyRing.ids
+            var keys: [JSONValue] = configured.enumerated().map { index, id in
+                ["id": .string(id), "active": .bool(index == 0), "configured": true, "records": .int(counts[id] ?? 0)]
+            }
+            for (id, count) in counts.sorted(by: { $0.key < $1.key }) where !configured.contains(id) {
+                keys.append(["id": .string(id), "active": false, "configured": false, "records": .int(count)])
+            }
+            let result: JSONValue = [
+                "activeKeyId": keyRing.active.map { .string($0.id) } ?? .null, "keys": .array(keys),
+            ]
+            return MethodAnswer(result, facts: context.facts)
+        }
+    }
+
+    /// Records sealed by keys that are not configured: they cannot be opened.
+    static func unreadableRecords(_ core: EngineCore, keyRing: KeyRing) throws(RPCError) -> [String: Int64] {
+        let configured = Set(keyRing.ids)
+        return try core.read { txn in try core.database.keyCounts(txn) }.filter { !configured.contains($0.key) }
     }
 
     private func rotateBatch(
@@ -39,9 +67,9 @@ extension CredsEngine {
         totals: RotationTotals,
         context: CallContext
     ) -> EventLoopFuture<RotationTotals> {
-        let sealer = self.sealer
-        let database = self.database
-        return write(on: context.eventLoop) { txn -> (RotationTotals, [UInt8]?) in
+        let sealer = core.sealer
+        let database = core.database
+        return core.write(on: context.eventLoop) { txn -> (RotationTotals, [UInt8]?) in
             var totals = totals
             var last: [UInt8]?
             var resealed = 0
@@ -78,11 +106,4 @@ extension CredsEngine {
             return self.rotateBatch(after: next, activeKeyId: activeKeyId, totals: totals, context: context)
         }
     }
-}
-
-/// Running totals of a rotation.
-struct RotationTotals: Sendable {
-    var rotated: Int64 = 0
-    var unreadable: Int64 = 0
-    var checked: Int64 = 0
 }

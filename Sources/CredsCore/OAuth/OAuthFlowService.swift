@@ -5,7 +5,10 @@ import CredsOAuth
 import CredsStore
 public import NIOCore
 
-extension CredsEngine {
+/// The OAuth flows that create and re-authorize connections: `oauth.begin` (a pending connection, a single-use
+/// state, where to send the user) and `oauth.complete` (the code exchange, GitHub's installation check, the
+/// tokens sealed into the connection).
+struct OAuthFlowService: Sendable {
     /// How long an authorization `state` may be used.
     static let oauthStateLifetime: Int64 = 600
     /// Google scopes asked for when `oauth.begin` names none: Drive files the app opens or creates, and Sheets.
@@ -13,19 +16,26 @@ extension CredsEngine {
         "https://www.googleapis.com/auth/drive.file", "https://www.googleapis.com/auth/spreadsheets",
     ]
 
+    let core: EngineCore
+    let oauth: OAuthSettings
+    let tokenClient: TokenEndpointClient
+
     /// `oauth.begin`: a pending connection (or a re-authorization), a single-use state, and where to send the user.
-    public func oauthBegin(_ raw: [String: JSONValue], context: CallContext) -> EventLoopFuture<JSONValue> {
+    func begin(_ params: OAuthBeginParams, context: CallContext) -> MethodReply {
         let begin: OAuthBegin
         do {
-            begin = try prepareBegin(raw)
+            begin = try prepareBegin(params)
         } catch {
-            return context.eventLoop.makeFailedFuture(error)
+            return .now(.failure(error))
         }
-        let database = self.database
-        return write(context: context) { txn in
-            try self.authorize(txn, actor: begin.actor, workspaceId: begin.workspaceId, write: true)
+        let core = self.core
+        let database = core.database
+        var facts = context.facts
+        facts.connectionId = begin.connectionId
+        return core.write(context: context) { [facts] txn in
+            try core.authorize(txn, actor: begin.actor, workspaceId: begin.workspaceId, write: true)
             if let existing = begin.existingConnectionId {
-                _ = try self.ownedConnection(
+                _ = try core.ownedConnection(
                     txn, id: existing, workspaceId: begin.workspaceId, provider: begin.provider.identifier)
             } else {
                 let now = Timestamp.now()
@@ -39,37 +49,29 @@ extension CredsEngine {
             }
             try database.sweepExpiredOAuthStates(txn, now: Timestamp.now())
             try txn.put(database.oauthStates, begin.stateDigest, RecordCoding.encode(begin.record))
-            return [
+            let result: JSONValue = [
                 "connectionId": begin.connectionId.json, "state": .string(begin.state),
                 "authorizationUrl": .string(begin.authorizationUrl),
                 "expiresAt": .string(Timestamp.rfc3339(begin.record.expiresAt)),
                 "workspaceId": begin.workspaceId.json, "provider": .string(begin.provider.id),
             ]
+            return MethodAnswer(result, facts: facts)
         }
     }
 
-    private func prepareBegin(_ raw: [String: JSONValue]) throws(RPCError) -> OAuthBegin {
-        let params = try Params(
-            raw, allowed: ["workspaceId", "provider", "displayName", "redirectUri", "scopes", "connectionId", "actor"]
-        )
-        let workspaceId = try params.identifier("workspaceId")
-        let provider = try catalog.connectableProvider(try params.identifier("provider"))
-        let displayName = try params.string("displayName")
-        let redirectUri = try params.string("redirectUri")
-        let requested = try params.optionalStringArray("scopes")
-        let existing = try params.optionalIdentifier("connectionId")
-        let actor = try params.identifier("actor")
-        guard (1...200).contains(displayName.count) else {
-            throw RPCError.invalidParams("displayName must be 1 to 200 characters")
-        }
-        guard redirectUri.hasPrefix("https://") || redirectUri.hasPrefix("http://") else {
-            throw RPCError.invalidParams("redirectUri must be an http or https URL")
-        }
+    private func prepareBegin(_ params: OAuthBeginParams) throws(RPCError) -> OAuthBegin {
+        let workspaceId = params.workspaceId
+        let provider = try core.catalog.connectableProvider(params.provider)
+        let displayName = params.displayName
+        let redirectUri = params.redirectUri
+        let requested = params.scopes
+        let existing = params.connectionId
+        let actor = params.actor
         guard provider.mode == .oauthUser else {
             throw RPCError(.invalidParams, "\(provider.displayName) uses API keys: store one with connections.upsert")
         }
-        try read { txn in try authorize(txn, actor: actor, workspaceId: workspaceId, write: true) }
-        let sealer = self.sealer
+        try core.read { txn in try core.authorize(txn, actor: actor, workspaceId: workspaceId, write: true) }
+        let sealer = core.sealer
         guard sealer.keyRing.active != nil else {
             throw RPCError(.encryptionKeyMissing, "no master key is configured; credsd cannot store tokens")
         }
@@ -127,28 +129,16 @@ extension CredsEngine {
 
     /// `oauth.complete`: uses the state once, exchanges the code (and for GitHub checks the installation),
     /// stores the tokens.
-    public func oauthComplete(_ raw: [String: JSONValue], context: CallContext) -> EventLoopFuture<JSONValue> {
-        let stateDigest: [UInt8]
-        let code: String?
-        let installationId: Int64?
-        let providerError: String?
-        do {
-            let params = try Params(raw, allowed: ["state", "code", "installationId", "error"])
-            stateDigest = Digest.sha256(try params.string("state").utf8)
-            code = try params.optionalString("code").flatMap { $0.isEmpty ? nil : $0 }
-            providerError = try params.optionalString("error")
-            switch raw["installationId"] {
-            case nil, .null: installationId = nil
-            case .some(let value):
-                guard let number = value.intValue ?? value.stringValue.flatMap({ Int64($0) }), number > 0 else {
-                    throw RPCError.invalidParams("installationId must be a positive number or a string of digits")
-                }
-                installationId = number
-            }
-            // Missing params are refused before the state is used up, so the same state can still be completed.
-            // GitHub's installation id comes back through the browser and can be forged: it needs a code too.
+    func complete(_ params: OAuthCompleteParams, context: CallContext) -> MethodReply {
+        let stateDigest = Digest.sha256(params.state.utf8)
+        let code = params.code
+        let installationId = params.installationId
+        let providerError = params.error
+        // Missing params are refused before the state is used up, so the same state can still be completed.
+        // GitHub's installation id comes back through the browser and can be forged: it needs a code too.
+        do throws(RPCError) {
             if providerError == nil, code == nil || installationId == nil,
-                let pending = try read({ txn in try txn.get(self.database.oauthStates, stateDigest) }),
+                let pending = try core.read({ txn in try txn.get(core.database.oauthStates, stateDigest) }),
                 let provider = (try? RecordCoding.decode(OAuthStateRecord.self, from: pending))?.provider.text
             {
                 if provider == "github" {
@@ -158,34 +148,36 @@ extension CredsEngine {
                 if code == nil { throw RPCError.invalidParams("code is required to complete a Google authorization") }
             }
         } catch {
-            return context.eventLoop.makeFailedFuture(error)
+            return .now(.failure(error))
         }
-        let database = self.database
-        return write(on: context.eventLoop) { txn -> CompletingState? in
-            guard let bytes = try txn.get(database.oauthStates, stateDigest) else { return nil }
-            try txn.delete(database.oauthStates, stateDigest)
-            let record = try RecordCoding.decode(OAuthStateRecord.self, from: bytes)
-            guard record.expiresAt > Timestamp.now(),
-                let connection = try database.connection(txn, id: record.connectionId)
-            else { return nil }
-            return CompletingState(record: record, revision: connection.authorizationVersion)
-        }.flatMap { state -> EventLoopFuture<JSONValue> in
-            guard let state else {
-                return context.eventLoop.makeFailedFuture(
-                    RPCError(
-                        .invalidState, "the state is unknown, already used or expired; start again with oauth.begin")
-                )
-            }
-            if let providerError {
-                return self.markError(
-                    state, "authorization refused: \(Self.printable(providerError))", context: context)
-            }
-            switch state.record.provider.text {
-            case "google-workspace":
-                return self.completeGoogle(state, code: code, stateDigest: stateDigest, context: context)
-            default: return self.completeGitHub(state, code: code, installationId: installationId, context: context)
-            }
-        }
+        let database = core.database
+        return .later(
+            core.write(on: context.eventLoop) { txn -> CompletingState? in
+                guard let bytes = try txn.get(database.oauthStates, stateDigest) else { return nil }
+                try txn.delete(database.oauthStates, stateDigest)
+                let record = try RecordCoding.decode(OAuthStateRecord.self, from: bytes)
+                guard record.expiresAt > Timestamp.now(),
+                    let connection = try database.connection(txn, id: record.connectionId)
+                else { return nil }
+                return CompletingState(record: record, revision: connection.authorizationVersion)
+            }.flatMap { state -> EventLoopFuture<MethodAnswer> in
+                guard let state else {
+                    return context.eventLoop.makeFailedFuture(
+                        RPCError(
+                            .invalidState, "the state is unknown, already used or expired; start again with oauth.begin"
+                        )
+                    )
+                }
+                if let providerError {
+                    return self.markError(
+                        state, "authorization refused: \(Self.printable(providerError))", context: context)
+                }
+                switch state.record.provider.text {
+                case "google-workspace":
+                    return self.completeGoogle(state, code: code, stateDigest: stateDigest, context: context)
+                default: return self.completeGitHub(state, code: code, installationId: installationId, context: context)
+                }
+            })
     }
 
     private func completeGoogle(
@@ -193,14 +185,14 @@ extension CredsEngine {
         code: String?,
         stateDigest: [UInt8],
         context: CallContext
-    ) -> EventLoopFuture<JSONValue> {
+    ) -> EventLoopFuture<MethodAnswer> {
         guard let code else {
             return context.eventLoop.makeFailedFuture(
                 RPCError.invalidParams("code is required to complete a Google authorization"))
         }
         let state = completing.record
         guard let google = oauth.google, let sealed = state.sealedVerifier,
-            let verifier = try? sealer.open(
+            let verifier = try? core.sealer.open(
                 sealed, associatedData: OAuthStateRecord.verifierAssociatedData(stateDigest: stateDigest))
         else {
             return markError(completing, "the authorization could not be completed on this daemon", context: context)
@@ -225,7 +217,7 @@ extension CredsEngine {
         code: String?,
         installationId: Int64?,
         context: CallContext
-    ) -> EventLoopFuture<JSONValue> {
+    ) -> EventLoopFuture<MethodAnswer> {
         guard let code, let installationId else {
             return context.eventLoop.makeFailedFuture(
                 RPCError.invalidParams("code and installationId are required to complete a GitHub installation")
@@ -317,15 +309,16 @@ extension CredsEngine {
         context: CallContext,
         fields:
             @escaping @Sendable (TokenGrant, [String: String]) -> EventLoopFuture<([String: String], Int64?, [String])>
-    ) -> EventLoopFuture<JSONValue> {
+    ) -> EventLoopFuture<MethodAnswer> {
         let state = completing.record
         return tokenClient.postForm(url, form: form, on: context.eventLoop).flatMap { reply in
             let json = try? JSONValue.parse(reply.body)
             if reply.isSuccess, let json, json["error"] == nil, let grant = TokenGrant(json: json, now: Timestamp.now())
             {
+                let core = self.core
                 let previous =
-                    (try? self.read { txn in try self.database.connection(txn, id: state.connectionId) })
-                    .flatMap { $0 }.flatMap { try? self.openPayload($0, sealer: self.sealer) } ?? [:]
+                    (try? core.read { txn in try core.database.connection(txn, id: state.connectionId) })
+                    .flatMap { $0 }.flatMap { try? core.openPayload($0, sealer: core.sealer) } ?? [:]
                 return fields(grant, previous).flatMap { payload, expiresAt, scopes in
                     self.storeTokens(
                         completing, fields: payload, expiresAt: expiresAt, scopes: scopes, context: context)
@@ -354,20 +347,21 @@ extension CredsEngine {
         expiresAt: Int64?,
         scopes: [String],
         context: CallContext
-    ) -> EventLoopFuture<JSONValue> {
-        let plaintext = Self.sealablePayload(fields)
-        let sealer = self.sealer
-        let database = self.database
+    ) -> EventLoopFuture<MethodAnswer> {
+        let plaintext = ConnectionService.sealablePayload(fields)
+        let core = self.core
+        let sealer = core.sealer
+        let database = core.database
         let state = completing.record
-        return write(context: context) { txn in
-            var record = try self.ownedConnection(
+        return core.writeAnswer(context: context) { txn in
+            var record = try core.ownedConnection(
                 txn, id: state.connectionId, workspaceId: state.workspaceId, provider: state.provider)
             // A revoke, delete or other write while the provider was being asked wins over this completion.
             guard record.authorizationVersion == completing.revision else { throw Self.changedDuringCompletion(state) }
             // States are deleted when their connection is revoked or their actor loses `write`; this holds
             // the line for states stored before that, and for an actor whose role changed mid-flow.
             if let actor = state.actor {
-                try self.authorize(txn, actor: actor, workspaceId: state.workspaceId, write: true)
+                try core.authorize(txn, actor: actor, workspaceId: state.workspaceId, write: true)
             }
             guard let sealed = sealer.seal(plaintext, associatedData: record.associatedData) else {
                 throw RPCError(.encryptionKeyMissing, "no master key is configured; credsd cannot store tokens")
@@ -380,22 +374,23 @@ extension CredsEngine {
             record.updatedAt = Timestamp.now()
             record.revision = try database.nextRevision(txn)
             try database.put(txn, record)
-            return ["connection": record.publicJSON]
+            return MethodAnswer(["connection": record.publicJSON] as JSONValue, facts: completing.facts)
         }
     }
 
     /// Sets the connection of a completion to `error` with `lastError`, and answers it; unless the connection
     /// changed since the state was used (then `invalid_state`, and the connection is left as it is).
     private func markError(_ completing: CompletingState, _ message: String, context: CallContext) -> EventLoopFuture<
-        JSONValue
+        MethodAnswer
     > {
         let state = completing.record
-        return write(context: context) { txn in
-            let record = try self.setErrorStatus(
+        let core = self.core
+        return core.writeAnswer(context: context) { txn in
+            let record = try core.setErrorStatus(
                 txn, connectionId: state.connectionId, message: message,
                 if: { $0.authorizationVersion == completing.revision }, else: Self.changedDuringCompletion(state)
             )
-            return ["connection": record.publicJSON]
+            return MethodAnswer(["connection": record.publicJSON] as JSONValue, facts: completing.facts)
         }
     }
 
@@ -404,26 +399,6 @@ extension CredsEngine {
             .invalidState, "the connection changed while the authorization was completed; start again with oauth.begin",
             data: ["connectionId": state.connectionId.json]
         )
-    }
-
-    /// Puts a connection in `error` with `lastError`, inside a write transaction; only if `stillValid` holds
-    /// for the stored record (the caller's view of it is not out of date), else `changed` is thrown and nothing
-    /// is written.
-    func setErrorStatus(
-        _ txn: borrowing Transaction,
-        connectionId: Identifier,
-        message: String,
-        if stillValid: (ConnectionRecord) -> Bool,
-        else changed: RPCError
-    ) throws -> ConnectionRecord {
-        var record = try existingConnection(txn, id: connectionId)
-        guard stillValid(record) else { throw changed }
-        record.status = .error
-        record.lastError = message
-        record.updatedAt = Timestamp.now()
-        record.revision = try database.nextRevision(txn)
-        try database.put(txn, record)
-        return record
     }
 
     /// Provider-supplied text cut to something safe to store and show: 100 printable ASCII characters.
@@ -439,6 +414,11 @@ extension CredsEngine {
 struct CompletingState: Sendable {
     let record: OAuthStateRecord
     let revision: UInt64
+
+    /// The audit facts of the completion: the connection the state was for.
+    var facts: CallFacts {
+        CallFacts(workspaceId: record.workspaceId, provider: record.provider, connectionId: record.connectionId)
+    }
 }
 
 /// Everything `oauth.begin` worked out before its write.

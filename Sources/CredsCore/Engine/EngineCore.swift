@@ -1,0 +1,200 @@
+public import CredsCatalog
+public import CredsCrypto
+import CredsProtocol
+import CredsStore
+import Logging
+import NIOCore
+import Synchronization
+
+/// What every service shares: the store and its writer, the catalog, the reloadable secrets, the figures, and
+/// the checks all methods make (authorization, connection look-ups). Services own everything else they use.
+final class EngineCore: Sendable {
+    let catalog: ProviderCatalog
+    let database: CredsDatabase
+    let resolveConfig: ResolveConfig
+    let logger: Logger
+    let statistics: DaemonStats
+    let startedAt = Timestamp.now()
+    /// The key ring and built-in keys: replaced as a whole when the configuration is reloaded.
+    private let secretsLock: Mutex<EngineSecrets>
+
+    init(
+        catalog: ProviderCatalog,
+        database: CredsDatabase,
+        resolveConfig: ResolveConfig,
+        secrets: EngineSecrets,
+        statistics: DaemonStats,
+        logger: Logger
+    ) {
+        self.catalog = catalog
+        self.database = database
+        self.resolveConfig = resolveConfig
+        self.secretsLock = Mutex(secrets)
+        self.statistics = statistics
+        self.logger = logger
+    }
+
+    /// The key ring and built-in keys as one snapshot: a request takes it once, so a reload meanwhile cannot give
+    /// it two different views.
+    var secrets: EngineSecrets { secretsLock.withLock { $0 } }
+
+    /// Seals and opens under the configured key ring.
+    var sealer: Sealer { secrets.sealer }
+
+    /// Replaces the secrets (SIGHUP); `fileWarnings` nil keeps the current warnings.
+    func replaceSecrets(sealer: Sealer, builtinKeys: [String: SecretBytes], fileWarnings: [String]?) {
+        secretsLock.withLock {
+            $0 = EngineSecrets(sealer: sealer, builtinKeys: builtinKeys, fileWarnings: fileWarnings ?? $0.fileWarnings)
+        }
+    }
+
+    /// Runs `body` in a read transaction, turning store failures into `internal_error`.
+    func read<Value>(_ body: (borrowing Transaction) throws -> Value) throws(RPCError) -> Value {
+        do {
+            return try database.environment.read(body)
+        } catch let error as RPCError {
+            throw error
+        } catch {
+            logger.error("store read failed", metadata: ["store.error": "\(error)"])
+            throw RPCError(.internalError, "the store could not be read")
+        }
+    }
+
+    /// Runs an admin write: `body` and the audit entry of its answer's facts commit together; the reply comes
+    /// after the commit.
+    func write(
+        context: CallContext,
+        _ body: @escaping @Sendable (borrowing Transaction) throws -> MethodAnswer
+    ) -> MethodReply {
+        .later(writeAnswer(context: context, body))
+    }
+
+    /// `write(context:)` as a future, for methods that go on after the commit.
+    func writeAnswer(
+        context: CallContext,
+        _ body: @escaping @Sendable (borrowing Transaction) throws -> MethodAnswer
+    ) -> EventLoopFuture<MethodAnswer> {
+        let auditLog = database.auditLog
+        return write(on: context.eventLoop) { txn in
+            let answer = try body(txn)
+            try auditLog.append(txn, [AuditDraft(context, facts: answer.facts)])
+            return answer
+        }
+    }
+
+    /// Queues `body` on the writer; the future completes after the durable commit.
+    func write<Value: Sendable>(
+        on eventLoop: any EventLoop,
+        _ body: @escaping @Sendable (borrowing Transaction) throws -> Value
+    ) -> EventLoopFuture<Value> {
+        let promise = eventLoop.makePromise(of: Value.self)
+        let logger = self.logger
+        database.writer.submit(body) { result in
+            switch result {
+            case .success(let value):
+                promise.succeed(value)
+            case .failure(let error as RPCError):
+                promise.fail(error)
+            case .failure(let error as LMDBError) where error.isNoSpace:
+                logger.error(
+                    "store write failed: the data directory's filesystem is full", metadata: ["store.error": "\(error)"]
+                )
+                promise.fail(RPCError.noSpace)
+            case .failure(let error):
+                logger.error("store write failed", metadata: ["store.error": "\(error)"])
+                promise.fail(RPCError(.internalError, "the store could not complete the write; nothing was changed"))
+            }
+        }
+        return promise.futureResult
+    }
+
+    /// Refuses with `forbidden` unless `actor` holds the role needed in `workspaceId`.
+    func authorize(
+        _ txn: borrowing Transaction,
+        actor: Identifier,
+        workspaceId: Identifier,
+        write: Bool
+    ) throws {
+        let role = try database.role(txn, workspaceId: workspaceId, principal: actor)
+        guard write ? role.canWrite : role.canRead else {
+            // Names neither the workspace nor the actor: with a connection id, the workspace would be an oracle.
+            throw RPCError(.forbidden, "not allowed", data: ["needed": .string(write ? "write" : "read")])
+        }
+    }
+
+    /// The connection with `id`, or `not_found`.
+    func existingConnection(_ txn: borrowing Transaction, id: Identifier) throws -> ConnectionRecord {
+        guard let record = try database.connection(txn, id: id) else {
+            throw RPCError(.notFound, "no connection with this id", data: ["connectionId": id.json])
+        }
+        return record
+    }
+
+    /// The connection `id`, which must belong to `workspaceId` and `provider`, else `not_found`.
+    func ownedConnection(
+        _ txn: borrowing Transaction,
+        id: Identifier,
+        workspaceId: Identifier,
+        provider: Identifier
+    ) throws -> ConnectionRecord {
+        guard let record = try database.connection(txn, id: id), record.workspaceId == workspaceId,
+            record.provider == provider
+        else {
+            throw RPCError(
+                .notFound,
+                "no connection with this id for this workspace and provider",
+                data: ["connectionId": id.json]
+            )
+        }
+        return record
+    }
+
+    /// Opens a connection's sealed payload: its fields, for the answer being built.
+    func openPayload(_ connection: ConnectionRecord, sealer: Sealer) throws(RPCError) -> [String: String] {
+        guard let sealed = connection.sealed else {
+            throw RPCError(
+                .connectionUnavailable, "the connection holds no credential", data: ["connectionId": connection.id.json]
+            )
+        }
+        let plaintext: SecretBytes
+        do {
+            plaintext = try sealer.open(sealed, associatedData: connection.associatedData)
+        } catch .keyNotConfigured(let keyId) {
+            throw RPCError(
+                .integrityError, "the connection was sealed by master key \(keyId), which is not configured",
+                data: ["connectionId": connection.id.json, "keyId": .string(keyId)]
+            )
+        } catch {
+            throw RPCError(
+                .integrityError, "the sealed credential failed authentication; it was altered or moved",
+                data: ["connectionId": connection.id.json]
+            )
+        }
+        let parsed = plaintext.withUnsafeBytes { try? JSONValue.parse($0) }
+        guard let object = parsed?.objectValue else {
+            throw RPCError(
+                .integrityError, "the sealed credential is not readable", data: ["connectionId": connection.id.json])
+        }
+        return object.compactMapValues(\.stringValue)
+    }
+
+    /// Puts a connection in `error` with `lastError`, inside a write transaction; only if `stillValid` holds
+    /// for the stored record (the caller's view of it is not out of date), else `changed` is thrown and nothing
+    /// is written.
+    func setErrorStatus(
+        _ txn: borrowing Transaction,
+        connectionId: Identifier,
+        message: String,
+        if stillValid: (ConnectionRecord) -> Bool,
+        else changed: RPCError
+    ) throws -> ConnectionRecord {
+        var record = try existingConnection(txn, id: connectionId)
+        guard stillValid(record) else { throw changed }
+        record.status = .error
+        record.lastError = message
+        record.updatedAt = Timestamp.now()
+        record.revision = try database.nextRevision(txn)
+        try database.put(txn, record)
+        return record
+    }
+}

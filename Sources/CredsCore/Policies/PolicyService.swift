@@ -1,0 +1,71 @@
+import CredsCatalog
+import CredsProtocol
+import CredsStore
+
+/// How each workspace routes API-key providers: `policy.set`, `policy.get`.
+struct PolicyService: Sendable {
+    let core: EngineCore
+
+    /// `policy.set`: the routing mode of an API-key provider in a workspace.
+    func set(_ params: PolicySetParams, context: CallContext) -> MethodReply {
+        let provider: Provider
+        do {
+            provider = try policyProvider(params.provider)
+        } catch {
+            return .now(.failure(error))
+        }
+        let core = self.core
+        let facts = context.facts
+        return core.write(context: context) { txn in
+            try core.authorize(txn, actor: params.actor, workspaceId: params.workspaceId, write: true)
+            try txn.put(
+                core.database.policies, StoreKeys.policy(params.workspaceId, provider.identifier),
+                Array(params.mode.rawValue.utf8))
+            let result: JSONValue = [
+                "workspaceId": params.workspaceId.json, "provider": .string(provider.id),
+                "mode": .string(params.mode.rawValue),
+            ]
+            return MethodAnswer(result, facts: facts)
+        }
+    }
+
+    /// `policy.get`: one provider's mode, or every API-key provider's.
+    func get(_ params: WorkspaceReadParams, context: CallContext) -> MethodReply {
+        .now { () throws(RPCError) in
+            let providers =
+                try params.provider.map { id throws(RPCError) in [try policyProvider(id)] }
+                ?? core.catalog.providers.filter { $0.mode == .service }
+            let modes = try core.read { txn in
+                try core.authorize(txn, actor: params.actor, workspaceId: params.workspaceId, write: false)
+                return try providers.map {
+                    try core.database.routingMode(txn, workspaceId: params.workspaceId, provider: $0.identifier)
+                }
+            }
+            let result: JSONValue
+            if let provider = providers.first, params.provider != nil {
+                result = [
+                    "workspaceId": params.workspaceId.json, "provider": .string(provider.id),
+                    "mode": .string(modes[0].rawValue),
+                ]
+            } else {
+                var policies: [String: JSONValue] = [:]
+                for (provider, mode) in zip(providers, modes) { policies[provider.id] = .string(mode.rawValue) }
+                result = ["workspaceId": params.workspaceId.json, "policies": .object(policies)]
+            }
+            return MethodAnswer(result, facts: context.facts)
+        }
+    }
+
+    /// A provider that has a routing policy: connectable and API-key.
+    private func policyProvider(_ id: Identifier) throws(RPCError) -> Provider {
+        let provider = try core.catalog.connectableProvider(id)
+        guard provider.mode == .service else {
+            throw RPCError(
+                .invalidParams,
+                "\(provider.displayName) is an OAuth provider and has no routing policy",
+                data: ["provider": id.json]
+            )
+        }
+        return provider
+    }
+}

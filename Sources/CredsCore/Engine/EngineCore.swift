@@ -170,12 +170,29 @@ final class EngineCore: Sendable {
                 data: ["connectionId": connection.id.json]
             )
         }
-        let parsed = plaintext.withUnsafeBytes { try? JSONValue.parse($0) }
-        guard let object = parsed?.objectValue else {
+        // Read straight into the fields (string members; others skipped), without a JSON tree in between.
+        var fields: [String: String] = [:]
+        let readable = plaintext.withUnsafeBytes { bytes -> Bool in
+            var reader = JSONReader(bytes)
+            do {
+                try reader.readObject { reader, name throws(RPCError) in
+                    do {
+                        if let text = try reader.readString() { fields[name] = text } else { try reader.skipValue() }
+                    } catch {
+                        throw .unreadable
+                    }
+                }
+                try reader.finish()
+                return true
+            } catch {
+                return false
+            }
+        }
+        guard readable else {
             throw RPCError(
                 .integrityError, "the sealed credential is not readable", data: ["connectionId": connection.id.json])
         }
-        return object.compactMapValues(\.stringValue)
+        return fields
     }
 
     /// Puts a connection in `error` with `lastError`, inside a write transaction; only if `stillValid` holds

@@ -16,8 +16,8 @@ public struct CredentialValidator: Sendable {
         public let fields: [String: String]
         /// `strings` fields (scopes).
         public let lists: [String: [String]]
-        /// `time` fields, microseconds since the epoch.
-        public let times: [String: Int64]
+        /// `time` fields.
+        public let times: [String: Timestamp]
         public let warnings: [JSONValue]
     }
 
@@ -26,7 +26,7 @@ public struct CredentialValidator: Sendable {
         var warnings: [JSONValue] = []
         var accepted: [String: String] = [:]
         var lists: [String: [String]] = [:]
-        var times: [String: Int64] = [:]
+        var times: [String: Timestamp] = [:]
         let known = Set(provider.fields.map(\.name))
 
         for name in payload.keys.sorted() where !known.contains(name) {

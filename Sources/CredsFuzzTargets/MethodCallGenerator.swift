@@ -76,7 +76,7 @@ struct MethodCallGenerator {
     init(_ bytes: [UInt8], seeds: MethodSeeds) {
         input = FuzzInput(bytes)
         self.seeds = seeds
-        now = Timestamp.now() / 1_000_000
+        now = Timestamp.now().seconds
     }
 
     /// Remembers what an answer holds that a later call can name.
@@ -98,7 +98,7 @@ struct MethodCallGenerator {
         let expiresAt = input.choose(Self.replyExpiresAt.count + 1)
         reply.expiresAt =
             expiresAt == 1
-            ? .string(Timestamp.rfc3339(Timestamp.now() + 3_600_000_000)) : Self.replyExpiresAt[max(0, expiresAt - 1)]
+            ? .string((Timestamp.now() + .seconds(3_600)).rfc3339) : Self.replyExpiresAt[max(0, expiresAt - 1)]
         reply.permissions = input.pick(Self.replyPermissions)
         reply.installations = input.pick(Self.replyInstallations)
         reply.totalCount = input.pick([nil, 1, 0, .int(Int64.max), .int(Int64.min), "1", 250])

@@ -37,7 +37,7 @@ final class MethodFixture: @unchecked Sendable {
     private var generation = 0
     private var directory: String
     private var pristine: String
-    private var seededAt: Int64
+    private var seededAt: Timestamp
     private var live: Live?
     /// Whether the last input may have changed the store or the engine's memory.
     var dirty = false
@@ -63,7 +63,7 @@ final class MethodFixture: @unchecked Sendable {
         )
         directory = ""
         pristine = ""
-        seededAt = 0
+        seededAt = Timestamp(microseconds: 0)
         try seed()
     }
 
@@ -81,7 +81,7 @@ final class MethodFixture: @unchecked Sendable {
 
     /// Brings the store and the engine back to the seeded state if the last input may have changed them.
     func prepare() throws {
-        if Timestamp.now() - seededAt > Self.reseedSeconds * 1_000_000 {
+        if Timestamp.now() - seededAt > .seconds(Self.reseedSeconds) {
             try seed()
         } else if dirty {
             try open(copyOf: pristine)

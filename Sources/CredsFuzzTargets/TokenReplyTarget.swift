@@ -12,12 +12,12 @@ enum TokenReplyTarget {
 
     static func run(_ input: [UInt8]) -> FuzzFinding? {
         guard input.count >= 2, let json = try? JSONValue.parse(input.dropFirst(2)) else { return nil }
-        let now: Int64 =
+        let now: Timestamp =
             switch input[1] % 4 {
-            case 0: 1_767_225_600_000_000  // 2026-01-01T00:00:00Z
+            case 0: Timestamp(microseconds: 1_767_225_600_000_000)  // 2026-01-01T00:00:00Z
             case 1: Timestamp.now()
-            case 2: 0
-            default: 253_402_300_799_000_000  // 9999-12-31T23:59:59Z, the last time RFC 3339 can write
+            case 2: Timestamp(microseconds: 0)
+            default: Timestamp(microseconds: 253_402_300_799_000_000)  // 9999-12-31T23:59:59Z, RFC 3339's last
             }
         switch input[0] % 2 {
         case 0: return tokenGrant(json, now: now)
@@ -25,7 +25,7 @@ enum TokenReplyTarget {
         }
     }
 
-    static func tokenGrant(_ json: JSONValue, now: Int64) -> FuzzFinding? {
+    static func tokenGrant(_ json: JSONValue, now: Timestamp) -> FuzzFinding? {
         let accessToken = json["access_token"]?.stringValue ?? ""
         let expiresIn = json["expires_in"]
         guard let grant = TokenReplyFuzzEntry.tokenGrant(json, now: now) else {
@@ -44,7 +44,7 @@ enum TokenReplyTarget {
         guard grant.refreshToken?.isEmpty != true else { return FuzzFinding("an empty refresh token was kept") }
         guard grant.scopes?.contains(where: \.isEmpty) != true else { return FuzzFinding("an empty scope was kept") }
         if let seconds = expiresIn?.intValue, plausibleExpiresIn.contains(seconds) {
-            guard grant.expiresAt == now + seconds * 1_000_000 else {
+            guard grant.expiresAt == now + .seconds(seconds) else {
                 return FuzzFinding("expires_in \(seconds) was read as another expiry")
             }
         }

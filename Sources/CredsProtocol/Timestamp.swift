@@ -1,17 +1,40 @@
 import Glibc
 
-/// Times as microseconds since the Unix epoch, shown as RFC 3339 UTC.
-public enum Timestamp {
-    /// Now, in microseconds since the epoch.
-    public static func now() -> Int64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return Int64(spec.tv_sec) * 1_000_000 + Int64(spec.tv_nsec) / 1_000
+/// A point in time: microseconds since the Unix epoch, shown as RFC 3339 UTC. Stored (and encoded) as that
+/// one integer, so records written before this type read the same.
+///
+/// Arithmetic takes a `Duration`. `+` is for amounts credsd chose or already bounded (a grant's checked ttl, a
+/// state's lifetime); anything a caller or a provider sent goes through `adding(_:)`, which answers nil instead of
+/// trapping (SPEC section 7).
+public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
+    public let microseconds: Int64
+
+    public init(microseconds: Int64) {
+        self.microseconds = microseconds
     }
 
-    /// `2026-11-27T22:54:44Z` for a time in microseconds since the epoch.
-    public static func rfc3339(_ micros: Int64) -> String {
-        var seconds = time_t(micros / 1_000_000)
+    /// The start of second `seconds` since the epoch; nil when that is not representable.
+    public init?(seconds: Int64) {
+        let (micros, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000)
+        guard !overflow else { return nil }
+        self.microseconds = micros
+    }
+
+    /// Now.
+    public static func now() -> Timestamp {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Timestamp(microseconds: Int64(spec.tv_sec) * 1_000_000 + Int64(spec.tv_nsec) / 1_000)
+    }
+
+    /// Whole seconds since the epoch (rounded down).
+    public var seconds: Int64 {
+        microseconds >= 0 ? microseconds / 1_000_000 : (microseconds - 999_999) / 1_000_000
+    }
+
+    /// `2026-11-27T22:54:44Z`.
+    public var rfc3339: String {
+        var seconds = time_t(self.seconds)
         var parts = tm()
         gmtime_r(&seconds, &parts)
         func pad(_ value: Int32, _ width: Int) -> String {
@@ -22,12 +45,61 @@ public enum Timestamp {
             + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))Z"
     }
 
+    public var description: String { rfc3339 }
+
+    /// Whole seconds from `earlier` to this time (rounded toward zero).
+    public func seconds(since earlier: Timestamp) -> Int64 {
+        (microseconds &- earlier.microseconds) / 1_000_000
+    }
+
+    /// This time moved by `duration`; nil when the result is not representable.
+    public func adding(_ duration: Duration) -> Timestamp? {
+        guard let micros = Self.microseconds(of: duration) else { return nil }
+        let (sum, overflow) = microseconds.addingReportingOverflow(micros)
+        return overflow ? nil : Timestamp(microseconds: sum)
+    }
+
+    /// A duration in whole microseconds; nil when it does not fit.
+    static func microseconds(of duration: Duration) -> Int64? {
+        let (seconds, attoseconds) = duration.components
+        let (micros, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000)
+        guard !overflow else { return nil }
+        let (sum, carry) = micros.addingReportingOverflow(attoseconds / 1_000_000_000_000)
+        return carry ? nil : sum
+    }
+
+    public static func + (time: Timestamp, duration: Duration) -> Timestamp {
+        Timestamp(microseconds: time.microseconds + microseconds(of: duration)!)
+    }
+
+    public static func - (time: Timestamp, duration: Duration) -> Timestamp {
+        Timestamp(microseconds: time.microseconds - microseconds(of: duration)!)
+    }
+
+    /// How long from `earlier` to `later`.
+    public static func - (later: Timestamp, earlier: Timestamp) -> Duration {
+        .microseconds(later.microseconds &- earlier.microseconds)
+    }
+
+    public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool {
+        lhs.microseconds < rhs.microseconds
+    }
+
+    public init(from decoder: any Decoder) throws {
+        microseconds = try decoder.singleValueContainer().decode(Int64.self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(microseconds)
+    }
+
     /// Reads an RFC 3339 time: `2026-11-27T22:54:44Z`, with optional fraction (`.5`, up to microseconds
     /// kept) and a `Z` or `±hh:mm` offset. Anything else, or a field out of range, is nil.
     ///
     /// Written out rather than left to `ISO8601DateFormatter`, which took `2e26-01-01T00:00:00Z` for a year far
     /// enough away that converting it to microseconds trapped (found by `make fuzz`).
-    public static func parse(_ text: String) -> Int64? {
+    public static func parse(_ text: String) -> Timestamp? {
         var reader = DigitReader(Array(text.utf8))
         guard let year = reader.number(4), reader.skip("-"), let month = reader.number(2), reader.skip("-"),
             let day = reader.number(2), reader.skip("T") || reader.skip("t"),
@@ -56,7 +128,7 @@ public enum Timestamp {
         else { return nil }
         let days = daysSinceEpoch(year: year, month: month, day: day)
         let seconds = Int64(days) * 86_400 + Int64(hour * 3_600 + minute * 60 + second) - Int64(offsetMinutes * 60)
-        return seconds * 1_000_000 + micros
+        return Timestamp(microseconds: seconds * 1_000_000 + micros)
     }
 
     /// Days from 1970-01-01 to the given proleptic Gregorian date (Howard Hinnant's `days_from_civil`).

@@ -38,11 +38,12 @@ struct AuditFormatTests {
     func roundTrip() throws {
         var original = draft(4)
         original.suppressed = 7
-        let record = AuditRecord.encode(original, seq: 9, time: 1_764_000_000_123_456, prevHash: AuditLog.genesis)
+        let record = AuditRecord.encode(
+            original, seq: 9, time: Timestamp(microseconds: 1_764_000_000_123_456), prevHash: AuditLog.genesis)
         let decoded = try #require(AuditRecord.decode(record.bytes))
         #expect(decoded.intact)
         let entry = decoded.entry
-        #expect(entry.seq == 9 && entry.time == 1_764_000_000_123_456 && entry.socket == .resolve)
+        #expect(entry.seq == 9 && entry.time.microseconds == 1_764_000_000_123_456 && entry.socket == .resolve)
         #expect(entry.peerUid == 1000 && entry.peerPid == 42 && entry.suppressed == 7)
         #expect(entry.method == "resolve" && entry.workspaceId == "ws4" && entry.provider == "fal")
         #expect(entry.connectionId == "conn_4" && entry.actor == nil && entry.outcome == "ok" && entry.source == "byo")
@@ -70,7 +71,8 @@ struct AuditFormatTests {
         var legacy: [[UInt8]] = []
         for seq in 1...2 {
             var entry = AuditEntry(
-                seq: UInt64(seq), time: 1_700_000_000_000_000 + Int64(seq), socket: .admin, peerUid: 0, peerPid: 1,
+                seq: UInt64(seq), time: Timestamp(microseconds: 1_700_000_000_000_000 + Int64(seq)), socket: .admin,
+                peerUid: 0, peerPid: 1,
                 method: "members.set", workspaceId: "ws1", provider: nil, connectionId: nil, actor: "alice",
                 outcome: "ok", source: nil, suppressed: nil, prevHash: prevHash, hash: "")
             entry.hash = Hex.encode(Digest.sha256(entry.legacyHashedBytes))

@@ -77,7 +77,7 @@ struct FuzzCorpusTests {
 
     @Test("the token-reply target reads a plausible reply exactly and refuses one read otherwise")
     func tokenReplyOracle() {
-        let now: Int64 = 1_767_225_600_000_000
+        let now = Timestamp(microseconds: 1_767_225_600_000_000)
         #expect(TokenReplyTarget.tokenGrant(["access_token": "t", "expires_in": 3600], now: now) == nil)
         #expect(TokenReplyTarget.tokenGrant(["error": "invalid_grant"], now: now) == nil)
         #expect(TokenReplyTarget.tokenGrant(["access_token": "t", "expires_in": .int(Int64.max)], now: now) == nil)

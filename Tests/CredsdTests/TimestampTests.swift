@@ -5,13 +5,13 @@ import Testing
 struct TimestampTests {
     @Test("known times, fractions and offsets")
     func knownTimes() {
-        #expect(Timestamp.parse("1970-01-01T00:00:00Z") == 0)
-        #expect(Timestamp.parse("2026-01-01T00:00:00Z") == 1_767_225_600_000_000)
-        #expect(Timestamp.parse("2024-02-29T12:00:00.5Z") == 1_709_208_000_500_000)
-        #expect(Timestamp.parse("2026-01-01T02:00:00+02:00") == 1_767_225_600_000_000)
-        #expect(Timestamp.parse("2025-12-31T23:30:00-00:30") == 1_767_225_600_000_000)
-        #expect(Timestamp.parse("2026-01-01t00:00:00.1234567z") == 1_767_225_600_123_456)
-        #expect(Timestamp.parse("1969-12-31T23:59:59Z") == -1_000_000)
+        #expect(Timestamp.parse("1970-01-01T00:00:00Z")?.microseconds == 0)
+        #expect(Timestamp.parse("2026-01-01T00:00:00Z")?.microseconds == 1_767_225_600_000_000)
+        #expect(Timestamp.parse("2024-02-29T12:00:00.5Z")?.microseconds == 1_709_208_000_500_000)
+        #expect(Timestamp.parse("2026-01-01T02:00:00+02:00")?.microseconds == 1_767_225_600_000_000)
+        #expect(Timestamp.parse("2025-12-31T23:30:00-00:30")?.microseconds == 1_767_225_600_000_000)
+        #expect(Timestamp.parse("2026-01-01t00:00:00.1234567z")?.microseconds == 1_767_225_600_123_456)
+        #expect(Timestamp.parse("1969-12-31T23:59:59Z")?.microseconds == -1_000_000)
     }
 
     @Test(
@@ -26,12 +26,29 @@ struct TimestampTests {
         #expect(Timestamp.parse(text) == nil)
     }
 
+    @Test("arithmetic: whole seconds round down, checked adding refuses what does not fit, Duration both ways")
+    func arithmetic() {
+        #expect(Timestamp(microseconds: -1).seconds == -1)
+        #expect(Timestamp(microseconds: 1_999_999).seconds == 1)
+        #expect(Timestamp(seconds: Int64.max) == nil)
+        #expect(Timestamp(seconds: 5)?.microseconds == 5_000_000)
+        let start = Timestamp(microseconds: 1_767_225_600_000_000)
+        #expect(start.adding(.seconds(3_600)) == start + .seconds(3_600))
+        #expect(start.adding(.seconds(Int64.max)) == nil)
+        #expect(Timestamp(microseconds: Int64.max - 1).adding(.microseconds(2)) == nil)
+        #expect((start + .seconds(90)) - start == .seconds(90))
+        #expect((start + .milliseconds(1_500)).seconds(since: start) == 1)
+        #expect(start.rfc3339 == "2026-01-01T00:00:00Z")
+    }
+
     @Test("what rfc3339 writes (through gmtime) reads back to the same second")
     func roundTrip() {
         var random = SplitMix64(seed: 7)
         for _ in 0..<2_000 {
             let seconds = Int64.random(in: -2_000_000_000...250_000_000_000, using: &random)
-            #expect(Timestamp.parse(Timestamp.rfc3339(seconds * 1_000_000)) == seconds * 1_000_000)
+            #expect(
+                Timestamp.parse(Timestamp(microseconds: seconds * 1_000_000).rfc3339)?.microseconds == seconds
+                    * 1_000_000)
         }
     }
 }

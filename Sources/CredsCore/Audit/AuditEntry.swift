@@ -3,8 +3,7 @@ public import CredsProtocol
 /// One audit record. It names who did what to which connection and how it ended; never a secret.
 public struct AuditEntry: Sendable, Codable, Equatable {
     public var seq: UInt64
-    /// Microseconds since the epoch.
-    public var time: Int64
+    public var time: Timestamp
     public var socket: SocketKind
     public var peerUid: UInt32?
     public var peerPid: Int32?
@@ -27,7 +26,7 @@ public struct AuditEntry: Sendable, Codable, Equatable {
     /// The entry as `audit.list` shows it.
     public var json: JSONValue {
         var object: [String: JSONValue] = [
-            "seq": .int(Int64(seq)), "time": .string(Timestamp.rfc3339(time)), "socket": .string(socket.rawValue),
+            "seq": .int(Int64(seq)), "time": .string(time.rfc3339), "socket": .string(socket.rawValue),
             "method": .string(method), "outcome": .string(outcome), "prevHash": .string(prevHash),
             "hash": .string(hash),
         ]
@@ -48,7 +47,7 @@ public struct AuditEntry: Sendable, Codable, Equatable {
     var legacyHashedBytes: [UInt8] {
         var object = json.objectValue ?? [:]
         object.removeValue(forKey: "hash")
-        object["time"] = .int(time)
+        object["time"] = .int(time.microseconds)
         return Array((prevHash + "\n").utf8) + JSONValue.object(object).serialized()
     }
 }

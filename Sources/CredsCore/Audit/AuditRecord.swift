@@ -26,14 +26,14 @@ enum AuditRecord {
     static func encode(
         _ draft: AuditDraft,
         seq: UInt64,
-        time: Int64,
+        time: Timestamp,
         prevHash: [UInt8]
     ) -> (bytes: [UInt8], hash: [UInt8]) {
         var out: [UInt8] = []
         out.reserveCapacity(160)
         out.append(version)
         append(seq, to: &out)
-        append(UInt64(bitPattern: time), to: &out)
+        append(UInt64(bitPattern: time.microseconds), to: &out)
         out.append(draft.socket == .resolve ? 0 : 1)
         var present: UInt8 = 0
         if draft.peerUid != nil { present |= 1 }
@@ -87,7 +87,8 @@ enum AuditRecord {
             let hash = reader.bytes(hashBytes), reader.atEnd
         else { return nil }
         let entry = AuditEntry(
-            seq: seq, time: Int64(bitPattern: time), socket: socketByte == 0 ? .resolve : .admin, peerUid: peerUid,
+            seq: seq, time: Timestamp(microseconds: Int64(bitPattern: time)),
+            socket: socketByte == 0 ? .resolve : .admin, peerUid: peerUid,
             peerPid: peerPid, method: method, workspaceId: texts[1], provider: texts[2], connectionId: texts[3],
             actor: texts[4], outcome: outcome, source: texts[6], suppressed: suppressed,
             prevHash: Hex.encode(prevHash), hash: Hex.encode(hash)

@@ -26,13 +26,14 @@ final class AuditService: Sendable {
         case .failure(let error): draft = AuditDraft(context, error: error)
         }
         if draft.isRefusal {
-            let second = Timestamp.now() / 1_000_000
+            let second = Timestamp.now().seconds
             let admission = throttle.admit(peerUid: draft.peerUid, socket: draft.socket, second: second)
             for summary in admission.summaries { _ = enqueueAudit(Self.summaryDraft(summary), on: context.eventLoop) }
             if let closeAt = admission.closeAt {
                 let peerUid = draft.peerUid
                 let eventLoop = context.eventLoop
-                let wait = TimeAmount.microseconds(max(0, (closeAt + 1) * 1_000_000 - Timestamp.now()))
+                let windowEnd = Timestamp(seconds: closeAt + 1) ?? Timestamp.now()
+                let wait = TimeAmount.microseconds(max(0, windowEnd.microseconds - Timestamp.now().microseconds))
                 eventLoop.scheduleTask(in: wait) {
                     if let summary = self.throttle.close(peerUid: peerUid, second: closeAt) {
                         _ = self.enqueueAudit(Self.summaryDraft(summary), on: eventLoop)

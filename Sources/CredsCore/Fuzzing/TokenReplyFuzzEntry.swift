@@ -7,13 +7,13 @@ public enum TokenReplyFuzzEntry {
     public struct Grant: Sendable, Equatable {
         public let accessToken: String
         public let refreshToken: String?
-        public let expiresAt: Int64?
+        public let expiresAt: Timestamp?
         public let scopes: [String]?
         public let tokenType: String
     }
 
     /// `TokenGrant(json:now:)`: a token endpoint's answer to a code exchange or a refresh.
-    public static func tokenGrant(_ json: JSONValue, now: Int64) -> Grant? {
+    public static func tokenGrant(_ json: JSONValue, now: Timestamp) -> Grant? {
         TokenGrant(json: json, now: now).map { grant in
             Grant(
                 accessToken: grant.accessToken, refreshToken: grant.refreshToken, expiresAt: grant.expiresAt,

@@ -23,7 +23,7 @@ struct GrantService: Sendable {
         let now = Timestamp.now()
         let record = GrantRecord(
             workspaceId: params.workspaceId, providers: params.providers.map { Array(Set($0)).sorted() },
-            createdAt: now, expiresAt: now + params.ttlSeconds * 1_000_000
+            createdAt: now, expiresAt: now + .seconds(params.ttlSeconds)
         )
         let grant = Random.token(prefix: "cg_", byteCount: 32)
         let digest = Digest.sha256(grant.utf8)
@@ -33,7 +33,7 @@ struct GrantService: Sendable {
             try database.sweepExpiredGrants(txn, now: record.createdAt)
             try txn.put(database.grants, digest, RecordCoding.encode(record))
             var result: [String: JSONValue] = [
-                "grant": .string(grant), "expiresAt": .string(Timestamp.rfc3339(record.expiresAt)),
+                "grant": .string(grant), "expiresAt": .string(record.expiresAt.rfc3339),
                 "workspaceId": record.workspaceId.json,
             ]
             result["providers"] = record.providers.map { .array($0.map(\.json)) } ?? .null

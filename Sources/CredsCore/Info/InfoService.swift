@@ -28,7 +28,7 @@ struct InfoService: Sendable {
                 "activeKeyId": keyRing.active.map { .string($0.id) } ?? .null,
                 "builtin": .array(secrets.builtinKeys.keys.sorted().map { .string($0) }),
                 "requireGrant": .bool(core.resolveConfig.requireGrant),
-                "uptimeSeconds": .int((Timestamp.now() - core.startedAt) / 1_000_000),
+                "uptimeSeconds": .int(Timestamp.now().seconds(since: core.startedAt)),
             ]
             return MethodAnswer(result, facts: context.facts)
         }

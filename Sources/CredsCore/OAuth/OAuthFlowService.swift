@@ -52,7 +52,7 @@ struct OAuthFlowService: Sendable {
             let result: JSONValue = [
                 "connectionId": begin.connectionId.json, "state": .string(begin.state),
                 "authorizationUrl": .string(begin.authorizationUrl),
-                "expiresAt": .string(Timestamp.rfc3339(begin.record.expiresAt)),
+                "expiresAt": .string(begin.record.expiresAt.rfc3339),
                 "workspaceId": begin.workspaceId.json, "provider": .string(begin.provider.id),
             ]
             return MethodAnswer(result, facts: facts)
@@ -78,7 +78,7 @@ struct OAuthFlowService: Sendable {
         let state = Random.token(prefix: "st_", byteCount: 32)
         let stateDigest = Digest.sha256(state.utf8)
         let connectionId = existing ?? Identifier(stored: Random.token(prefix: "conn_", byteCount: 12))
-        let expiresAt = Timestamp.now() + Self.oauthStateLifetime * 1_000_000
+        let expiresAt = Timestamp.now() + .seconds(Self.oauthStateLifetime)
         let scopes = requested ?? (provider.id == "google-workspace" ? Self.defaultGoogleScopes : [])
         let authorizationUrl: String
         var sealedVerifier: SealedValue?
@@ -308,7 +308,9 @@ struct OAuthFlowService: Sendable {
         state completing: CompletingState,
         context: CallContext,
         fields:
-            @escaping @Sendable (TokenGrant, [String: String]) -> EventLoopFuture<([String: String], Int64?, [String])>
+            @escaping @Sendable (TokenGrant, [String: String]) -> EventLoopFuture<
+                ([String: String], Timestamp?, [String])
+            >
     ) -> EventLoopFuture<MethodAnswer> {
         let state = completing.record
         return tokenClient.postForm(url, form: form, on: context.eventLoop).flatMap { reply in
@@ -344,7 +346,7 @@ struct OAuthFlowService: Sendable {
     func storeTokens(
         _ completing: CompletingState,
         fields: [String: String],
-        expiresAt: Int64?,
+        expiresAt: Timestamp?,
         scopes: [String],
         context: CallContext
     ) -> EventLoopFuture<MethodAnswer> {

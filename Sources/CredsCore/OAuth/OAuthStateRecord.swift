@@ -10,8 +10,7 @@ struct OAuthStateRecord: Sendable, Codable {
     let actor: Identifier?
     let redirectUri: String
     let scopes: [String]
-    /// Microseconds since the epoch.
-    let expiresAt: Int64
+    let expiresAt: Timestamp
     /// The PKCE verifier, sealed under the master key (Google only).
     let sealedVerifier: SealedValue?
 

@@ -4,8 +4,7 @@ import CredsProtocol
 struct TokenGrant: Sendable {
     let accessToken: String
     let refreshToken: String?
-    /// Microseconds since the epoch.
-    let expiresAt: Int64?
+    let expiresAt: Timestamp?
     let scopes: [String]?
     let tokenType: String
 
@@ -15,7 +14,7 @@ struct TokenGrant: Sendable {
     /// Reads `{access_token, expires_in, refresh_token?, scope?, token_type?}`; nil for a reply that is not
     /// one, including an `expires_in` that is not a whole number of seconds from 0 to a year (a hostile reply
     /// of 2^62 used to trap the daemon on overflow).
-    init?(json: JSONValue, now: Int64) {
+    init?(json: JSONValue, now: Timestamp) {
         guard let accessToken = json["access_token"]?.stringValue, !accessToken.isEmpty else { return nil }
         self.accessToken = accessToken
         refreshToken = json["refresh_token"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
@@ -26,9 +25,8 @@ struct TokenGrant: Sendable {
             guard let seconds = value.intValue ?? value.stringValue.flatMap({ Int64($0) }),
                 (0...Self.maxExpiresInSeconds).contains(seconds)
             else { return nil }
-            let (sum, overflow) = now.addingReportingOverflow(seconds * 1_000_000)
-            guard !overflow else { return nil }
-            expiresAt = sum
+            guard let expiry = now.adding(.seconds(seconds)) else { return nil }
+            expiresAt = expiry
         }
         scopes = json["scope"]?.stringValue.map {
             $0.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)

@@ -11,12 +11,11 @@ public struct ConnectionRecord: Sendable, Codable {
     public var mode: Provider.Mode
     public var status: ConnectionStatus
     public var scopes: [String]?
-    /// Access-token expiry (OAuth), microseconds since the epoch.
-    public var expiresAt: Int64?
+    /// Access-token expiry (OAuth).
+    public var expiresAt: Timestamp?
     public var lastError: String?
-    /// Microseconds since the epoch.
-    public let createdAt: Int64
-    public var updatedAt: Int64
+    public let createdAt: Timestamp
+    public var updatedAt: Timestamp
     /// Store-wide write counter at the last update: orders updates made within the same microsecond.
     public var revision: UInt64
     /// The sealed credential payload; nil once revoked.
@@ -47,11 +46,11 @@ public struct ConnectionRecord: Sendable, Codable {
             "displayName": .string(displayName),
             "mode": .string(mode.rawValue),
             "status": .string(status.rawValue),
-            "createdAt": .string(Timestamp.rfc3339(createdAt)),
-            "updatedAt": .string(Timestamp.rfc3339(updatedAt)),
+            "createdAt": .string(createdAt.rfc3339),
+            "updatedAt": .string(updatedAt.rfc3339),
         ]
         if let scopes { object["scopes"] = .array(scopes.map { .string($0) }) }
-        if let expiresAt { object["expiresAt"] = .string(Timestamp.rfc3339(expiresAt)) }
+        if let expiresAt { object["expiresAt"] = .string(expiresAt.rfc3339) }
         if let lastError { object["lastError"] = .string(lastError) }
         return .object(object)
     }

@@ -12,7 +12,7 @@ extension CredsDatabase {
 
     /// Deletes expired grants among the next rows; how many were deleted.
     @discardableResult
-    func sweepExpiredGrants(_ txn: borrowing Transaction, now: Int64) throws -> Int {
+    func sweepExpiredGrants(_ txn: borrowing Transaction, now: Timestamp) throws -> Int {
         try sweep(txn, grants, cursorKey: Self.grantSweepCursor) { bytes in
             (try? RecordCoding.decode(GrantRecord.self, from: bytes)).map { $0.expiresAt <= now } ?? false
         }
@@ -20,7 +20,7 @@ extension CredsDatabase {
 
     /// Deletes expired OAuth states among the next rows; how many were deleted.
     @discardableResult
-    func sweepExpiredOAuthStates(_ txn: borrowing Transaction, now: Int64) throws -> Int {
+    func sweepExpiredOAuthStates(_ txn: borrowing Transaction, now: Timestamp) throws -> Int {
         try sweep(txn, oauthStates, cursorKey: Self.stateSweepCursor) { bytes in
             (try? RecordCoding.decode(OAuthStateRecord.self, from: bytes)).map { $0.expiresAt <= now } ?? false
         }

@@ -5,9 +5,8 @@ public struct GrantRecord: Sendable, Codable {
     public let workspaceId: Identifier
     /// Providers the grant is limited to; nil for every provider.
     public let providers: [Identifier]?
-    /// Microseconds since the epoch.
-    public let createdAt: Int64
-    public let expiresAt: Int64
+    public let createdAt: Timestamp
+    public let expiresAt: Timestamp
 
     /// Whether the grant covers `provider` in `workspaceId`.
     public func covers(workspaceId: Identifier, provider: Identifier) -> Bool {

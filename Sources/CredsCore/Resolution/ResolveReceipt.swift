@@ -8,7 +8,7 @@ struct ResolveReceipt: JSONWritable {
     let credential: [(name: String, value: String)]
     let headers: [(name: String, value: String)]
     /// For OAuth tokens: when the token expires and the scopes it carries.
-    let token: (expiresAt: Int64?, scopes: [String])?
+    let token: (expiresAt: Timestamp?, scopes: [String])?
 
     func write(to writer: inout JSONWriter) {
         writer.objectStart()
@@ -33,7 +33,7 @@ struct ResolveReceipt: JSONWritable {
         writer.objectEnd()
         if let token {
             writer.key("expiresAt")
-            writer.string(token.expiresAt.map(Timestamp.rfc3339))
+            writer.string(token.expiresAt?.rfc3339)
             writer.key("scopes")
             writer.arrayStart()
             for scope in token.scopes { writer.string(scope) }

@@ -77,7 +77,7 @@ public final class DaemonStats: Sendable {
 
     /// Sets the gauges that are read rather than counted: uptime and store size.
     public func refreshGauges(storeBytes: Int64) {
-        uptimeGauge.record((Timestamp.now() - startedAt) / 1_000_000)
+        uptimeGauge.record(Timestamp.now().seconds(since: startedAt))
         storeGauge.record(storeBytes)
     }
 
@@ -88,7 +88,7 @@ public final class DaemonStats: Sendable {
             let total = state.requests.values.reduce(0) { $0 + $1.values.reduce(0) { $0 + $1.count } }
             let histogram = state.resolveLatency
             return [
-                "uptimeSeconds": .int((Timestamp.now() - startedAt) / 1_000_000),
+                "uptimeSeconds": .int(Timestamp.now().seconds(since: startedAt)),
                 "requests": [
                     "total": .int(total),
                     "byMethod": .object(state.requests.mapValues { .object($0.mapValues { .int($0.count) }) }),

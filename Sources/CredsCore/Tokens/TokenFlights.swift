@@ -7,22 +7,22 @@ import Synchronization
 final class TokenFlights: Sendable {
     private struct State {
         var flights: [FlightKey: EventLoopFuture<AccessToken>] = [:]
-        var failures: [Identifier: (count: Int, retryAt: Int64)] = [:]
+        var failures: [Identifier: (count: Int, retryAt: Timestamp)] = [:]
     }
 
     private let state = Mutex(State())
-    /// First pause after a failure, in microseconds; it doubles up to `maxBackoff`.
-    let firstBackoff: Int64
-    let maxBackoff: Int64
+    /// First pause after a failure; it doubles up to `maxBackoff`.
+    let firstBackoff: Duration
+    let maxBackoff: Duration
 
-    init(firstBackoffSeconds: Int64 = 5, maxBackoffSeconds: Int64 = 300) {
-        firstBackoff = firstBackoffSeconds * 1_000_000
-        maxBackoff = maxBackoffSeconds * 1_000_000
+    init(firstBackoff: Duration = .seconds(5), maxBackoff: Duration = .seconds(300)) {
+        self.firstBackoff = firstBackoff
+        self.maxBackoff = maxBackoff
     }
 
     /// Whether refreshing `connectionId` must wait because of recent failures.
-    func isBackingOff(_ connectionId: Identifier, now: Int64) -> Bool {
-        state.withLock { ($0.failures[connectionId]?.retryAt ?? 0) > now }
+    func isBackingOff(_ connectionId: Identifier, now: Timestamp) -> Bool {
+        state.withLock { state in state.failures[connectionId].map { $0.retryAt > now } ?? false }
     }
 
     /// A flight is for one connection at one revision of its record: a caller who read the record after a
@@ -61,10 +61,10 @@ final class TokenFlights: Sendable {
     }
 
     /// Notes a failed attempt: the next is allowed after a pause that doubles with each failure.
-    func recordFailure(_ connectionId: Identifier, now: Int64) {
+    func recordFailure(_ connectionId: Identifier, now: Timestamp) {
         state.withLock { state in
             let count = (state.failures[connectionId]?.count ?? 0) + 1
-            let pause = min(maxBackoff, firstBackoff << min(count - 1, 20))
+            let pause = min(maxBackoff, firstBackoff * (1 << min(count - 1, 20)))
             state.failures[connectionId] = (count, now + pause)
         }
     }

@@ -34,7 +34,7 @@ final class TokenService: Sendable {
         }
     }
 
-    private var refreshWindow: Int64 { Int64(core.resolveConfig.refreshWindowSeconds) * 1_000_000 }
+    private var refreshWindow: Duration { .seconds(core.resolveConfig.refreshWindowSeconds) }
 
     // MARK: Google
 
@@ -248,7 +248,7 @@ final class TokenService: Sendable {
     ) -> EventLoopFuture<AccessToken> {
         let jwt: String
         do {
-            jwt = try settings.key.jwt(appId: settings.appId, now: Timestamp.now() / 1_000_000)
+            jwt = try settings.key.jwt(appId: settings.appId, now: Timestamp.now().seconds)
         } catch {
             return context.eventLoop.makeFailedFuture(RPCError(.internalError, "the GitHub App key could not sign"))
         }
@@ -266,7 +266,7 @@ final class TokenService: Sendable {
                 let permissions = json?["permissions"]?.objectValue ?? [:]
                 let minted = AccessToken(
                     token: SecretBytes(copying: Array(token.utf8)), tokenType: "Bearer",
-                    expiresAt: json?["expires_at"]?.stringValue.flatMap(Timestamp.parse) ?? now + 3_000_000_000,
+                    expiresAt: json?["expires_at"]?.stringValue.flatMap(Timestamp.parse) ?? now + .seconds(3_000),
                     scopes: permissions.keys.sorted().compactMap { key in
                         permissions[key]?.stringValue.map { "\(key):\($0)" }
                     }

@@ -11,7 +11,7 @@ struct WebhookService: Sendable {
 
     let core: EngineCore
     let grants: GrantService
-    let replayCache = ReplayCache(retentionSeconds: 2 * WebhookService.tolerance)
+    let replayCache = ReplayCache(retention: .seconds(2 * WebhookService.tolerance))
 
     /// `events.verify`.
     func verify(_ params: EventsVerifyParams, context: CallContext) -> MethodReply {
@@ -40,7 +40,7 @@ struct WebhookService: Sendable {
             let now = Timestamp.now()
             // Compared as a window around now: `timestamp` is whatever the sender put in the header, and
             // `abs(now - timestamp)` trapped on -2^63 (one request took the daemon down).
-            let nowSeconds = now / 1_000_000
+            let nowSeconds = now.seconds
             guard timestamp >= nowSeconds - Self.tolerance, timestamp <= nowSeconds + Self.tolerance else {
                 throw RPCError(
                     .timestampOutOfTolerance, "the webhook timestamp is more than 5 minutes from now",

@@ -11,8 +11,8 @@ struct ConnectionService: Sendable {
 
     let core: EngineCore
     let validator = CredentialValidator()
-    /// Minted GitHub installation tokens, dropped when their connection is revoked or deleted.
-    let installationTokens: InstallationTokenCache
+    /// What is held in memory for a connection's tokens, dropped when it is revoked or deleted.
+    let tokens: TokenService
 
     /// `connections.upsert`: validates, seals and stores an API-key credential; `status: active`.
     func upsert(_ params: ConnectionsUpsertParams, context: CallContext) -> MethodReply {
@@ -149,7 +149,7 @@ struct ConnectionService: Sendable {
         _ change: @escaping @Sendable (borrowing Transaction, inout ConnectionRecord) throws -> JSONValue
     ) -> MethodReply {
         let core = self.core
-        let installationTokens = self.installationTokens
+        let tokens = self.tokens
         let facts = context.facts
         return core.write(context: context) { txn in
             var record = try core.existingConnection(txn, id: params.connectionId)
@@ -163,7 +163,7 @@ struct ConnectionService: Sendable {
             // minted GitHub installation token is dropped with the rest of its secret material.
             let connectionId = record.id
             try core.database.removeOAuthStates(txn) { $0.connectionId == connectionId }
-            installationTokens.remove(connectionId)
+            tokens.forget(connectionId)
             var written = facts
             written.workspaceId = record.workspaceId
             written.provider = record.provider

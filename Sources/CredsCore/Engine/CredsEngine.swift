@@ -46,7 +46,7 @@ public final class CredsEngine: Sendable {
         grants = GrantService(core: core)
         tokens = TokenService(core: core, oauth: oauth, tokenClient: tokenClient)
         resolution = ResolutionService(core: core, grants: grants, tokens: tokens)
-        connections = ConnectionService(core: core, installationTokens: tokens.installationTokens)
+        connections = ConnectionService(core: core, tokens: tokens)
         policies = PolicyService(core: core)
         members = MemberService(core: core)
         webhooks = WebhookService(core: core, grants: grants)

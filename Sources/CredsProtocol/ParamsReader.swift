@@ -21,7 +21,7 @@ public struct ParamsReader {
 
     /// Reads every member of the params object in `bytes[range]` (an empty object when `range` is nil): `body`
     /// reads the value of each name it knows and returns true, or returns false for a name it does not know.
-    /// Unknown names are refused together, after the rest was read.
+    /// Unknown names are refused together, after the rest was read; a name given twice is refused.
     public static func read(
         _ bytes: UnsafeRawBufferPointer,
         range: Range<Int>?,
@@ -30,7 +30,14 @@ public struct ParamsReader {
         guard let range else { return }
         var object = JSONReader(UnsafeRawBufferPointer(rebasing: bytes[range]))
         var unknown: [String] = []
+        var seen: [String] = []
         try object.readObject { reader, name throws(RPCError) in
+            // A name given twice is refused rather than read as its last value: whatever checked the request on
+            // its way here may have read the first.
+            guard !seen.contains(name) else {
+                throw RPCError(.invalidParams, "a param is given twice", data: ["param": .string(name)])
+            }
+            seen.append(name)
             var params = ParamsReader(reader)
             if try !body(&params, name) {
                 unknown.append(name)

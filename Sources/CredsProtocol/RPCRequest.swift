@@ -37,14 +37,21 @@ public struct RPCRequest: Sendable {
         var method: JSONValue?
         var paramsKind: JSONReader.Kind?
         var paramsRange: Range<Int>?
+        var repeated: String?
+        var seen: UInt8 = 0
         do {
             try reader.readObject { reader, name throws(RPCError) in
+                func first(_ bit: UInt8) -> Bool {
+                    defer { seen |= bit }
+                    if seen & bit != 0 { repeated = name }
+                    return seen & bit == 0
+                }
                 do {
                     switch name {
-                    case "id": id = try reader.readValue()
-                    case "jsonrpc": version = try reader.readValue()
-                    case "method": method = try reader.readValue()
-                    case "params":
+                    case "id" where first(1): id = try reader.readValue()
+                    case "jsonrpc" where first(2): version = try reader.readValue()
+                    case "method" where first(4): method = try reader.readValue()
+                    case "params" where first(8):
                         paramsKind = try reader.peek()
                         paramsRange = try reader.skipValue()
                     default: try reader.skipValue()
@@ -56,6 +63,10 @@ public struct RPCRequest: Sendable {
             try reader.finish()
         } catch {
             throw unreadable
+        }
+        if let repeated {
+            // Whatever routed the request may have read the other one.
+            throw RPCRequestError(id: .null, error: RPCError(.invalidRequest, "\(repeated) is given twice"))
         }
         switch id {
         case .null, .string, .int, .double: break

@@ -261,6 +261,9 @@ public struct JSONReader {
             let key = try string()
             skipWhitespace()
             guard current == UInt8(ascii: ":") else { throw failure() }
+            // A name given twice (or two names Swift's String takes as one, like `K` and KELVIN SIGN) is refused
+            // rather than read as its last value, which another parser in front of credsd might not do.
+            guard members[key] == nil else { throw failure() }
             index += 1
             skipWhitespace()
             members[key] = try value(depth: depth + 1)

@@ -30,28 +30,38 @@ public struct ParamsReader {
         guard let range else { return }
         var object = JSONReader(UnsafeRawBufferPointer(rebasing: bytes[range]))
         var unknown: [String] = []
-        var seen: [String] = []
+        // Names a method knows are few (at most its param count), so this list stays short whatever is sent.
+        var known: [String] = []
         try object.readObject { reader, name throws(RPCError) in
-            // A name given twice is refused rather than read as its last value: whatever checked the request on
-            // its way here may have read the first.
-            guard !seen.contains(name) else {
-                throw RPCError(.invalidParams, "a param is given twice", data: ["param": .string(name)])
-            }
-            seen.append(name)
             var params = ParamsReader(reader)
-            if try !body(&params, name) {
+            if try body(&params, name) {
+                // A name given twice is refused rather than read as its last value: whatever checked the request
+                // on its way here may have read the first.
+                guard !known.contains(name) else {
+                    throw RPCError(.invalidParams, "a param is given twice", data: ["param": .string(name)])
+                }
+                known.append(name)
+            } else {
                 unknown.append(name)
                 do { try params.reader.skipValue() } catch { throw .unreadable }
+                // Enough to say what is wrong; no reason to read thousands of names first.
+                guard unknown.count < Self.maxUnknownNamed else { throw Self.unknownParams(unknown) }
             }
             reader = params.reader
         }
-        guard unknown.isEmpty else {
-            unknown.sort()
-            throw RPCError(
-                .invalidParams, "unknown param(s): \(unknown.joined(separator: ", "))",
-                data: ["unknown": .array(unknown.map { .string($0) })]
-            )
-        }
+        guard unknown.isEmpty else { throw Self.unknownParams(unknown) }
+    }
+
+    /// Unknown names named in one refusal; reading stops at this many.
+    public static let maxUnknownNamed = 32
+
+    /// The refusal naming unknown params (each cut to 64 characters: a name is the caller's text).
+    private static func unknownParams(_ names: [String]) -> RPCError {
+        let unknown = names.map { String($0.prefix(64)) }.sorted()
+        return RPCError(
+            .invalidParams, "unknown param(s): \(unknown.joined(separator: ", "))",
+            data: ["unknown": .array(unknown.map { .string($0) })]
+        )
     }
 
     /// `value`, or `invalid_params` naming the missing param.

@@ -111,6 +111,34 @@ struct AuditFormatTests {
         try write(database) { [changedBinary] txn in try txn.put(log.entries, AuditLog.key(5), changedBinary) }
         #expect(try database.environment.read { txn in try log.verify(txn) }.firstBroken == 5)
     }
+
+    @Test("records changed to extreme numbers (seq 2^64-1, time -2^63) are named by verify and list, never a crash")
+    func extremeRecords() throws {
+        let directory = TemporaryDirectory()
+        let database = try CredsDatabase(directory: directory.path)
+        defer { database.close() }
+        let log = database.auditLog
+        try write(database) { txn in try log.append(txn, (1...3).map { draft($0) }) }
+        let forged = [
+            AuditRecord.encode(draft(2), seq: UInt64.max, time: Timestamp(microseconds: 0), prevHash: AuditLog.genesis),
+            AuditRecord.encode(draft(2), seq: 2, time: Timestamp(microseconds: Int64.min), prevHash: AuditLog.genesis),
+        ]
+        for record in forged {
+            try write(database) { txn in try txn.put(log.entries, AuditLog.key(2), record.bytes) }
+            #expect(try database.environment.read { txn in try log.verify(txn) }.firstBroken == 2)
+            do {
+                let listed = try database.environment.read { txn in
+                    try log.list(txn, since: 0, limit: 10, workspaceId: nil)
+                }
+                // Readable (the time one): listed with its time shown, whatever it is.
+                #expect(listed.count == 3)
+                _ = listed.map(\.json)
+            } catch let error as RPCError {
+                #expect(error.reason == .integrityError)
+                #expect(error.data["seq"] == 2)
+            }
+        }
+    }
 }
 
 private final class ErrorBox: @unchecked Sendable {

@@ -92,4 +92,50 @@ struct RequestReadingTests {
         #expect(reason(deep) == .parseError)
         #expect(reason(#"{"jsonrpc":"2.0","id":1,"method":"health","params":null}"#) == nil)
     }
+
+    @Test("thousands of unknown names are refused after the first 32, in time linear in the frame")
+    func manyUnknownNames() throws {
+        let names = (0..<10_000).map { #""n\#($0)":0"# }.joined(separator: ",")
+        let error = try refusal(
+            #"{"jsonrpc":"2.0","id":1,"method":"resolve","params":{"workspaceId":"ws","provider":"fal","#
+                + names + "}}")
+        #expect(error?.reason == .invalidParams)
+        #expect(error?.data["unknown"]?.arrayValue?.count == ParamsReader.maxUnknownNamed)
+    }
+
+    @Test("a name given twice inside a value (a credential payload) is refused, KELVIN SIGN look-alikes included")
+    func nestedDuplicates() {
+        for text in [#"{"apiKey":"a","apiKey":"b"}"#, #"{"apiKey":"visible","api\u212Aey":"hidden"}"#] {
+            #expect(throws: (any Error).self, "\(text)") { try JSONValue.parse(Array(text.utf8)) }
+        }
+        #expect((try? JSONValue.parse(Array(#"{"apiKey":"a","apikey":"b"}"#.utf8))) != nil)
+    }
+
+    /// `Params` read from `params` (a JSON object's text), or the refusal.
+    func read<Params: MethodParams>(_ type: Params.Type, _ params: String) -> RPCError? {
+        let bytes = Array(params.utf8)
+        return bytes.withUnsafeBytes { raw in
+            do throws(RPCError) {
+                _ = try Params(raw, range: 0..<raw.count)
+                return nil
+            } catch {
+                return error
+            }
+        }
+    }
+
+    @Test("displayName refuses control characters; a webhook header given twice in two cases is refused")
+    func freeTextAndHeaders() {
+        let upsert = #""workspaceId":"ws","provider":"fal","credentialPayload":{},"actor":"a""#
+        #expect(read(ConnectionsUpsertParams.self, "{" + upsert + #","displayName":"ok name é""# + "}") == nil)
+        for bad in [#""a\u0000b""#, #""line\nbreak""#, #""\u007f""#, #""\u009b""#, #""""#] {
+            let error = read(ConnectionsUpsertParams.self, "{" + upsert + #","displayName":"# + bad + "}")
+            #expect(error?.reason == .invalidParams, "\(bad)")
+        }
+        let verify = #""workspaceId":"ws","provider":"resend","body":"{}""#
+        let once = #""headers":{"svix-id":"m","Svix-Timestamp":"1","svix-signature":"v1,x"}"#
+        #expect(read(EventsVerifyParams.self, "{" + verify + "," + once + "}") == nil)
+        let twice = #""headers":{"svix-id":"m","SVIX-ID":"n","svix-timestamp":"1","svix-signature":"v1,x"}"#
+        #expect(read(EventsVerifyParams.self, "{" + verify + "," + twice + "}")?.reason == .invalidParams)
+    }
 }

@@ -84,4 +84,26 @@ struct TokenStatesTests {
         #expect(wouldStart(states, revision: 4, now: start))
         reauthorized.fail(RPCError(.internalError, "test"))
     }
+
+    @Test("a caller holding an older revision does not overwrite a newer one's state; a refusal can be cleared")
+    func staleAndCleared() throws {
+        let states = TokenStates()
+        let promise = try #require(started(states.admit(id, revision: 5, now: start, on: eventLoop)))
+        states.finish(id, revision: 5, .refused("no"), now: start)
+        promise.fail(RPCError(.reauthRequired, "test"))
+        guard case .stale = states.admit(id, revision: 4, now: start, on: eventLoop) else {
+            Issue.record("an older revision was let in")
+            return
+        }
+        states.clear(id, revision: 4)
+        guard case .reauthRequired = states.admit(id, revision: 5, now: start, on: eventLoop) else {
+            Issue.record("clearing another revision dropped the refusal")
+            return
+        }
+        states.clear(id, revision: 5)
+        #expect(wouldStart(states, revision: 5, now: start))
+        // A flight ends once: the second finish finds nothing to end (and is not counted again).
+        #expect(states.finish(id, revision: 5, .issued, now: start))
+        #expect(!states.finish(id, revision: 5, .issued, now: start))
+    }
 }

@@ -26,7 +26,7 @@ public struct AuditEntry: Sendable, Codable, Equatable {
     /// The entry as `audit.list` shows it.
     public var json: JSONValue {
         var object: [String: JSONValue] = [
-            "seq": .int(Int64(seq)), "time": .string(time.rfc3339), "socket": .string(socket.rawValue),
+            "seq": .int(Int64(clamping: seq)), "time": .string(time.rfc3339), "socket": .string(socket.rawValue),
             "method": .string(method), "outcome": .string(outcome), "prevHash": .string(prevHash),
             "hash": .string(hash),
         ]

@@ -58,8 +58,14 @@ struct AuditLog: Sendable {
     func list(_ txn: borrowing Transaction, since: UInt64, limit: Int, workspaceId: Identifier?) throws -> [AuditEntry]
     {
         var found: [AuditEntry] = []
-        try txn.scan(entries, from: Self.key(since &+ 1)) { _, value in
-            guard let entry = Self.decode(value)?.entry else { return true }
+        try txn.scan(entries, from: Self.key(since &+ 1)) { key, value in
+            guard let entry = Self.decode(value)?.entry else {
+                // Not skipped: a list that quietly leaves an entry out would hide what was done to it.
+                throw RPCError(
+                    .integrityError,
+                    "audit entry \(Self.seq(key)) is unreadable; audit.verify names the first broken one",
+                    data: ["seq": .int(Int64(clamping: Self.seq(key)))])
+            }
             if workspaceId == nil || entry.workspaceId.map(Identifier.init(stored:)) == workspaceId {
                 found.append(entry)
             }
@@ -79,7 +85,7 @@ struct AuditLog: Sendable {
                 return false
             }
             checked += 1
-            let linked = previous.map { entry.prevHash == $0.hash && entry.seq == $0.seq + 1 } ?? true
+            let linked = previous.map { entry.prevHash == $0.hash && entry.seq == $0.seq &+ 1 } ?? true
             guard linked, intact, Self.seq(key) == entry.seq else {
                 broken = entry.seq
                 return false

@@ -60,7 +60,7 @@ enum AuditRecord {
     /// `intact` says whether its hash covers its bytes.
     static func decode(_ bytes: [UInt8]) -> (entry: AuditEntry, intact: Bool)? {
         var reader = Reader(bytes: bytes)
-        guard reader.byte() == version, let seq = reader.uint64(), let time = reader.uint64(),
+        guard reader.byte() == version, let seq = reader.uint64(), seq <= UInt64(Int64.max), let time = reader.uint64(),
             let socketByte = reader.byte(), socketByte <= 1, let present = reader.byte(), present < 8
         else { return nil }
         var peerUid: UInt32?

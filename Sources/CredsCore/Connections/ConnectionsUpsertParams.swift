@@ -35,9 +35,7 @@ struct ConnectionsUpsertParams: MethodParams {
         self.credentialPayload = try ParamsReader.required(credentialPayload, "credentialPayload")
         self.connectionId = connectionId
         self.actor = try ParamsReader.required(actor, "actor")
-        guard (1...200).contains(self.displayName.count) else {
-            throw RPCError.invalidParams("displayName must be 1 to 200 characters")
-        }
+        try DisplayName.check(self.displayName)
     }
 
     var facts: CallFacts {

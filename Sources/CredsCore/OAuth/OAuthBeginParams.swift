@@ -39,9 +39,7 @@ struct OAuthBeginParams: MethodParams {
         self.scopes = scopes
         self.connectionId = connectionId
         self.actor = try ParamsReader.required(actor, "actor")
-        guard (1...200).contains(self.displayName.count) else {
-            throw RPCError.invalidParams("displayName must be 1 to 200 characters")
-        }
+        try DisplayName.check(self.displayName)
         guard self.redirectUri.hasPrefix("https://") || self.redirectUri.hasPrefix("http://") else {
             throw RPCError.invalidParams("redirectUri must be an http or https URL")
         }

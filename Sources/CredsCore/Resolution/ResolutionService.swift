@@ -32,7 +32,7 @@ struct ResolutionService: Sendable {
         guard decision.provider.mode == .oauthUser, let connection = decision.connection else {
             return .now { () throws(RPCError) in
                 let fields = try credentialFields(decision, secrets: secrets)
-                return MethodAnswer(Self.receipt(decision, fields: fields), facts: decision.facts)
+                return MethodAnswer(Self.receipt(decision, fields: fields), facts: facts(decision, params))
             }
         }
         let requiredScopes = params.requiredScopes
@@ -50,8 +50,15 @@ struct ResolutionService: Sendable {
                 let receipt = ResolveReceipt(
                     decision: decision, credential: [("accessToken", text), ("tokenType", token.tokenType)],
                     headers: headers, token: (token.expiresAt, token.scopes))
-                return MethodAnswer(receipt, facts: decision.facts)
+                return MethodAnswer(receipt, facts: facts(decision, params))
             })
+    }
+
+    /// The decision's facts; a connection the caller named stays in them when the platform's key served.
+    private func facts(_ decision: RoutingDecision, _ params: ResolveParams) -> CallFacts {
+        var facts = decision.facts
+        if facts.connectionId == nil { facts.connectionId = params.connectionId }
+        return facts
     }
 
     /// Whether `granted` covers `required`; a GitHub `name:write` permission also covers `name:read`.

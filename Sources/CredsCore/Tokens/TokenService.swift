@@ -75,6 +75,11 @@ final class TokenService: Sendable {
         case .reauthRequired(let message):
             return eventLoop.makeFailedFuture(
                 RPCError(.reauthRequired, message, data: ["connectionId": connection.id.json]))
+        case .stale:
+            return eventLoop.makeFailedFuture(
+                RPCError(
+                    .connectionUnavailable, "the connection changed meanwhile; try again",
+                    data: ["connectionId": connection.id.json]))
         case .start(let promise):
             promise.completeWith(fly(source, connection, fields: fields, on: eventLoop))
             return promise.futureResult.flatMapError(fallback)
@@ -109,9 +114,15 @@ final class TokenService: Sendable {
                 )
             }
         }.flatMapErrorThrowing { error in
-            // Decided errors (the record changed during a refresh, say) pass through; the flight still ends.
+            // Decided errors pass through; the flight still ends. The record changing during the refresh ends it
+            // like a success (the new revision starts afresh); anything else (the store refusing the write, say)
+            // backs off like a failure, so a full disk does not turn every resolve into a refresh.
             if let error = error as? RPCError {
-                self.states.finish(id, revision: revision, .issued, now: Timestamp.now())
+                if error.reason == .connectionUnavailable {
+                    self.states.finish(id, revision: revision, .issued, now: Timestamp.now())
+                } else {
+                    self.settle(id, revision, .failed, figure: "failed")
+                }
                 throw error
             }
             self.settle(id, revision, .failed, figure: "failed")
@@ -120,9 +131,12 @@ final class TokenService: Sendable {
         }
     }
 
+    /// Ends the flight and counts it, once: a flight already ended (a refusal whose write then failed) is not
+    /// counted again.
     private func settle(_ id: Identifier, _ revision: UInt64, _ outcome: TokenStates.Outcome, figure: String) {
-        states.finish(id, revision: revision, outcome, now: Timestamp.now())
-        core.statistics.recordRefresh(figure)
+        if states.finish(id, revision: revision, outcome, now: Timestamp.now()) {
+            core.statistics.recordRefresh(figure)
+        }
     }
 
     /// Sets the connection to `error` and answers `reauth_required`; if the record changed since it was read
@@ -134,6 +148,7 @@ final class TokenService: Sendable {
     ) -> EventLoopFuture<AccessToken> {
         let id = connection.id
         let revision = connection.revision
+        let states = self.states
         return core.write(on: eventLoop) { [core] txn in
             _ = try core.setErrorStatus(
                 txn, connectionId: id, message: message, if: { $0.revision == revision },
@@ -141,6 +156,10 @@ final class TokenService: Sendable {
                     .connectionUnavailable, "the connection changed meanwhile; try again",
                     data: ["connectionId": id.json])
             )
+        }.flatMapErrorThrowing { error in
+            // The `error` status was not written: the refusal is not kept either, so the next call tries again.
+            states.clear(id, revision: revision)
+            throw error
         }.flatMapThrowing { _ in
             throw RPCError(.reauthRequired, message, data: ["connectionId": id.json])
         }

@@ -24,12 +24,15 @@ final class TokenStates: Sendable {
         case backingOff
         /// The provider refused this revision.
         case reauthRequired(String)
+        /// The caller read the record before a newer revision got a state: it must read again.
+        case stale
     }
 
     /// Moves `id` to `refreshing` unless a flight, a back-off or a refusal for `revision` stands in the way.
     func admit(_ id: Identifier, revision: UInt64, now: Timestamp, on eventLoop: any EventLoop) -> Admission {
         states.withLock { states in
             var failures = 0
+            if let state = states[id], state.revision > revision { return .stale }
             if let state = states[id], state.revision == revision {
                 switch state {
                 case .refreshing(_, let flight, _): return .join(flight.hop(to: eventLoop))
@@ -46,10 +49,12 @@ final class TokenStates: Sendable {
         }
     }
 
-    /// Ends the flight of `id` at `revision` (a later revision's state is left alone).
-    func finish(_ id: Identifier, revision: UInt64, _ outcome: Outcome, now: Timestamp) {
+    /// Ends the flight of `id` at `revision` (a later revision's state is left alone); false when there was no
+    /// such flight (it had already ended).
+    @discardableResult
+    func finish(_ id: Identifier, revision: UInt64, _ outcome: Outcome, now: Timestamp) -> Bool {
         states.withLock { states in
-            guard case .refreshing(revision, _, let failures)? = states[id] else { return }
+            guard case .refreshing(revision, _, let failures)? = states[id] else { return false }
             switch outcome {
             case .issued: states[id] = nil
             case .refused(let message): states[id] = .reauthRequired(revision: revision, message: message)
@@ -58,6 +63,7 @@ final class TokenStates: Sendable {
                 let pause = min(maxBackoff, firstBackoff * (1 << min(count - 1, 20)))
                 states[id] = .backingOff(revision: revision, until: now + pause, failures: count)
             }
+            return true
         }
     }
 
@@ -66,6 +72,14 @@ final class TokenStates: Sendable {
         case issued
         case refused(String)
         case failed
+    }
+
+    /// Drops the state of `id` if it is still the one for `revision` (a refusal whose `error` status could not be
+    /// written, so that the next call tries again).
+    func clear(_ id: Identifier, revision: UInt64) {
+        states.withLock { states in
+            if states[id]?.revision == revision { states[id] = nil }
+        }
     }
 
     /// Forgets `id` (revoked or deleted).

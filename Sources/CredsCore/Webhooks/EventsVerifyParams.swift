@@ -37,7 +37,10 @@ struct EventsVerifyParams: MethodParams {
         var lowered: [String: String] = [:]
         for (name, value) in try ParamsReader.required(headers, "headers") {
             guard let text = value.stringValue else { throw RPCError.invalidParams("header values must be strings") }
-            lowered[name.lowercased()] = text
+            // `svix-id` and `SVIX-ID` are one header: given both, which one counts would be a guess.
+            guard lowered.updateValue(text, forKey: name.lowercased()) == nil else {
+                throw RPCError.invalidParams("a header is given twice (header names ignore case)")
+            }
         }
         self.headers = lowered
     }

@@ -32,6 +32,7 @@ public struct ParamsReader {
         var unknown: [String] = []
         // Names a method knows are few (at most its param count), so this list stays short whatever is sent.
         var known: [String] = []
+        known.reserveCapacity(8)
         try object.readObject { reader, name throws(RPCError) in
             var params = ParamsReader(reader)
             if try body(&params, name) {

@@ -79,7 +79,7 @@ struct AuditFormatTests {
             prevHash = entry.hash
             legacy.append(RecordCoding.encode(entry))
         }
-        let head = RecordCoding.encode(AuditHead(seq: 2, hash: prevHash))
+        let head = RecordCoding.encode(LegacyAuditHead(seq: 2, hash: prevHash))
         try write(database) { [legacy] txn in
             for (index, bytes) in legacy.enumerated() {
                 try txn.put(log.entries, AuditLog.key(UInt64(index + 1)), bytes)

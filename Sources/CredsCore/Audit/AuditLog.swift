@@ -25,12 +25,9 @@ struct AuditLog: Sendable {
         guard !drafts.isEmpty else { return }
         var seq: UInt64 = 0
         var prevHash = Self.genesis
-        if let bytes = try txn.get(meta, Self.headKey),
-            let head = try? RecordCoding.decode(AuditHead.self, from: bytes),
-            let hash = Hex.decode(head.hash), hash.count == AuditRecord.hashBytes
-        {
+        if let bytes = try txn.get(meta, Self.headKey), let head = AuditHead(stored: bytes) {
             seq = head.seq
-            prevHash = hash
+            prevHash = head.hash
         }
         let time = Timestamp.now()
         for draft in drafts {
@@ -42,7 +39,7 @@ struct AuditLog: Sendable {
             }
             prevHash = record.hash
         }
-        try txn.put(meta, Self.headKey, RecordCoding.encode(AuditHead(seq: seq, hash: Hex.encode(prevHash))))
+        try txn.put(meta, Self.headKey, AuditHead(seq: seq, hash: prevHash).stored)
     }
 
     /// A stored entry of either format, and whether its hash covers it; nil when it is unreadable.
@@ -94,8 +91,7 @@ struct AuditLog: Sendable {
             return true
         }
         if broken == nil, let previous, let bytes = try txn.get(meta, Self.headKey),
-            let head = try? RecordCoding.decode(AuditHead.self, from: bytes),
-            head.seq != previous.seq || head.hash != previous.hash
+            let head = AuditHead(stored: bytes), head.seq != previous.seq || Hex.encode(head.hash) != previous.hash
         {
             broken = previous.seq
         }
@@ -107,8 +103,40 @@ struct AuditLog: Sendable {
     }
 }
 
-/// The newest entry's number and hash, kept beside the chain.
-struct AuditHead: Codable {
+/// The newest entry's number and hash, kept beside the chain: 8 bytes of seq (big-endian) and the 32-byte hash.
+/// Heads written before the binary records were JSON `{"seq":…,"hash":"<hex>"}`, still read.
+struct AuditHead {
+    let seq: UInt64
+    let hash: [UInt8]
+
+    init(seq: UInt64, hash: [UInt8]) {
+        self.seq = seq
+        self.hash = hash
+    }
+
+    init?(stored bytes: [UInt8]) {
+        if bytes.first == UInt8(ascii: "{") {
+            guard let legacy = try? RecordCoding.decode(LegacyAuditHead.self, from: bytes),
+                let hash = Hex.decode(legacy.hash), hash.count == AuditRecord.hashBytes
+            else { return nil }
+            self.init(seq: legacy.seq, hash: hash)
+            return
+        }
+        guard bytes.count == 8 + AuditRecord.hashBytes else { return nil }
+        self.init(seq: bytes.prefix(8).reduce(0) { $0 << 8 | UInt64($1) }, hash: Array(bytes.dropFirst(8)))
+    }
+
+    var stored: [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(8 + hash.count)
+        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: seq >> shift)) }
+        bytes.append(contentsOf: hash)
+        return bytes
+    }
+}
+
+/// The JSON head of stores written before the binary audit records.
+struct LegacyAuditHead: Codable {
     let seq: UInt64
     let hash: String
 }

@@ -44,12 +44,13 @@ enum AuditRecord {
         if let peerPid = draft.peerPid { append(UInt32(bitPattern: peerPid), to: &out) }
         if let suppressed = draft.suppressed { append(UInt64(bitPattern: suppressed), to: &out) }
         let facts = draft.facts
-        for text in [
-            draft.method, facts.workspaceId?.text, facts.provider?.text, facts.connectionId?.text, facts.actor?.text,
-            draft.outcome, facts.source?.rawValue,
-        ] {
-            append(text, to: &out)
-        }
+        append(draft.method, to: &out)
+        append(facts.workspaceId?.text, to: &out)
+        append(facts.provider?.text, to: &out)
+        append(facts.connectionId?.text, to: &out)
+        append(facts.actor?.text, to: &out)
+        append(draft.outcome, to: &out)
+        append(facts.source?.rawValue, to: &out)
         out.append(contentsOf: prevHash)
         let hash = Digest.sha256(out)
         out.append(contentsOf: hash)

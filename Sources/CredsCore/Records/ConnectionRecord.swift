@@ -30,7 +30,18 @@ public struct ConnectionRecord: Sendable, Codable {
 
     /// Associated data binding a sealed payload to this connection, its workspace and provider.
     public static func associatedData(id: Identifier, workspaceId: Identifier, provider: Identifier) -> [UInt8] {
-        Array("credsd.connection.v1\u{0}\(id)\u{0}\(workspaceId)\u{0}\(provider)".utf8)
+        // Built in one buffer (it is made on every resolve): "credsd.connection.v1", then each id after a NUL.
+        let prefix = "credsd.connection.v1".utf8
+        var data: [UInt8] = []
+        data.reserveCapacity(prefix.count + 3 + id.bytes.count + workspaceId.bytes.count + provider.bytes.count)
+        data.append(contentsOf: prefix)
+        data.append(0)
+        data.append(contentsOf: id.bytes)
+        data.append(0)
+        data.append(contentsOf: workspaceId.bytes)
+        data.append(0)
+        data.append(contentsOf: provider.bytes)
+        return data
     }
 
     public var associatedData: [UInt8] {

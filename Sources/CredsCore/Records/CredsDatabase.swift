@@ -50,7 +50,11 @@ public final class CredsDatabase: Sendable {
 
     /// The connection with this id.
     func connection(_ txn: borrowing Transaction, id: Identifier) throws -> ConnectionRecord? {
-        let key = StoreKeys.connection(id)
+        try connection(txn, key: StoreKeys.connection(id))
+    }
+
+    /// The connection stored under `key` (its id's bytes).
+    private func connection(_ txn: borrowing Transaction, key: [UInt8]) throws -> ConnectionRecord? {
         guard let bytes = try txn.get(connections, key) else { return nil }
         return try connectionCache.record(key: key, bytes: bytes) {
             try RecordCoding.decode(ConnectionRecord.self, from: $0)
@@ -67,15 +71,14 @@ public final class CredsDatabase: Sendable {
     func connections(_ txn: borrowing Transaction, workspaceId: Identifier, provider: Identifier?) throws
         -> [ConnectionRecord]
     {
-        var ids: [Identifier] = []
+        var records: [ConnectionRecord] = []
         try txn.scan(connectionsByOwner, prefix: StoreKeys.ownerPrefix(workspaceId, provider)) { key, _ in
-            ids.append(StoreKeys.lastPart(key))
+            // The index key ends with the connection id, which is the connection's own key.
+            let start = key.lastIndex(of: 0).map { $0 + 1 } ?? 0
+            if let record = try connection(txn, key: Array(key[start...])) { records.append(record) }
             return true
         }
-        var records: [ConnectionRecord] = []
-        for id in ids {
-            if let record = try connection(txn, id: id) { records.append(record) }
-        }
+        guard records.count > 1 else { return records }
         return records.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
     }
 

@@ -9,8 +9,8 @@ enum StoreKeys {
     }
 
     static func ownerPrefix(_ workspaceId: Identifier, _ provider: Identifier? = nil) -> [UInt8] {
-        if let provider { return joined(workspaceId, provider) + [0] }
-        return joined(workspaceId) + [0]
+        guard let provider else { return joined(workspaceId, trailingNul: true) }
+        return joined(workspaceId, provider, trailingNul: true)
     }
 
     static func policy(_ workspaceId: Identifier, _ provider: Identifier) -> [UInt8] {
@@ -22,7 +22,7 @@ enum StoreKeys {
     }
 
     static func workspacePrefix(_ workspaceId: Identifier) -> [UInt8] {
-        joined(workspaceId) + [0]
+        joined(workspaceId, trailingNul: true)
     }
 
     /// The part of a key after the last NUL.
@@ -31,13 +31,27 @@ enum StoreKeys {
         return Identifier(stored: String(decoding: key[start...], as: UTF8.self))
     }
 
-    private static func joined(_ parts: Identifier...) -> [UInt8] {
+    /// The parts with a NUL between them (and after the last with `trailingNul`), in one allocation: keys are
+    /// made on every resolve.
+    private static func joined(
+        _ first: Identifier,
+        _ second: Identifier? = nil,
+        _ third: Identifier? = nil,
+        trailingNul: Bool = false
+    ) -> [UInt8] {
         var key: [UInt8] = []
-        key.reserveCapacity(parts.reduce(parts.count) { $0 + $1.bytes.count })
-        for (index, part) in parts.enumerated() {
-            if index > 0 { key.append(0) }
-            key.append(contentsOf: part.bytes)
+        key.reserveCapacity(
+            first.bytes.count + (second?.bytes.count ?? 0) + (third?.bytes.count ?? 0) + 3)
+        key.append(contentsOf: first.bytes)
+        if let second {
+            key.append(0)
+            key.append(contentsOf: second.bytes)
         }
+        if let third {
+            key.append(0)
+            key.append(contentsOf: third.bytes)
+        }
+        if trailingNul { key.append(0) }
         return key
     }
 

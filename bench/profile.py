@@ -3,7 +3,9 @@
 connection), then `perf report` by symbol (self time) into .build/bench/profile.txt.
 
 PROFILE_SECONDS (default 5) sets the recorded part; PROFILE_CONNECTIONS (default 64) the load; PROFILE_PERF=0 runs
-the same load without perf (the figures alone: perf's sampling costs the daemon CPU of its own).
+the same load without perf (the figures alone: perf's sampling costs the daemon CPU of its own) and prints CPU per
+request by thread. PROFILE_MALLOCS=1 counts malloc calls per resolve instead (a uprobe on libc's malloc: root), a
+figure that does not move with the machine's load.
 """
 import json, os, subprocess, sys, tempfile, time
 
@@ -13,6 +15,21 @@ import bench  # noqa: E402
 SECONDS = float(os.environ.get("PROFILE_SECONDS", "5"))
 CONNECTIONS = int(os.environ.get("PROFILE_CONNECTIONS", "64"))
 PERF = os.environ.get("PROFILE_PERF", "1") != "0"
+MALLOCS = os.environ.get("PROFILE_MALLOCS") == "1"
+LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
+
+
+def count_mallocs(pid, socket, payload, requests=50_000):
+    """malloc calls in the daemon per request over `requests` resolves on 8 connections."""
+    subprocess.run(["perf", "probe", "-q", "-x", LIBC, "malloc"], capture_output=True)
+    out = subprocess.run(["perf", "stat", "-x", ",", "-e", "probe_libc:malloc", "-p", str(pid), "--",
+                          os.path.join(bench.OUT, "loadgen"), "--socket", socket, "--connections", "8",
+                          "--payload", payload, "--requests", str(requests), "--expect", '"credential"'],
+                         capture_output=True, text=True)
+    for line in out.stderr.splitlines():
+        if "probe_libc:malloc" in line:
+            return int(line.split(",")[0]) / requests
+    raise RuntimeError(f"perf stat gave no count: {out.stderr.strip()}")
 
 
 def thread_cpu(pid):
@@ -45,6 +62,11 @@ def main():
     with open(payload, "w") as f:
         json.dump({"jsonrpc": "2.0", "id": 1, "method": "resolve",
                    "params": {"workspaceId": "ws1", "provider": "fal", "grant": grant["grant"]}}, f)
+    if MALLOCS:
+        bench.loadgen(daemon.resolve, payload, 8, requests=20_000)
+        print(f"mallocs per resolve: {count_mallocs(daemon.proc.pid, daemon.resolve, payload):.1f}")
+        daemon.stop()
+        return
     data = os.path.join(bench.OUT, "perf.data")
     load = subprocess.Popen([os.path.join(bench.OUT, "loadgen"), "--socket", daemon.resolve, "--connections",
                              str(CONNECTIONS), "--payload", payload, "--seconds", str(SECONDS + 2),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CredsProtocol
 import Foundation
 
 /// Options every subcommand takes.
@@ -13,7 +14,7 @@ struct GlobalOptions: ParsableArguments {
     func socketPath(for method: String) -> String {
         if let socket { return socket }
         let environment = ProcessInfo.processInfo.environment
-        let onResolve = method == "resolve" || method == "events.verify"
+        let onResolve = MethodCatalog.isResolveOnly(method)
         if let specific = environment[onResolve ? "CREDSD_RESOLVE_SOCKET" : "CREDSD_ADMIN_SOCKET"], !specific.isEmpty {
             return specific
         }

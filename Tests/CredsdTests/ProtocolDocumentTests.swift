@@ -44,6 +44,11 @@ struct ProtocolDocumentTests {
             }
         }
         #expect(registered == methods.mapValues { $0["socket"]?.stringValue ?? "" })
+        var catalog: [String: String] = [:]
+        for name in MethodCatalog.common { catalog[name] = "both" }
+        for name in MethodCatalog.resolveOnly { catalog[name] = "resolve" }
+        for name in MethodCatalog.adminOnly { catalog[name] = "admin" }
+        #expect(registered == catalog, "MethodCatalog (credsctl's routing) and MethodRegistry disagree")
         let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
         for (name, entry) in methods.sorted(by: { $0.key < $1.key }) {
             let registry = registries.first { $0.entry(for: name) != nil }!

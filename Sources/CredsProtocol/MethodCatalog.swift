@@ -1,0 +1,21 @@
+/// Every method credsd answers, by socket: the one list the daemon's `MethodRegistry` binds (a test checks they
+/// agree, and that `proto/schema/methods.json` agrees with both) and `credsctl` routes by.
+public enum MethodCatalog {
+    /// Methods of both sockets.
+    public static let common = ["health", "providers.list"]
+
+    /// Methods of the resolve socket only.
+    public static let resolveOnly = ["resolve", "events.verify"]
+
+    /// Methods of the admin socket only.
+    public static let adminOnly = [
+        "connections.upsert", "connections.revoke", "connections.delete", "connections.get", "connections.list",
+        "policy.set", "policy.get", "members.set", "members.list", "grants.issue", "grants.revoke", "keys.rotate",
+        "keys.status", "oauth.begin", "oauth.complete", "explain", "audit.list", "audit.verify", "stats",
+    ]
+
+    /// Whether `method` is answered on the resolve socket only.
+    public static func isResolveOnly(_ method: String) -> Bool {
+        resolveOnly.contains(method)
+    }
+}

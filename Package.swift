@@ -88,6 +88,7 @@ let package = Package(
         .target(
             name: "CredsServer",
             dependencies: [
+                "CCredsSystem",
                 "CredsCore",
                 "CredsProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),

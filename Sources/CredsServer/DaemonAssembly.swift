@@ -20,7 +20,8 @@ public struct DaemonAssembly: Sendable {
         config: DaemonConfig,
         credentialsDirectory: String?,
         logger: Logger,
-        metrics: MetricsListener? = nil
+        metrics: MetricsListener? = nil,
+        process: CredsDaemon.Process = .own
     ) throws {
         let loader = SecretsLoader(config: config, credentialsDirectory: credentialsDirectory)
         let keyRing = try loader.loadKeyRing()
@@ -37,7 +38,7 @@ public struct DaemonAssembly: Sendable {
             database: database, keyRing: keyRing, builtinKeys: builtinKeys, resolveConfig: config.resolve,
             oauth: oauth, secretFileWarnings: fileWarnings.map(\.description), logger: logger
         )
-        daemon = CredsDaemon(config: config, engine: engine, logger: logger, metrics: metrics)
+        daemon = CredsDaemon(config: config, engine: engine, logger: logger, metrics: metrics, process: process)
         reloader = ConfigReloader(
             engine: engine, daemon: daemon, logger: logger, credentialsDirectory: credentialsDirectory,
             initial: config)

@@ -101,6 +101,19 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The daemon inside a test process (`InProcessDaemon`), as `credsd serve` assembles it.
+        .target(
+            name: "CredsTesting",
+            dependencies: [
+                "CredsCore",
+                "CredsServer",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "CredsClient",
             dependencies: ["CredsProtocol"],
@@ -176,6 +189,7 @@ let package = Package(
                 "CredsCrypto",
                 "CredsStore",
                 "CredsOAuth",
+                "CredsTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -88,6 +88,7 @@ let package = Package(
         .target(
             name: "CredsServer",
             dependencies: [
+                "CCredsSystem",
                 "CredsCore",
                 "CredsProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -97,6 +98,19 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
+        // The daemon inside a test process (`InProcessDaemon`), as `credsd serve` assembles it.
+        .target(
+            name: "CredsTesting",
+            dependencies: [
+                "CredsCore",
+                "CredsServer",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
@@ -175,6 +189,7 @@ let package = Package(
                 "CredsCrypto",
                 "CredsStore",
                 "CredsOAuth",
+                "CredsTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -20,6 +20,9 @@ struct SocketListener: Sendable {
     /// A socket handed over by systemd, used as it is; nil to create the socket file here.
     let activatedFD: Int32?
 
+    /// Whether the socket file's mode is set through a thread's own umask rather than the process's.
+    let privateUmask: Bool
+
     /// Whether credsd created the socket file (and so removes it at shutdown).
     var ownsSocketFile: Bool { activatedFD == nil }
 
@@ -44,7 +47,7 @@ struct SocketListener: Sendable {
                 )
             }
         } else {
-            fd = try UnixSocketBinder.bind(path: path, mode: mode, backlog: configured)
+            fd = try UnixSocketBinder.bind(path: path, mode: mode, backlog: configured, privateUmask: privateUmask)
         }
         let listener = self
         let channel = try await ServerBootstrap(group: group)

@@ -18,6 +18,14 @@ public struct SystemdNotifier: Sendable {
         }
     }
 
+    /// A notifier that sends nothing, for a daemon that does not own its process.
+    static let off = SystemdNotifier(path: nil, watchdogInterval: nil)
+
+    private init(path: String?, watchdogInterval: Duration?) {
+        self.path = path
+        self.watchdogInterval = watchdogInterval
+    }
+
     /// Whether systemd is listening.
     public var isActive: Bool { path != nil }
 

@@ -1,6 +1,5 @@
 import ArgumentParser
 import CCredsSystem
-import CredsCore
 import CredsServer
 import Foundation
 import Glibc
@@ -48,31 +47,17 @@ struct ServeCommand: AsyncParsableCommand {
             "core dumps disabled", metadata: ["process.dumpable": "\(credsd_is_dumpable())", "rlimit.core": "0"])
         logger.info("crash reports keep the stack only", metadata: ["swift.backtrace": "\(CrashReports.safeSetting)"])
         let effective = try options.effectiveConfig()
-        let loader = SecretsLoader(
-            config: effective,
-            credentialsDirectory: ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"]
-        )
-        let keyRing = try startup { try loader.loadKeyRing() }
-        let builtinKeys = try startup { try loader.loadBuiltinKeys() }
-        let oauth = try startup { try loader.loadOAuth() }
-        let fileWarnings = loader.secretFileWarnings()
-        logger.warnAbout(fileWarnings)
-        if keyRing.active == nil {
-            logger.warning("no master key configured: health is degraded and writes of credentials are refused")
+        let assembly = try startup {
+            try DaemonAssembly(
+                config: effective,
+                credentialsDirectory: ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"],
+                logger: logger,
+                metrics: MetricsListener(registry: registry)
+            )
         }
-        try startup { try DataDirectory.prepare(effective.dataDir) }
-        let database = try startup {
-            try CredsDatabase(directory: effective.dataDir, auditMaxEntries: UInt64(effective.audit.maxEntries))
-        }
-        let engine = CredsEngine(
-            database: database, keyRing: keyRing, builtinKeys: builtinKeys, resolveConfig: effective.resolve,
-            oauth: oauth, secretFileWarnings: fileWarnings.map(\.description), logger: logger
-        )
-        let daemon = CredsDaemon(
-            config: effective, engine: engine, logger: logger, metrics: MetricsListener(registry: registry))
-        let reload = ReloadService(options: options, engine: engine, daemon: daemon, logger: logger, initial: effective)
+        let reload = ReloadService(options: options, reloader: assembly.reloader)
         let group = ServiceGroup(
-            services: [daemon, reload],
+            services: [assembly.daemon, reload],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )

@@ -78,6 +78,7 @@ struct AllowlistReloadTests {
         let removed = 40_103
         let kept = 40_104
         let daemon = try DaemonFixture(
+            mode: .process,
             // A long idle timeout, so that only the reload can close these connections.
             configExtra: "[limits]\nidleTimeoutSeconds = 3600\n",
             socketsExtra: """

@@ -31,7 +31,7 @@ struct CrashDurabilityTests {
     @Test("no acknowledged write is lost across kill -9, and the store always reopens")
     func crashLoop() throws {
         let iterations = Int(ProcessInfo.processInfo.environment["CRASH_ITERATIONS"] ?? "") ?? 10
-        let daemon = try DaemonFixture(configExtra: "[resolve]\nrequireGrant = false\n")
+        let daemon = try DaemonFixture(mode: .process, configExtra: "[resolve]\nrequireGrant = false\n")
         try daemon.addWriter()
         let expected = Mutex<[String: Expected]>([:])
         let touched = Mutex<Set<String>>([])

@@ -41,7 +41,7 @@ struct CrashReportTests {
     func daemonReportIsClean(operatorSetting: String?) throws {
         var environment: [String: String] = [:]
         if let operatorSetting { environment["SWIFT_BACKTRACE"] = operatorSetting }
-        let daemon = try DaemonFixture(environment: environment)
+        let daemon = try DaemonFixture(mode: .process, environment: environment)
         defer { daemon.kill9() }
         #expect(daemon.waitForLog("crash reports keep the stack only"))
         let process = try #require(daemon.process)
@@ -63,7 +63,7 @@ struct CrashReportTests {
         let value = line.dropFirst("Environment=SWIFT_BACKTRACE=".count)
         // A daemon started with exactly the unit's value does not re-execute (the loop guard would stop a second
         // pass), and its log names that same value.
-        let daemon = try DaemonFixture(environment: ["SWIFT_BACKTRACE": String(value)])
+        let daemon = try DaemonFixture(mode: .process, environment: ["SWIFT_BACKTRACE": String(value)])
         defer { daemon.stop() }
         #expect(daemon.waitForLog("swift.backtrace=\(value)"))
         #expect(value.contains("registers=none"))

@@ -12,7 +12,7 @@ struct DaemonProcessTests {
 
     @Test("sockets get their modes, the data directory is 0700 and store files 0600")
     func fileModes() throws {
-        let daemon = try DaemonFixture()
+        let daemon = try DaemonFixture(mode: .process)
         #expect(mode(daemon.resolveSocket) == 0o660)
         #expect(mode(daemon.adminSocket) == 0o600)
         #expect(mode(daemon.dataDir) == 0o700)
@@ -22,7 +22,7 @@ struct DaemonProcessTests {
 
     @Test("configured socket modes are applied")
     func configuredModes() throws {
-        let daemon = try DaemonFixture()
+        let daemon = try DaemonFixture(mode: .process)
         daemon.stop()
         let toml = try String(contentsOfFile: daemon.configPath, encoding: .utf8)
             .replacingOccurrences(of: "[sockets]\n", with: "[sockets]\nresolveMode = \"0666\"\nadminMode = \"0640\"\n")
@@ -34,7 +34,7 @@ struct DaemonProcessTests {
 
     @Test("SIGTERM exits 0 and removes the socket files; a stale socket file is replaced at start")
     func stopAndStaleSocket() throws {
-        let daemon = try DaemonFixture()
+        let daemon = try DaemonFixture(mode: .process)
         #expect(daemon.stop() == 0)
         #expect(!FileManager.default.fileExists(atPath: daemon.adminSocket))
         #expect(daemon.daemonLog.contains("credsd listening"))
@@ -63,7 +63,7 @@ struct DaemonProcessTests {
 
     @Test("a second daemon on live sockets, or a non-socket file at the path, stops startup")
     func refusesBadSocketPaths() throws {
-        let daemon = try DaemonFixture()
+        let daemon = try DaemonFixture(mode: .process)
         let second = try ProcessResult.run(
             Binaries.credsd, ["serve", "--config", daemon.configPath, "--data-dir", daemon.directory.file("data2")])
         #expect(second.status != 0)

@@ -22,6 +22,7 @@ struct LeakTests {
     @Test("keys, tokens, grants, master keys and webhook secrets never reach logs, audit, errors or the store in clear")
     func sweep() throws {
         let daemon = try DaemonFixture(
+            mode: .process,
             builtin: ["fal": "platform-fal-9f8e7d6c5b4a", "gemini": "AIzaPlatformGeminiSecret00000000000000"],
             logLevel: "trace")
         try daemon.addWriter()
@@ -140,6 +141,7 @@ struct LeakTests {
             $0.expiresIn = 60
         }
         let daemon = try DaemonFixture(
+            mode: .process,
             configExtra: "[resolve]\nrequireGrant = false\n\n" + provider.configSections(), logLevel: "trace"
         )
         try daemon.addWriter()
@@ -196,7 +198,7 @@ struct LeakTests {
 
     @Test("the daemon process is not dumpable and may not write a core file")
     func noCoreDumps() throws {
-        let daemon = try DaemonFixture()
+        let daemon = try DaemonFixture(mode: .process)
         let pid = try #require(daemon.pid)
         let limits = try String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8)
         let coreLine = try #require(limits.split(separator: "\n").first { $0.hasPrefix("Max core file size") })

@@ -47,7 +47,7 @@ struct BackPressureTests {
 
     @Test("a client that sends without reading its answers is throttled, then closed; others are served")
     func nonReadingClient() throws {
-        let daemon = try DaemonFixture(configExtra: "[limits]\nidleTimeoutSeconds = 2\n")
+        let daemon = try DaemonFixture(mode: .process, configExtra: "[limits]\nidleTimeoutSeconds = 2\n")
         let pid = try #require(daemon.pid)
         let before = rssKilobytes(pid)
         let greedy = try CredsClient(socketPath: daemon.adminSocket, timeoutSeconds: 1)

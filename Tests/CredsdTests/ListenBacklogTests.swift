@@ -62,7 +62,7 @@ struct ListenBacklogTests {
 
     @Test("listenBacklog = 300: a stopped daemon's sockets queue 300 connections each, all served after SIGCONT")
     func configuredBacklogHolds() throws {
-        let daemon = try DaemonFixture(configExtra: "[limits]\nlistenBacklog = 300\n")
+        let daemon = try DaemonFixture(mode: .process, configExtra: "[limits]\nlistenBacklog = 300\n")
         #expect(daemon.waitForLog("listen.backlog=resolve=300,admin=300"))
         Thread.sleep(forTimeInterval: 0.3)  // the fixture's readiness probes are accepted and closed
         let pid = try #require(daemon.pid)
@@ -140,6 +140,7 @@ struct ListenBacklogTests {
         let resolve = directory.file("activated-resolve.sock")
         let admin = directory.file("activated-admin.sock")
         let daemon = try DaemonFixture(
+            mode: .process,
             configExtra: "[limits]\nlistenBacklog = 300\nmaxConnections = 10000\n",
             launcher: ["/usr/bin/systemd-socket-activate", "-l", resolve, "-l", admin, "--fdname=resolve:admin"],
             activatedSockets: (resolve, admin)

@@ -23,7 +23,7 @@ struct LoadGeneratorSmokeTests {
         "loadgen drives a few hundred resolves with a grant and every answer carries the credential",
         .enabled(if: hasCompiler))
     func smoke() throws {
-        let daemon = try DaemonFixture()
+        let daemon = try DaemonFixture(mode: .process)
         let tools = TemporaryDirectory()
         let loadgen = try compile("loadgen", into: tools)
         let baseline = try compile("baseline", into: tools)

@@ -58,7 +58,7 @@ struct MetricsListenerBoundsTests {
     @Test("connections past the limit are closed at once; the sockets keep working and a freed place is reused")
     func connectionLimit() throws {
         let port = HTTPGet.freePort()
-        let daemon = try DaemonFixture(configExtra: "[metrics]\nlisten = \"127.0.0.1:\(port)\"\n")
+        let daemon = try DaemonFixture(mode: .process, configExtra: "[metrics]\nlisten = \"127.0.0.1:\(port)\"\n")
         #expect(daemon.waitForLog("credsd listening"))  // logged once the metrics listener is bound too
         var held: [MetricsConnection] = []
         for _ in 0..<Self.limit {
@@ -86,6 +86,7 @@ struct MetricsListenerBoundsTests {
     func idleTimeout() throws {
         let port = HTTPGet.freePort()
         let daemon = try DaemonFixture(
+            mode: .process,
             configExtra: "[limits]\nidleTimeoutSeconds = 1\n\n[metrics]\nlisten = \"127.0.0.1:\(port)\"\n"
         )
         #expect(daemon.waitForLog("credsd listening"))  // logged once the metrics listener is bound too

@@ -20,6 +20,7 @@ struct MetricsTests {
     func statsAndMetrics() throws {
         let port = HTTPGet.freePort()
         let daemon = try DaemonFixture(
+            mode: .process,
             configExtra: "[resolve]\nrequireGrant = false\n\n[metrics]\nlisten = \"127.0.0.1:\(port)\"\n",
             builtin: ["fal": "platform-fal-key"]
         )
@@ -64,7 +65,7 @@ struct MetricsTests {
 
     @Test("the metrics listener is off unless configured")
     func offByDefault() throws {
-        let daemon = try DaemonFixture()
+        let daemon = try DaemonFixture(mode: .process)
         #expect(daemon.waitForLog("metrics.listen=off"))
     }
 }

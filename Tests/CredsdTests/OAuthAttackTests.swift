@@ -10,9 +10,10 @@ import Testing
 struct OAuthAttackTests {
     static let redirect = "https://app.example/oauth/callback"
 
-    private func setUp() throws -> (DaemonFixture, FakeOAuthProvider) {
+    private func setUp(mode: DaemonFixture.Mode = .inProcess) throws -> (DaemonFixture, FakeOAuthProvider) {
         let provider = try FakeOAuthProvider()
-        let daemon = try DaemonFixture(configExtra: "[resolve]\nrequireGrant = false\n\n" + provider.configSections())
+        let daemon = try DaemonFixture(
+            mode: mode, configExtra: "[resolve]\nrequireGrant = false\n\n" + provider.configSections())
         daemon.remember(FakeOAuthProvider.clientSecret)
         daemon.remember(FakeOAuthProvider.githubClientSecret)
         try daemon.addWriter()
@@ -199,7 +200,8 @@ struct OAuthAttackTests {
 
     @Test("a token endpoint answering an absurd expires_in is a failed refresh, not a crash")
     func hostileExpiresIn() throws {
-        let (daemon, provider) = try setUp()
+        // A process: the point is that the daemon does not crash.
+        let (daemon, provider) = try setUp(mode: .process)
         try importGoogle(daemon, provider, refreshToken: "1//imported-refresh", expiresIn: -10)
         provider.configure { $0.expiresIn = Int.max }
         #expect(

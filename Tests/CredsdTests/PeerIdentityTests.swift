@@ -24,6 +24,7 @@ struct PeerIdentityTests {
 
     private func openDaemon(socketsExtra: String) throws -> DaemonFixture {
         let daemon = try DaemonFixture(
+            mode: .process,
             configExtra: "[resolve]\nrequireGrant = false\n",
             socketsExtra: "resolveMode = \"0666\"\nadminMode = \"0666\"\n" + socketsExtra,
             builtin: ["fal": "platform-fal"]

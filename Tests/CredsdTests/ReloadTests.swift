@@ -7,7 +7,7 @@ import Testing
 struct ReloadTests {
     @Test("SIGHUP takes new key files and built-in keys, logs what changed; an invalid config is refused")
     func reload() throws {
-        let daemon = try DaemonFixture(configExtra: "[resolve]\nrequireGrant = false\n")
+        let daemon = try DaemonFixture(mode: .process, configExtra: "[resolve]\nrequireGrant = false\n")
         try daemon.addWriter()
         try daemon.upsert(provider: "fal", payload: ["apiKey": "fal-before-reload"])
         let oldKey = daemon.keyFiles[0]

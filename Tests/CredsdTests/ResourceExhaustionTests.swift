@@ -79,6 +79,7 @@ struct ResourceExhaustionTests {
     func descriptorLimit() throws {
         let limit = 64
         let daemon = try DaemonFixture(
+            mode: .process,
             configExtra: Self.noGrant + "[limits]\nmaxConnections = 4096\n",
             launcher: ["/usr/bin/prlimit", "--nofile=\(limit):\(limit)", "--"]
         )

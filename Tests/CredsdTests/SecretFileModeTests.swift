@@ -22,10 +22,10 @@ struct SecretFileModeTests {
         let provider: FakeOAuthProvider
         let daemon: DaemonFixture
 
-        init() throws {
+        init(mode: DaemonFixture.Mode = .inProcess) throws {
             provider = try FakeOAuthProvider()
             daemon = try DaemonFixture(
-                configExtra: provider.configSections(), builtin: ["gemini": "AIzaModeTestPlatformKey0001"])
+                mode: mode, configExtra: provider.configSections(), builtin: ["gemini": "AIzaModeTestPlatformKey0001"])
         }
 
         func path(_ kind: Kind) -> String {
@@ -45,7 +45,8 @@ struct SecretFileModeTests {
 
     @Test("a secret file others may read stops startup and check-config, naming the file", arguments: Kind.allCases)
     func othersReadableStops(kind: Kind) throws {
-        let setup = try Setup()
+        // A process: startup stops with exit status 1 and the message on stderr.
+        let setup = try Setup(mode: .process)
         let daemon = setup.daemon
         #expect(daemon.stop() == 0)
         let path = setup.path(kind)
@@ -104,6 +105,7 @@ struct SecretFileModeTests {
         #expect(check.stderr.contains("warning: secret file \(path) (\(kind.rawValue))"), "\(check.stderr)")
     }
 
+    // What a reload does with file modes; ReloadTests and AllowlistReloadTests send SIGHUP to a process.
     @Test("SIGHUP with a key file others may read is refused and keeps the running keys; at 0600 it applies")
     func reloadRefusesOthersReadable() throws {
         let daemon = try DaemonFixture()
@@ -111,14 +113,14 @@ struct SecretFileModeTests {
         let newKey = daemon.makeKey(named: "second.key")
         #expect(chmod(newKey, 0o604) == 0)
         daemon.setKeys([newKey, daemon.keyFiles[0]])
-        kill(daemon.pid!, SIGHUP)
+        daemon.reload()
         #expect(daemon.waitForLog("configuration reload refused"))
         #expect(daemon.daemonLog.contains("\(newKey): readable or writable by others (mode 0604)"))
         #expect(try daemon.adminCall("health")["activeKeyId"] == .string(oldId))
         #expect(try daemon.adminCall("keys.status")["keys"]?.arrayValue?.count == 1)
 
         #expect(chmod(newKey, 0o600) == 0)
-        kill(daemon.pid!, SIGHUP)
+        daemon.reload()
         #expect(daemon.waitForLog("configuration reloaded"))
         #expect(try daemon.adminCall("health")["activeKeyId"] != .string(oldId))
         for secret in daemon.secrets { #expect(!daemon.daemonLog.contains(secret)) }
@@ -130,13 +132,13 @@ struct SecretFileModeTests {
         let key = daemon.keyFiles[0]
         #expect(try daemon.adminCall("health")["problems"]?.arrayValue?.isEmpty ?? true)
         #expect(chmod(key, 0o640) == 0)
-        kill(daemon.pid!, SIGHUP)
+        daemon.reload()
         #expect(daemon.waitForLog("configuration reloaded"))
         let problems = try daemon.adminCall("health")["problems"]?.arrayValue ?? []
         #expect(problems.contains { $0.stringValue?.contains(key) == true }, "\(problems)")
         #expect(chmod(key, 0o600) == 0)
         let reloads = daemon.daemonLog.components(separatedBy: "configuration reloaded").count
-        kill(daemon.pid!, SIGHUP)
+        daemon.reload()
         for _ in 0..<500 where daemon.daemonLog.components(separatedBy: "configuration reloaded").count == reloads {
             usleep(10_000)
         }

@@ -45,7 +45,7 @@ struct SecurityTests {
 
     @Test("rotation survives kill -9, completes when run again, and the old key can then be dropped")
     func rotationWithCrash() throws {
-        let daemon = try DaemonFixture(configExtra: "[resolve]\nrequireGrant = false\n")
+        let daemon = try DaemonFixture(mode: .process, configExtra: "[resolve]\nrequireGrant = false\n")
         try daemon.addWriter()
         let count = 3000
         let admin = try daemon.admin()
@@ -209,7 +209,7 @@ struct SecurityTests {
 
     @Test("every answered resolve is in the audit after a graceful stop, however far the writer was behind")
     func auditDrainsOnStop() throws {
-        let daemon = try DaemonFixture(configExtra: "[resolve]\nrequireGrant = false\n")
+        let daemon = try DaemonFixture(mode: .process, configExtra: "[resolve]\nrequireGrant = false\n")
         try daemon.addWriter()
         try daemon.upsert(provider: "fal", payload: ["apiKey": "fal-audit-drain"])
         let before = try #require(daemon.adminCall("audit.verify")["checked"]?.intValue)

@@ -19,7 +19,7 @@ struct SocketFuzzTests {
         print("socket fuzz: seed \(seed), \(frames) frames")
         var random = SplitMix64(seed: seed)
 
-        let daemon = try DaemonFixture(configExtra: "[resolve]\nrequireGrant = false\n")
+        let daemon = try DaemonFixture(mode: .process, configExtra: "[resolve]\nrequireGrant = false\n")
         // The corpus requests act as alice in ws1 (and may well write there); the bystander's key lives in wsB.
         try daemon.addWriter()
         try daemon.addWriter(workspace: "wsB")

@@ -79,6 +79,7 @@ struct SystemdTests {
         let resolve = directory.file("activated-resolve.sock")
         let admin = directory.file("activated-admin.sock")
         let daemon = try DaemonFixture(
+            mode: .process,
             launcher: ["/usr/bin/systemd-socket-activate", "-l", resolve, "-l", admin, "--fdname=resolve:admin"],
             activatedSockets: (resolve, admin)
         )
@@ -96,7 +97,7 @@ struct SystemdTests {
         let directory = TemporaryDirectory()
         let path = directory.file("notify.sock")
         let listener = try DatagramListener(path: path)
-        let daemon = try DaemonFixture(environment: ["NOTIFY_SOCKET": path, "WATCHDOG_USEC": "200000"])
+        let daemon = try DaemonFixture(mode: .process, environment: ["NOTIFY_SOCKET": path, "WATCHDOG_USEC": "200000"])
         let ready = try #require(listener.receive(timeoutMilliseconds: 5000))
         #expect(ready.contains("READY=1"))
         #expect(ready.contains("MAINPID=\(daemon.pid!)"))
@@ -116,7 +117,8 @@ struct SystemdTests {
     @Test("SIGTERM lets an in-flight request finish, refuses new connections and exits 0")
     func gracefulDrain() throws {
         let provider = try FakeOAuthProvider()
-        let daemon = try DaemonFixture(configExtra: "[resolve]\nrequireGrant = false\n\n" + provider.configSections())
+        let daemon = try DaemonFixture(
+            mode: .process, configExtra: "[resolve]\nrequireGrant = false\n\n" + provider.configSections())
         try daemon.addWriter()
         provider.configure { $0.refreshTokens.insert("1//drain") }
         try daemon.adminCall(

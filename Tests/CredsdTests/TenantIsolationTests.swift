@@ -10,7 +10,7 @@ import Testing
 struct TenantIsolationTests {
     @Test("a svix-timestamp of -2^63 or 2^63-1 is timestamp_out_of_tolerance, and the daemon keeps serving")
     func extremeWebhookTimestamps() throws {
-        let daemon = try DaemonFixture()
+        let daemon = try DaemonFixture(mode: .process)
         try daemon.addWriter()
         try daemon.upsert(
             provider: "resend",

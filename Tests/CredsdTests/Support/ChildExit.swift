@@ -24,6 +24,9 @@ enum ChildExit {
             }
             usleep(5_000)
         }
+        // Gone (ESRCH): only Foundation reaps it besides us, and it clears isRunning on its own thread, a moment later.
+        // Returning at once can give -1 for a command that exited normally.
+        for _ in 0..<1_000 where process.isRunning { usleep(5_000) }
         return process.isRunning ? -1 : process.terminationStatus
     }
 

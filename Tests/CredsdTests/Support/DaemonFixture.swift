@@ -1,17 +1,32 @@
 import CredsClient
+import CredsCore
 import CredsCrypto
 import CredsProtocol
+import CredsTesting
 import Foundation
+import Logging
 import Testing
 
-/// A real `credsd serve` process on temporary sockets with a temporary data directory.
+/// A real daemon on temporary sockets with a temporary data directory: in this process by default
+/// (`InProcessDaemon`, as `credsd serve` assembles it), or a `credsd serve` process.
 final class DaemonFixture: @unchecked Sendable {
+    /// Where the daemon runs.
+    enum Mode {
+        /// In the test process: for what the daemon answers, stores, logs and audits.
+        case inProcess
+        /// A `credsd serve` process: for signals, crashes, systemd, the process's memory, descriptors, limits and
+        /// CPU, its metrics, and anything else only a process has.
+        case process
+    }
+
+    let mode: Mode
     let directory: TemporaryDirectory
     let resolveSocket: String
     let adminSocket: String
     let dataDir: String
     let configPath: String
     private(set) var process: Process?
+    private var inProcess: InProcessDaemon?
     /// Every secret the fixture created, for leak checks.
     private(set) var secrets: [String] = []
 
@@ -22,8 +37,10 @@ final class DaemonFixture: @unchecked Sendable {
     private let configExtra: String
 
     /// Starts a daemon. `withKey: false` starts it without a master key; `socketsExtra` goes under
-    /// `[sockets]`, `configExtra` at the end of the TOML; `dataDirectory` replaces the temporary one.
+    /// `[sockets]`, `configExtra` at the end of the TOML; `dataDirectory` replaces the temporary one. A `launcher`,
+    /// an `environment` or `activatedSockets` need `mode: .process`.
     init(
+        mode: Mode = .inProcess,
         withKey: Bool = true,
         configExtra: String = "",
         socketsExtra: String = "",
@@ -34,6 +51,10 @@ final class DaemonFixture: @unchecked Sendable {
         activatedSockets: (resolve: String, admin: String)? = nil,
         dataDirectory: String? = nil
     ) throws {
+        precondition(
+            mode == .process || (launcher.isEmpty && environment.isEmpty && activatedSockets == nil),
+            "a launcher, an environment or activated sockets need a credsd process (mode: .process)")
+        self.mode = mode
         self.launcher = launcher
         self.environment = environment
         directory = TemporaryDirectory()
@@ -94,8 +115,26 @@ final class DaemonFixture: @unchecked Sendable {
         directory.write("credsd.toml", toml)
     }
 
-    /// Starts (or restarts) the daemon process and waits until both sockets accept.
+    /// Starts (or restarts) the daemon and waits until both sockets accept.
     func start() throws {
+        switch mode {
+        case .inProcess: try startInProcess()
+        case .process: try startProcess()
+        }
+    }
+
+    private func startInProcess() throws {
+        let daemon =
+            inProcess ?? InProcessDaemon(configPath: configPath, logLevel: Logger.Level(rawValue: logLevel) ?? .info)
+        inProcess = daemon
+        do {
+            try daemon.start()
+        } catch {
+            throw FixtureError.didNotStart(log: daemonLog + "Error: \(error)\n")
+        }
+    }
+
+    private func startProcess() throws {
         let process = Process()
         let command = launcher + [Binaries.credsd, "serve", "--config", configPath, "--log-level", logLevel]
         process.executableURL = URL(fileURLWithPath: command[0])
@@ -127,9 +166,14 @@ final class DaemonFixture: @unchecked Sendable {
         throw FixtureError.didNotStart(log: daemonLog)
     }
 
-    /// Stops the daemon with SIGTERM and returns its exit status.
+    /// Stops the daemon as SIGTERM does (a process gets SIGTERM) and returns its exit status: 0 after a clean
+    /// stop; for an in-process daemon, 1 when its run ended with an error.
     @discardableResult
     func stop() -> Int32 {
+        if mode == .inProcess {
+            guard let inProcess, inProcess.isRunning else { return 0 }
+            return (try? inProcess.stop()) == nil ? 1 : 0
+        }
         guard let process, process.isRunning else { return process?.terminationStatus ?? 0 }
         process.terminate()
         let status = ChildExit.wait(process)
@@ -137,15 +181,32 @@ final class DaemonFixture: @unchecked Sendable {
         return status
     }
 
-    /// Kills the daemon with SIGKILL, as a crash would.
+    /// Kills the daemon process with SIGKILL, as a crash would.
     func kill9() {
+        precondition(mode == .process, "kill -9 needs a credsd process (mode: .process)")
         guard let process, process.isRunning else { return }
         kill(process.processIdentifier, SIGKILL)
         _ = ChildExit.wait(process)
         self.process = nil
     }
 
-    var pid: Int32? { process?.processIdentifier }
+    /// The daemon process's id.
+    var pid: Int32? {
+        precondition(mode == .process, "a pid needs a credsd process (mode: .process)")
+        return process?.processIdentifier
+    }
+
+    /// Reads the configuration file again and applies it: SIGHUP to a process, the reload SIGHUP triggers to an
+    /// in-process daemon (which has applied it on return).
+    func reload() {
+        switch mode {
+        case .inProcess: inProcess?.reload()
+        case .process: if let pid { kill(pid, SIGHUP) }
+        }
+    }
+
+    /// The in-process daemon's engine, for white-box checks.
+    var engine: CredsEngine? { inProcess?.engine }
 
     func restart() throws {
         stop()
@@ -154,14 +215,18 @@ final class DaemonFixture: @unchecked Sendable {
 
     deinit {
         if ProcessInfo.processInfo.environment["CREDSD_TEST_DUMP_LOG"] != nil { print(daemonLog) }
+        // Before the temporary directory with its sockets and store goes.
+        try? inProcess?.stop()
         if let process, process.isRunning {
             kill(process.processIdentifier, SIGKILL)
             _ = ChildExit.wait(process)
         }
     }
 
+    /// What the daemon logged (a process: everything on its stdout and stderr), across restarts.
     var daemonLog: String {
-        (try? String(contentsOfFile: directory.file("daemon.log"), encoding: .utf8)) ?? ""
+        if mode == .inProcess { return inProcess?.log.contents ?? "" }
+        return (try? String(contentsOfFile: directory.file("daemon.log"), encoding: .utf8)) ?? ""
     }
 
     /// Whether `text` shows up in the daemon's log within about four seconds (log lines may trail an answer).

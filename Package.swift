@@ -106,9 +106,11 @@ let package = Package(
             name: "CredsTesting",
             dependencies: [
                 "CredsCore",
+                "CredsProtocol",
                 "CredsServer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -104,16 +104,12 @@ struct SocketListener: Sendable {
             var logger = self.logger
             logger[metadataKey: "conn.peer.uid"] = "\(peer?.uid ?? UInt32.max)"
             logger[metadataKey: "conn.peer.pid"] = "\(peer?.pid ?? -1)"
-            let handler = RPCHandler(
-                methods: self.methods, socket: self.kind, maxFrameBytes: settings.maxFrameBytes, peer: peer,
-                inFlight: self.inFlight, logger: logger
-            )
             return channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandlers([
-                    IdleStateHandler(readTimeout: settings.idleTimeout),
-                    ByteToMessageHandler(FrameDecoder(maxFrameBytes: settings.maxFrameBytes)),
-                    handler,
-                ])
+                let pipeline = channel.pipeline.syncOperations
+                try pipeline.addHandler(IdleStateHandler(readTimeout: settings.idleTimeout))
+                try RPCPipeline.add(
+                    to: pipeline, methods: self.methods, maxFrameBytes: settings.maxFrameBytes, peer: peer,
+                    inFlight: self.inFlight, logger: logger)
             }
         }
     }

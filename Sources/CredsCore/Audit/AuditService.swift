@@ -3,12 +3,11 @@ import CredsStore
 import NIOCore
 import Synchronization
 
-/// The audit trail (SPEC section 7): entries of calls that do not wait for their commit go through a bounded
-/// queue to batched writer jobs; refusals are paced per peer uid; `audit.list` and `audit.verify` read it back.
+/// The audit trail (SPEC section 7): entries of calls that do not wait for their commit go to the writer in
+/// batches (`AuditWriter`); refusals are paced per peer uid; `audit.list` and `audit.verify` read it back.
 /// Admin writes append their own entry in their commit (`EngineCore.write(context:)`).
 final class AuditService: Sendable {
     let core: EngineCore
-    let queue = AuditQueue()
     let throttle = RefusalThrottle()
 
     init(core: EngineCore) {
@@ -28,7 +27,9 @@ final class AuditService: Sendable {
         if draft.isRefusal {
             let second = Timestamp.now().seconds
             let admission = throttle.admit(peerUid: draft.peerUid, socket: draft.socket, second: second)
-            for summary in admission.summaries { _ = enqueueAudit(Self.summaryDraft(summary), on: context.eventLoop) }
+            for summary in admission.summaries {
+                _ = core.auditWriter.enqueue(Self.summaryDraft(summary), on: context.eventLoop)
+            }
             if let closeAt = admission.closeAt {
                 let peerUid = draft.peerUid
                 let eventLoop = context.eventLoop
@@ -36,13 +37,13 @@ final class AuditService: Sendable {
                 let wait = TimeAmount.microseconds(max(0, windowEnd.microseconds - Timestamp.now().microseconds))
                 eventLoop.scheduleTask(in: wait) {
                     if let summary = self.throttle.close(peerUid: peerUid, second: closeAt) {
-                        _ = self.enqueueAudit(Self.summaryDraft(summary), on: eventLoop)
+                        _ = self.core.auditWriter.enqueue(Self.summaryDraft(summary), on: eventLoop)
                     }
                 }
             }
             guard admission.record else { return nil }
         }
-        return enqueueAudit(draft, on: context.eventLoop)
+        return core.auditWriter.enqueue(draft, on: context.eventLoop)
     }
 
     /// The one entry that stands for a second's refusals the throttle left out: method `*`, outcome
@@ -53,47 +54,12 @@ final class AuditService: Sendable {
             suppressed: summary.suppressed)
     }
 
-    /// Appends the `suppressed: N` entries of refusal windows still open. Called at shutdown, before the last
-    /// audit drain: the timers that write them at the end of each second no longer run then.
+    /// Appends the `suppressed: N` entries of refusal windows still open, and queues the writer job for every
+    /// entry still gathering. Called at shutdown, before the writer stops: the timers that would do both no
+    /// longer run then.
     func flushRefusalSummaries() {
-        for summary in throttle.closeAll() { _ = enqueueAudit(Self.summaryDraft(summary), on: nil) }
-    }
-
-    /// Queues an entry for the next audit flush; nil, or a future the answer waits for when the backlog is full.
-    private func enqueueAudit(_ draft: AuditDraft, on eventLoop: (any EventLoop)?) -> EventLoopFuture<Void>? {
-        let admission = queue.enqueue(draft, on: eventLoop)
-        if admission.scheduleFlush { scheduleAuditFlush() }
-        return admission.wait
-    }
-
-    /// One writer job appending the next queued entries; it schedules the next one while entries remain
-    /// (as a follow-up, so a backlog still drains completely when the daemon stops).
-    private func scheduleAuditFlush(followUp: Bool = false) {
-        let auditLog = core.database.auditLog
-        let queue = self.queue
-        let logger = core.logger
-        // Drained once: if the writer re-runs the job (after growing a full map), the same entries go in.
-        let taken = Mutex<(drafts: [AuditDraft], more: Bool)?>(nil)
-        core.database.writer.submit(
-            followUp: followUp,
-            { txn in
-                let drafts = taken.withLock { taken in
-                    if taken == nil { taken = queue.drain() }
-                    return taken?.drafts ?? []
-                }
-                try auditLog.append(txn, drafts)
-            }
-        ) { result in
-            let drained = taken.withLock { $0 }
-            if case .failure(let error) = result {
-                logger.error(
-                    "audit append failed; entries lost",
-                    metadata: ["store.error": "\(error)", "audit.lost": "\(drained?.drafts.count ?? 0)"]
-                )
-            }
-            queue.takeWaiters().forEach { $0.succeed() }
-            if drained?.more == true { self.scheduleAuditFlush(followUp: true) }
-        }
+        for summary in throttle.closeAll() { _ = core.auditWriter.enqueue(Self.summaryDraft(summary), on: nil) }
+        core.auditWriter.flushGathered()
     }
 
     /// `audit.list`: entries after sequence number `since`, oldest first.

@@ -14,6 +14,8 @@ final class EngineCore: Sendable {
     let resolveConfig: ResolveConfig
     let logger: Logger
     let statistics: DaemonStats
+    /// Audit entries nobody waits for, on their way to the writer.
+    let auditWriter: AuditWriter
     let startedAt = Timestamp.now()
     /// The key ring and built-in keys: replaced as a whole when the configuration is reloaded.
     private let secretsLock: Mutex<EngineSecrets>
@@ -32,6 +34,7 @@ final class EngineCore: Sendable {
         self.secretsLock = Mutex(secrets)
         self.statistics = statistics
         self.logger = logger
+        self.auditWriter = AuditWriter(database: database, logger: logger)
     }
 
     /// The key ring and built-in keys as one snapshot: a request takes it once, so a reload meanwhile cannot give
@@ -75,6 +78,8 @@ final class EngineCore: Sendable {
         _ body: @escaping @Sendable (borrowing Transaction) throws -> MethodAnswer
     ) -> EventLoopFuture<MethodAnswer> {
         let auditLog = database.auditLog
+        // Entries of calls answered before this one commit before it: the trail keeps the order of answers.
+        auditWriter.flushGathered()
         return write(on: context.eventLoop) { txn in
             let answer = try body(txn)
             try auditLog.append(txn, [AuditDraft(context, facts: answer.facts)])

@@ -24,6 +24,7 @@ struct KeyService: Sendable {
         let rotated = rotateBatch(after: nil, activeKeyId: active.id, totals: RotationTotals(), context: context)
             .flatMap { totals in
                 let auditLog = core.database.auditLog
+                core.auditWriter.flushGathered()
                 return core.write(on: context.eventLoop) { txn in
                     let result: JSONValue = [
                         "activeKeyId": .string(active.id), "rotated": .int(totals.rotated),

@@ -1,0 +1,79 @@
+import CredsProtocol
+import CredsStore
+import Logging
+import NIOCore
+import Synchronization
+
+/// Carries audit entries that nobody waits for (resolves, failed admin calls, refusals) to the store's writer in
+/// batches: the bounded `AuditQueue`, and when to hand the writer a job.
+///
+/// Resolve-socket entries gather for `gatherTime` before their job is queued: nobody waits for those commits,
+/// and each commit costs two `fdatasync`s whatever it holds. Every other entry, and every admin write
+/// (`EngineCore.write(context:)` calls `flushGathered` before queueing its own job), sends what has gathered at
+/// once, so the trail keeps the order in which a client's calls were answered.
+final class AuditWriter: Sendable {
+    /// At 64 connections, gathering for 2 ms took a commit from 53-84 resolve entries to 374-472, and the daemon's
+    /// CPU per resolve from 17.6-22.1 µs to 14.5-19.9 µs (three back-to-back pairs, `make bench`'s load).
+    static let gatherTime = TimeAmount.milliseconds(2)
+
+    private let database: CredsDatabase
+    private let logger: Logger
+    let queue = AuditQueue()
+    /// A gathering timer is pending: the job for the queued entries is not queued yet.
+    private let gathering = Atomic<Bool>(false)
+
+    init(database: CredsDatabase, logger: Logger) {
+        self.database = database
+        self.logger = logger
+    }
+
+    /// Queues an entry; nil, or a future the answer waits for when the backlog is full. With no `eventLoop`
+    /// (credsd's own entries at shutdown), nobody waits.
+    func enqueue(_ draft: AuditDraft, on eventLoop: (any EventLoop)?) -> EventLoopFuture<Void>? {
+        let admission = queue.enqueue(draft, on: eventLoop)
+        if let eventLoop, admission.wait == nil, draft.socket == .resolve {
+            if admission.scheduleFlush {
+                gathering.store(true, ordering: .releasing)
+                eventLoop.scheduleTask(in: Self.gatherTime) { self.flushGathered() }
+            }
+        } else if admission.scheduleFlush || gathering.exchange(false, ordering: .acquiringAndReleasing) {
+            scheduleFlush()
+        }
+        return admission.wait
+    }
+
+    /// Queues the writer job for entries still gathering, if any.
+    func flushGathered() {
+        if gathering.exchange(false, ordering: .acquiringAndReleasing) { scheduleFlush() }
+    }
+
+    /// One writer job appending the next queued entries; it schedules the next one while entries remain
+    /// (as a follow-up, so a backlog still drains completely when the daemon stops).
+    private func scheduleFlush(followUp: Bool = false) {
+        let auditLog = database.auditLog
+        let queue = self.queue
+        let logger = self.logger
+        // Drained once: if the writer re-runs the job (after growing a full map), the same entries go in.
+        let taken = Mutex<(drafts: [AuditDraft], more: Bool)?>(nil)
+        database.writer.submit(
+            followUp: followUp,
+            { txn in
+                let drafts = taken.withLock { taken in
+                    if taken == nil { taken = queue.drain() }
+                    return taken?.drafts ?? []
+                }
+                try auditLog.append(txn, drafts)
+            }
+        ) { result in
+            let drained = taken.withLock { $0 }
+            if case .failure(let error) = result, drained?.drafts.isEmpty == false {
+                logger.error(
+                    "audit append failed; entries lost",
+                    metadata: ["store.error": "\(error)", "audit.lost": "\(drained?.drafts.count ?? 0)"]
+                )
+            }
+            queue.takeWaiters().forEach { $0.succeed() }
+            if drained?.more == true { self.scheduleFlush(followUp: true) }
+        }
+    }
+}

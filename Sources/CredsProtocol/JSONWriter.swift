@@ -45,6 +45,22 @@ public struct JSONWriter {
         text.withUTF8 { utf8 in Self.writeEscaped(utf8, to: &bytes) }
     }
 
+    /// A string written in pieces: `stringStart`, then `stringPiece` as often as needed, then `stringEnd`.
+    public mutating func stringStart() {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// Part of the string being written, escaped as needed.
+    public mutating func stringPiece(_ text: Substring) {
+        var text = text
+        text.withUTF8 { utf8 in Self.writeEscapedContent(utf8, to: &bytes) }
+    }
+
+    public mutating func stringEnd() {
+        bytes.append(UInt8(ascii: "\""))
+    }
+
     public mutating func int(_ number: Int64) {
         separate()
         bytes.append(contentsOf: String(number).utf8)
@@ -98,6 +114,12 @@ public struct JSONWriter {
     /// `"text"` with `"`, `\` and control characters escaped; runs without any are copied in one go.
     static func writeEscaped(_ utf8: UnsafeBufferPointer<UInt8>, to bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "\""))
+        writeEscapedContent(utf8, to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// The text of a string, escaped, without the quotes.
+    static func writeEscapedContent(_ utf8: UnsafeBufferPointer<UInt8>, to bytes: inout [UInt8]) {
         var runStart = 0
         for (offset, byte) in utf8.enumerated() where byte < 0x20 || byte == 0x22 || byte == 0x5C {
             if offset > runStart { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<offset])) }
@@ -116,7 +138,6 @@ public struct JSONWriter {
             }
         }
         if utf8.count > runStart { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...])) }
-        bytes.append(UInt8(ascii: "\""))
     }
 }
 

@@ -39,7 +39,7 @@ extension ResolutionService {
         let all =
             named == nil
             ? try core.database.connections(txn, workspaceId: workspaceId, provider: provider.identifier) : []
-        if let connection = named ?? Self.newest(all.filter { $0.status == .active }) {
+        if let connection = named ?? Self.newestActive(all) {
             return RoutingDecision(
                 provider: provider, workspaceId: workspaceId, policy: policy, source: .byo, connection: connection,
                 fallbackReason: nil)
@@ -62,6 +62,15 @@ extension ResolutionService {
             "workspace has no usable \(provider.displayName) credential",
             data: ["provider": .string(provider.id), "policy": policy.map { .string($0.rawValue) } ?? .null]
         )
+    }
+
+    /// The newest active record, in one pass (no filtered copy: this runs on every resolve).
+    private static func newestActive(_ records: [ConnectionRecord]) -> ConnectionRecord? {
+        var newest: ConnectionRecord?
+        for record in records where record.status == .active {
+            if newest.map({ record.isNewer(than: $0) }) ?? true { newest = record }
+        }
+        return newest
     }
 
     private static func newest(_ records: [ConnectionRecord]) -> ConnectionRecord? {

@@ -32,7 +32,8 @@ struct ResolutionService: Sendable {
         guard decision.provider.mode == .oauthUser, let connection = decision.connection else {
             return .now { () throws(RPCError) in
                 let fields = try credentialFields(decision, secrets: secrets)
-                return MethodAnswer(Self.receipt(decision, fields: fields), facts: facts(decision, params))
+                let receipt = ResolveReceipt(decision: decision, fields: fields, token: nil)
+                return MethodAnswer(receipt, facts: facts(decision, params))
             }
         }
         let requiredScopes = params.requiredScopes
@@ -46,10 +47,11 @@ struct ResolutionService: Sendable {
                     )
                 }
                 let text = token.tokenText
-                let headers = Self.receipt(decision, fields: ["accessToken": text]).headers
                 let receipt = ResolveReceipt(
-                    decision: decision, credential: [("accessToken", text), ("tokenType", token.tokenType)],
-                    headers: headers, token: (token.expiresAt, token.scopes))
+                    decision: decision, fields: ["accessToken": text],
+                    token: ResolveReceipt.Token(
+                        accessToken: text, tokenType: token.tokenType, expiresAt: token.expiresAt, scopes: token.scopes)
+                )
                 return MethodAnswer(receipt, facts: facts(decision, params))
             })
     }
@@ -65,35 +67,6 @@ struct ResolutionService: Sendable {
     static func grants(_ granted: [String], _ required: String) -> Bool {
         granted.contains(required)
             || (required.hasSuffix(":read") && granted.contains(String(required.dropLast(5)) + ":write"))
-    }
-
-    /// The receipt for a decision whose credential fields are known.
-    private static func receipt(_ decision: RoutingDecision, fields: [String: String]) -> ResolveReceipt {
-        let provider = decision.provider
-        var credential: [(name: String, value: String)] = []
-        for field in provider.fields where field.exposed {
-            if let value = fields[field.name] { credential.append((field.name, value)) }
-        }
-        let headers = provider.headers.map { header in (header.name, render(header.template, fields)) }
-        return ResolveReceipt(decision: decision, credential: credential, headers: headers, token: nil)
-    }
-
-    /// A header template with each `{field}` replaced in one pass over the template: substituted text is never
-    /// scanned again, so a stored `apiKey` of `{webhookSecret}` stays that text instead of becoming the secret.
-    /// An unknown `{name}` stays as it is.
-    static func render(_ template: String, _ fields: [String: String]) -> String {
-        var output = ""
-        var rest = Substring(template)
-        while let open = rest.firstIndex(of: "{") {
-            output += rest[..<open]
-            rest = rest[open...]
-            guard let close = rest.firstIndex(of: "}") else { break }
-            let name = String(rest[rest.index(after: open)..<close])
-            if let value = fields[name] { output += value } else { output += rest[open...close] }
-            rest = rest[rest.index(after: close)...]
-        }
-        output += rest
-        return output
     }
 
     /// `explain`: what `resolve` would decide, without the credential or a grant.

@@ -1,34 +1,50 @@
 import CredsProtocol
 
 /// What `resolve` answers: the decision, the credential's exposed fields and the headers to send, written
-/// straight into the answer frame. The credential's text lives only as long as the answer being built.
+/// straight into the answer frame (headers are filled in as they are written). The credential's text lives only
+/// as long as the answer being built.
 struct ResolveReceipt: JSONWritable {
+    /// An OAuth access token, answered as the credential instead of stored fields.
+    struct Token: Sendable {
+        let accessToken: String
+        let tokenType: String
+        let expiresAt: Timestamp?
+        let scopes: [String]
+    }
+
     let decision: RoutingDecision
-    /// Exposed credential fields, in catalog order.
-    let credential: [(name: String, value: String)]
-    let headers: [(name: String, value: String)]
-    /// For OAuth tokens: when the token expires and the scopes it carries.
-    let token: (expiresAt: Timestamp?, scopes: [String])?
+    /// The credential's fields by name: the exposed ones are answered; header templates draw on all of them.
+    let fields: [String: String]
+    let token: Token?
 
     func write(to writer: inout JSONWriter) {
+        let provider = decision.provider
         writer.objectStart()
         writer.key("workspaceId")
         writer.string(decision.workspaceId.text)
         writer.key("provider")
-        writer.string(decision.provider.id)
+        writer.string(provider.id)
         decision.writeSummary(to: &writer)
         writer.key("credential")
         writer.objectStart()
-        for field in credential {
-            writer.key(field.name)
-            writer.string(field.value)
+        if let token {
+            writer.key("accessToken")
+            writer.string(token.accessToken)
+            writer.key("tokenType")
+            writer.string(token.tokenType)
+        } else {
+            for field in provider.fields where field.exposed {
+                guard let value = fields[field.name] else { continue }
+                writer.key(field.name)
+                writer.string(value)
+            }
         }
         writer.objectEnd()
         writer.key("headers")
         writer.objectStart()
-        for header in headers {
+        for header in provider.headers {
             writer.key(header.name)
-            writer.string(header.value)
+            HeaderTemplate.write(header.template, fields: fields, to: &writer)
         }
         writer.objectEnd()
         if let token {

@@ -6,6 +6,22 @@ public struct Transaction: ~Copyable {
 
     /// The value stored under `key`, copied out of the map.
     public func get(_ database: LMDBDatabase, _ key: [UInt8]) throws(LMDBError) -> [UInt8]? {
+        try lookup(database, key).map { Array($0) }
+    }
+
+    /// Calls `body` with the value stored under `key`, in place in the map (valid only during the call and only
+    /// while this transaction is open); nil when there is none. Saves the copy `get` makes.
+    public func withValue<Result>(
+        _ database: LMDBDatabase,
+        _ key: [UInt8],
+        _ body: (UnsafeRawBufferPointer) throws -> Result
+    ) throws -> Result? {
+        guard let stored = try lookup(database, key) else { return nil }
+        return try body(stored)
+    }
+
+    /// The value under `key`, in place in the map.
+    private func lookup(_ database: LMDBDatabase, _ key: [UInt8]) throws(LMDBError) -> UnsafeRawBufferPointer? {
         var keyValue = MDB_val()
         var data = MDB_val()
         let code = key.withUnsafeBytes { keyBytes in
@@ -15,7 +31,7 @@ public struct Transaction: ~Copyable {
         }
         if code == MDB_NOTFOUND { return nil }
         try LMDBError.check(code, "get")
-        return Array(UnsafeRawBufferPointer(start: data.mv_data, count: data.mv_size))
+        return UnsafeRawBufferPointer(start: data.mv_data, count: data.mv_size)
     }
 
     /// Stores `value` under `key`, replacing any value there.

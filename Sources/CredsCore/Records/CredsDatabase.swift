@@ -55,16 +55,18 @@ public final class CredsDatabase: Sendable {
 
     /// The connection stored under `key` (its id's bytes).
     private func connection(_ txn: borrowing Transaction, key: [UInt8]) throws -> ConnectionRecord? {
-        guard let bytes = try txn.get(connections, key) else { return nil }
-        return try connectionCache.record(key: key, bytes: bytes) {
-            try RecordCoding.decode(ConnectionRecord.self, from: $0)
+        try txn.withValue(connections, key) { stored in
+            try connectionCache.record(key: key, stored: stored) {
+                try RecordCoding.decode(ConnectionRecord.self, from: $0)
+            }
         }
     }
 
     /// The grant stored under `digest`.
     func grant(_ txn: borrowing Transaction, digest: [UInt8]) throws -> GrantRecord? {
-        guard let bytes = try txn.get(grants, digest) else { return nil }
-        return try grantCache.record(key: digest, bytes: bytes) { try RecordCoding.decode(GrantRecord.self, from: $0) }
+        try txn.withValue(grants, digest) { stored in
+            try grantCache.record(key: digest, stored: stored) { try RecordCoding.decode(GrantRecord.self, from: $0) }
+        }
     }
 
     /// Every connection of a workspace, optionally of one provider, oldest first.

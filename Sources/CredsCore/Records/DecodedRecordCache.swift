@@ -20,10 +20,12 @@ final class DecodedRecordCache<Record: Sendable>: Sendable {
         self.capacity = capacity
     }
 
-    /// The record for `bytes` stored under `key`: from the cache when the bytes are unchanged, else decoded.
-    func record(key: [UInt8], bytes: [UInt8], decode: ([UInt8]) throws -> Record) rethrows -> Record {
+    /// The record for `stored` (the value under `key`, read in place): from the cache when the bytes are
+    /// unchanged, else copied and decoded.
+    func record(key: [UInt8], stored: UnsafeRawBufferPointer, decode: ([UInt8]) throws -> Record) rethrows -> Record {
         let key = Key(bytes: key)
-        if let cached = entries.withLock({ $0[key] }), cached.bytes == bytes { return cached.record }
+        if let cached = entries.withLock({ $0[key] }), cached.bytes.elementsEqual(stored) { return cached.record }
+        let bytes = Array(stored)
         let record = try decode(bytes)
         entries.withLock { entries in
             if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }

@@ -2,7 +2,8 @@ import Foundation
 
 /// A throwaway PostgreSQL (Debian's `postgresql` package): `initdb` in a temporary directory, Unix socket only
 /// (`listen_addresses = ''`, the socket in that directory), a role `credsd` with a random password in a 0600 file
-/// and a database `credsd`. Stopped and removed on deinit.
+/// and a database `credsd`. Stopped and removed on deinit. With `tls: true` it also listens on 127.0.0.1 (a free
+/// port) for TLS connections only, with a self-signed certificate for `localhost` that no trust store holds.
 ///
 /// PostgreSQL refuses to run as root, so under root the server runs as the `postgres` system user (`runuser`),
 /// in a directory that user owns; otherwise as the current user. Its superuser logs in by peer authentication;
@@ -28,11 +29,23 @@ final class PostgresServer: @unchecked Sendable {
     private let runAs: String?
     private let superuser: String
 
-    /// The `[cluster] postgres` URL of the `credsd` database.
-    var url: String { "postgresql://\(role)@/\(database)?host=\(directory)" }
+    /// The TCP port when started with `tls: true`.
+    let tcpPort: Int?
+
+    /// The port: the socket's name, and the TCP port with `tls: true`.
+    var port: Int { tcpPort ?? 5432 }
+
+    /// The `[cluster] postgres` URL of the `credsd` database, over the socket.
+    var url: String { "postgresql://\(role)@/\(database)?host=\(directory)" + (tcpPort.map { "&port=\($0)" } ?? "") }
+
+    /// The URL over TCP on 127.0.0.1 with `sslmode` (servers started with `tls: true`).
+    func tcpURL(sslmode: String) -> String {
+        "postgresql://\(role)@127.0.0.1:\(tcpPort ?? 0)/\(database)?sslmode=\(sslmode)"
+    }
 
     /// Starts a server; throws with initdb's or pg_ctl's output when it cannot.
-    init() throws {
+    init(tls: Bool = false) throws {
+        tcpPort = tls ? try Self.freePort() : nil
         var template = Array("/tmp/credsd-pg-XXXXXX".utf8CString)
         guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
             throw PostgresServerError(step: "mkdtemp", output: String(cString: strerror(errno)))
@@ -72,7 +85,7 @@ final class PostgresServer: @unchecked Sendable {
         try run(
             Self.binDirectory + "/psql",
             [
-                "-h", directory, "-U", superuser, "-d", name ?? database, "-X", "-q", "-A", "-t", "-v",
+                "-h", directory, "-p", "\(port)", "-U", superuser, "-d", name ?? database, "-X", "-q", "-A", "-t", "-v",
                 "ON_ERROR_STOP=1", "-f", "-",
             ],
             input: sql
@@ -87,13 +100,26 @@ final class PostgresServer: @unchecked Sendable {
             """
             local all \(superuser) peer
             local all all scram-sha-256
+            hostssl all all 127.0.0.1/32 scram-sha-256
 
             """)
+        var listen = "listen_addresses = ''"
+        if let tcpPort {
+            try run(
+                "/usr/bin/openssl",
+                [
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-days", "2",
+                    "-keyout", data + "/server.key", "-out", data + "/server.crt",
+                ])
+            chmod(data + "/server.key", 0o600)
+            listen = "listen_addresses = '127.0.0.1'\nssl = on\nport = \(tcpPort)"
+        } else {
+            listen += "\nport = 5432"
+        }
         let settings = """
 
-            listen_addresses = ''
+            \(listen)
             unix_socket_directories = '\(directory)'
-            port = 5432
             fsync = off
             synchronous_commit = off
             full_page_writes = off
@@ -119,6 +145,23 @@ final class PostgresServer: @unchecked Sendable {
         if runAs != nil, let user = getpwnam("postgres") {
             _ = chown(path, user.pointee.pw_uid, user.pointee.pw_gid)
         }
+    }
+
+    /// A TCP port nothing listens on at the moment (the kernel's pick for port 0).
+    private static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
+                bind(fd, generic, length) == 0 && getsockname(fd, generic, &length) == 0
+            }
+        }
+        guard bound else { throw PostgresServerError(step: "bind", output: String(cString: strerror(errno))) }
+        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     private func removeDirectory() {

@@ -1,10 +1,8 @@
 import CredsCluster
 import CredsCore
-import CredsCrypto
-import CredsProtocol
-import PostgresNIO
 import Foundation
 import Logging
+import PostgresNIO
 import Testing
 
 /// `credsd cluster init` and `ClusterDatabase` against a real PostgreSQL started for each test.
@@ -50,6 +48,12 @@ struct ClusterInitTests {
         #expect(try server.psql("SELECT count(*) FROM credsd_schema") == "1")
         #expect(try server.psql("SELECT epoch FROM credsd_feed_head") == before)
         #expect(!(first.stdout + first.stderr + second.stdout + second.stderr).contains(server.password))
+
+        try server.psql("INSERT INTO credsd_schema (version, name, applied_by) VALUES (2, 'from the future', 'x')")
+        let newer = try ProcessResult.run(Binaries.credsd, ["cluster", "init", "--config", config])
+        #expect(newer.status == 1)
+        #expect(newer.stderr.contains("schema is at version 2, newer than this credsd knows (1)"), "\(newer.stderr)")
+        #expect(try server.psql("SELECT count(*) FROM credsd_schema") == "2")
     }
 
     @Test("four hosts running init at once all exit 0 and leave one version row")
@@ -151,41 +155,5 @@ private func runAtOnce(_ commands: [[String]]) throws -> [ProcessResult] {
         let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         return ProcessResult(status: ChildExit.wait(process), stdout: stdout, stderr: stderr)
-    }
-}
-
-/// `sslmode` over TCP against a real PostgreSQL with TLS (a self-signed certificate, which no trust store holds).
-@Suite("cluster database TLS")
-struct ClusterTLSTests {
-    @Test("require encrypts without checking the certificate, verify-full refuses a self-signed one")
-    func sslModes() async throws {
-        let server = try PostgresServer(tls: true)
-        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-        let password = SecretBytes(copying: Array(server.password.utf8))
-        func database(_ sslmode: String) throws -> ClusterDatabase {
-            let url = try PostgresURL.parse(server.tcpURL(sslmode: sslmode))
-            return ClusterDatabase(
-                url: url, hostId: Identifier(stored: "tls-host"), password: password, logger: logger)
-        }
-
-        let encrypted = try await database("require").withConnection { connection in
-            var ssl = false
-            let rows = try await connection.query(
-                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", logger: logger)
-            for try await value in rows.decode(Bool.self) { ssl = value }
-            return ssl
-        }
-        #expect(encrypted)
-
-        await #expect {
-            try await database("verify-full").withConnection { _ in true }
-        } throws: { error in
-            (error as? ClusterError)?.code == .tls && "\(error)".contains(server.tcpURL(sslmode: "verify-full"))
-        }
-        await #expect {
-            try await database("disable").withConnection { _ in true }
-        } throws: { error in
-            (error as? ClusterError)?.code == .authentication && "\(error)".contains("no pg_hba.conf entry")
-        }
     }
 }

@@ -78,7 +78,8 @@ struct PostgresURLTests {
             "postgresql://u@db/d?sslmode=allow", "postgresql://u@db/d?sslmode", "postgresql://u@db/d?x=1",
             "postgresql://u@db/d?host=/tmp", "postgresql://u@/d?host=/tmp&sslmode=require",
             "postgresql://u@db/d?sslmode=disable&sslmode=require", "postgresql://u@db/d#frag",
-            "postgresql://u@d%20b/d", "postgresql://u@db/" + String(repeating: "x", count: 64),
+            "postgresql://u@d%20b/d", "postgresql://u@/d?host=run/pg",
+            "postgresql://u@run%2Fpg/d", "postgresql://u@db/" + String(repeating: "x", count: 64),
             "postgresql://u@db:5432:5432/d", "postgresql://u@db/d?port=1&port=2", "postgresql://u@db:5432/d?port=1",
             "postgresql://u@db/" + String(repeating: "%", count: 5000),
         ])

@@ -190,6 +190,9 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
         guard host.utf8.allSatisfy({ $0 > 0x20 && $0 != 0x7F }) else {
             throw PostgresURLError("the host holds a space or control character")
         }
+        guard host.hasPrefix("/") || !host.contains("/") else {
+            throw PostgresURLError("a socket directory must be an absolute path")
+        }
         if host.hasPrefix("/") {
             guard host.utf8.count <= 90 else { throw PostgresURLError("the socket directory is too long") }
         }

@@ -107,4 +107,16 @@ struct ClusterConfigTests {
         #expect(result.stderr.contains("serving in cluster mode is not in this build"))
         #expect(!FileManager.default.fileExists(atPath: directory.file("r.sock")))
     }
+
+    @Test("a SIGHUP reload that adds [cluster] keeps the running single host and says a restart is needed")
+    func reloadAddingCluster() throws {
+        let daemon = try DaemonFixture()
+        let toml = try String(contentsOfFile: daemon.configPath, encoding: .utf8)
+        try (toml + "\n[cluster]\npostgres = \"postgresql://credsd@/credsd?host=/run/postgresql\"\n").write(
+            toFile: daemon.configPath, atomically: true, encoding: .utf8)
+        daemon.reload()
+        #expect(daemon.waitForLog("configuration reloaded"))
+        #expect(daemon.daemonLog.contains("restart.needed=cluster"), "\(daemon.daemonLog)")
+        #expect(try daemon.adminCall("health")["status"] == "ok")
+    }
 }

@@ -1,7 +1,7 @@
 # credsd — build, run and test. `make run` starts a dev daemon; `make test` runs the whole suite.
 SWIFT ?= swift
 DEV := $(CURDIR)/.dev
-APT_PACKAGES := libsodium-dev liblmdb-dev pkg-config
+APT_PACKAGES := libsodium-dev liblmdb-dev pkg-config postgresql
 PREFIX ?= /usr/local
 
 .PHONY: deps build release run test lint format install bench crash-test fuzz soak clean

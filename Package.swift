@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.25.0"),
     ],
     targets: [
         .systemLibrary(
@@ -101,6 +103,21 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Cluster mode (SPEC 10): the PostgreSQL source of truth, its schema and connections.
+        .target(
+            name: "CredsCluster",
+            dependencies: [
+                "CredsCore",
+                "CredsCrypto",
+                "CredsProtocol",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // The daemon inside a test process (`InProcessDaemon`), as `credsd serve` assembles it.
         .target(
             name: "CredsTesting",
@@ -129,6 +146,7 @@ let package = Package(
                 "CredsStore",
                 "CredsServer",
                 "CredsCore",
+                "CredsCluster",
                 "CredsCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -192,9 +210,11 @@ let package = Package(
                 "CredsStore",
                 "CredsOAuth",
                 "CredsTesting",
+                "CredsCluster",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],

@@ -91,6 +91,7 @@ public final class ConfigReloader: Sendable {
         if current.resolve != next.resolve { needRestart.append("resolve") }
         if current.metrics != next.metrics { needRestart.append("metrics") }
         if current.audit != next.audit { needRestart.append("audit") }
+        if current.cluster != next.cluster { needRestart.append("cluster") }
         if !needRestart.isEmpty { changes["restart.needed"] = "\(needRestart.joined(separator: ","))" }
         logger.info("configuration reloaded", metadata: changes.isEmpty ? ["changes": "none"] : changes)
         var applied = next
@@ -106,6 +107,7 @@ public final class ConfigReloader: Sendable {
             case "resolve": applied.resolve = current.resolve
             case "metrics": applied.metrics = current.metrics
             case "limits.listenBacklog": applied.limits.listenBacklog = current.limits.listenBacklog
+            case "cluster": applied.cluster = current.cluster
             default: applied.audit = current.audit
             }
         }

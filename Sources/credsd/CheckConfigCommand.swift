@@ -22,6 +22,7 @@ struct CheckConfigCommand: ParsableCommand {
         var builtin: [String] = []
         do { builtin = try loader.loadBuiltinKeys().keys.sorted() } catch { problems.append(error) }
         do { _ = try loader.loadOAuth() } catch { problems.append(error) }
+        do { _ = try loader.loadClusterPassword() } catch { problems.append(error) }
         print(
             EffectiveConfigText.render(config, keyFiles: loader.keyFilePaths(), keyIds: keyIds, builtinLoaded: builtin))
         for warning in loader.secretFileWarnings() {

@@ -42,6 +42,16 @@ enum EffectiveConfigText {
                 lines.append("\(key) = \(quoted(value))")
             }
         }
+        if let cluster = config.cluster {
+            lines += [
+                "", "[cluster]",
+                "postgres = \(quoted(cluster.postgres.description))",
+                cluster.passwordFile.map { "passwordFile = \(quoted($0))" } ?? "# no passwordFile",
+                "hostId = \(quoted(cluster.hostId.text))",
+                "pollSeconds = \(cluster.pollSeconds)",
+                "maxStalenessSeconds = \(cluster.maxStalenessSeconds)",
+            ]
+        }
         return lines.joined(separator: "\n")
     }
 }

@@ -29,10 +29,10 @@ extension DaemonConfig {
         }
         var config = DaemonConfig()
         let top = TOMLTableReader(root, path: "")
-        for key in top.keys
-        where !["dataDir", "sockets", "encryption", "resolve", "limits", "builtin", "oauth", "audit", "metrics"]
-            .contains(key)
-        {
+        let sections: Set<String> = [
+            "dataDir", "sockets", "encryption", "resolve", "limits", "builtin", "oauth", "audit", "metrics", "cluster",
+        ]
+        for key in top.keys where !sections.contains(key) {
             problems.append(ConfigError(key: key, problem: "unknown key"))
         }
         attempt { () throws(ConfigError) in
@@ -144,6 +144,9 @@ extension DaemonConfig {
                     config.oauth[provider] = OAuthClientConfig(provider: provider, values: values)
                 }
             }
+        }
+        attempt { () throws(ConfigError) in
+            if let cluster = try top.table("cluster") { config.cluster = try ClusterConfig.read(cluster) }
         }
         return (config, problems)
     }

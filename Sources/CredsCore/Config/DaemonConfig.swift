@@ -14,6 +14,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var builtinIsExplicit = false
     /// `[oauth.*]` sections by provider id.
     public var oauth: [String: OAuthClientConfig] = [:]
+    /// `[cluster]` (SPEC 10); nil: a single host.
+    public var cluster: ClusterConfig?
 
     /// Built-in key files assumed when the file has no `[builtin]` table.
     public static let defaultBuiltin = [

@@ -74,6 +74,7 @@ public struct SecretsLoader: Sendable {
             files.append(("builtin.\(provider)", path))
         }
         files += oauthSecretFiles()
+        if let path = config.cluster?.passwordFile { files.append(("cluster.passwordFile", path)) }
         return files.compactMap { file in try? SecretFilePermissions.check(path: file.path, key: file.key) }
     }
 }

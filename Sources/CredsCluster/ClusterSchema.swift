@@ -1,0 +1,147 @@
+/// The cluster's schema in PostgreSQL, as numbered migrations (`credsd cluster init` applies the missing ones).
+///
+/// Every table is prefixed `credsd_` so the schema can share a database. No table holds a credential in clear:
+/// sealed bytes are the XChaCha20-Poly1305 blobs credsd keeps in LMDB, grants and OAuth states are keyed by the
+/// SHA-256 of their token, and no master key is ever sent. `proto/cluster.md` describes the tables.
+public enum ClusterSchema {
+    /// One migration: its version, a name, and its statements, run in order in one transaction.
+    public struct Migration: Sendable {
+        public let version: Int
+        public let name: String
+        public let statements: [String]
+    }
+
+    /// The version table, created (if missing) under the migration lock before any migration.
+    static let versionTable = """
+        CREATE TABLE IF NOT EXISTS credsd_schema (
+            version     integer PRIMARY KEY CHECK (version > 0),
+            name        text NOT NULL,
+            applied_at  timestamptz NOT NULL DEFAULT now(),
+            applied_by  text NOT NULL  -- the hostId that ran credsd cluster init
+        )
+        """
+
+    /// The key of the transaction-scoped advisory lock every `cluster init` takes first (ASCII "credsdsc").
+    static let migrationLockKey: Int64 = 0x6372_6564_7364_7363
+
+    /// Every migration, oldest first; versions are 1, 2, 3, ... with no gap.
+    public static let migrations: [Migration] = [initial]
+
+    /// The version this build creates.
+    public static var currentVersion: Int { migrations.last?.version ?? 0 }
+
+    static let initial = Migration(
+        version: 1,
+        name: "change feed, records, refresh leases",
+        statements: [
+            """
+            -- The feed's head: one row, bumped as the LAST statement of every writing transaction. Its row lock is
+            -- held to commit, so feed numbers follow commit order with no hole (a rollback undoes its bump).
+            CREATE TABLE credsd_feed_head (
+                id     integer PRIMARY KEY CHECK (id = 1),
+                seq    bigint NOT NULL CHECK (seq >= 0),      -- the last change's number; 0: none yet
+                epoch  uuid NOT NULL                          -- new after a restore: replicas resync on a change
+            )
+            """,
+            "INSERT INTO credsd_feed_head (id, seq, epoch) VALUES (1, 0, gen_random_uuid())",
+            """
+            -- The change feed: seq = the head's value in the transaction that wrote the change (dense, commit
+            -- ordered). A change names a record and its new version; replicas read the record's row for content.
+            CREATE TABLE credsd_changes (
+                seq           bigint PRIMARY KEY CHECK (seq > 0),
+                entity        text NOT NULL
+                                CHECK (entity IN ('connection', 'policy', 'member', 'grant', 'oauth_state')),
+                workspace_id  text NOT NULL,
+                entity_key    bytea NOT NULL,    -- the record's LMDB key (ids joined by NUL; token digests)
+                version       bigint NOT NULL CHECK (version > 0),
+                op            text NOT NULL CHECK (op IN ('put', 'delete')),
+                host_id       text NOT NULL,     -- the host that took the write
+                committed_at  timestamptz NOT NULL DEFAULT clock_timestamp()
+            )
+            """,
+            "CREATE INDEX credsd_changes_committed_at ON credsd_changes (committed_at)",
+            """
+            -- Connections: metadata as credsd encodes its record, and the sealed payload as the same bytes as in
+            -- LMDB. version goes +1 on every change (row lock: monotonic); deleted rows stay as tombstones.
+            CREATE TABLE credsd_connections (
+                connection_id  text PRIMARY KEY,
+                workspace_id   text NOT NULL,
+                provider       text NOT NULL,
+                version        bigint NOT NULL CHECK (version > 0),
+                deleted        boolean NOT NULL DEFAULT false,
+                record         bytea NOT NULL,   -- credsd's connection record without the payload
+                sealed         bytea,            -- XChaCha20-Poly1305 blob; NULL: no payload
+                key_id         text,             -- the master key that sealed it (for keys.status/rotate)
+                updated_at     timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+            "CREATE INDEX credsd_connections_owner ON credsd_connections (workspace_id, provider)",
+            """
+            -- Routing policies per workspace and provider.
+            CREATE TABLE credsd_policies (
+                workspace_id  text NOT NULL,
+                provider      text NOT NULL,
+                version       bigint NOT NULL CHECK (version > 0),
+                deleted       boolean NOT NULL DEFAULT false,
+                record        bytea NOT NULL,
+                updated_at    timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (workspace_id, provider)
+            )
+            """,
+            """
+            -- Workspace members and their roles.
+            CREATE TABLE credsd_members (
+                workspace_id  text NOT NULL,
+                principal_id  text NOT NULL,
+                version       bigint NOT NULL CHECK (version > 0),
+                deleted       boolean NOT NULL DEFAULT false,
+                record        bytea NOT NULL,
+                updated_at    timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (workspace_id, principal_id)
+            )
+            """,
+            """
+            -- Execution grants, keyed by the SHA-256 of the token (the token itself is never stored).
+            CREATE TABLE credsd_grants (
+                grant_digest  bytea PRIMARY KEY CHECK (octet_length(grant_digest) = 32),
+                workspace_id  text NOT NULL,
+                version       bigint NOT NULL CHECK (version > 0),
+                deleted       boolean NOT NULL DEFAULT false,   -- revoked
+                record        bytea NOT NULL,
+                expires_at    timestamptz NOT NULL,
+                updated_at    timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+            "CREATE INDEX credsd_grants_expires_at ON credsd_grants (expires_at)",
+            """
+            -- Pending OAuth authorizations, keyed by the SHA-256 of `state`; the PKCE verifier inside is sealed.
+            CREATE TABLE credsd_oauth_states (
+                state_digest  bytea PRIMARY KEY CHECK (octet_length(state_digest) = 32),
+                workspace_id  text NOT NULL,
+                version       bigint NOT NULL CHECK (version > 0),
+                deleted       boolean NOT NULL DEFAULT false,   -- used or cancelled
+                record        bytea NOT NULL,
+                expires_at    timestamptz NOT NULL,
+                updated_at    timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+            "CREATE INDEX credsd_oauth_states_expires_at ON credsd_oauth_states (expires_at)",
+            """
+            -- One token refresh per connection across hosts: taken with the database's clock when free or expired
+            -- and the connection still has the version the host saw; fencing goes +1 on every take, and a
+            -- write-back names the fencing number it holds (0 rows updated: the lease was lost, discard).
+            CREATE TABLE credsd_refresh_leases (
+                connection_id  text PRIMARY KEY REFERENCES credsd_connections (connection_id) ON DELETE CASCADE,
+                holder         text,                                   -- hostId; NULL: free
+                lease_until    timestamptz NOT NULL DEFAULT '-infinity',
+                fencing        bigint NOT NULL DEFAULT 0 CHECK (fencing >= 0),
+                seen_version   bigint NOT NULL DEFAULT 0               -- the connection version at the take
+            )
+            """,
+            "COMMENT ON TABLE credsd_feed_head IS 'credsd: the change feed head, bumped last in every write'",
+            "COMMENT ON TABLE credsd_changes IS 'credsd: dense, commit-ordered change feed (seq has no hole)'",
+            "COMMENT ON TABLE credsd_connections IS 'credsd: connections, payloads sealed as in LMDB'",
+            "COMMENT ON TABLE credsd_refresh_leases IS 'credsd: cross-host OAuth refresh leases with fencing'",
+        ]
+    )
+}

@@ -1,0 +1,82 @@
+import Foundation
+public import Logging
+public import PostgresNIO
+
+/// The cluster's change feed (SPEC section 10; design/cluster.md §3): every writing transaction numbers its
+/// changes from the single head row, bumped as its last statement. The head's row lock is held until commit, so
+/// numbers follow commit order and have no hole (a rollback undoes its bump): a reader that has seen N has seen
+/// everything before N. A plain sequence does not give that: values are taken before commit and commits land out
+/// of order (measured: readers by cursor missed 22-23 of 4,000 changes).
+public struct ChangeFeed: Sendable {
+    public let hostId: String
+    public let logger: Logger
+
+    public init(hostId: String, logger: Logger) {
+        self.hostId = hostId
+        self.logger = logger
+    }
+
+    /// Numbers `changes` and records them, inside the caller's open transaction on `connection`: call it after
+    /// the transaction's other writes and right before COMMIT (the head stays locked until then). Returns the
+    /// numbers given.
+    public func record(_ changes: [FeedChange], on connection: PostgresConnection) async throws -> ClosedRange<Int64> {
+        precondition(!changes.isEmpty, "a transaction records at least one change")
+        let count = Int64(changes.count)
+        let bump: PostgresQuery = "UPDATE credsd_feed_head SET seq = seq + \(count) WHERE id = 1 RETURNING seq"
+        var last: Int64 = 0
+        for try await seq in try await connection.query(bump, logger: logger).decode(Int64.self) { last = seq }
+        let first = last - count + 1
+        for (offset, change) in changes.enumerated() {
+            let insert: PostgresQuery = """
+                INSERT INTO credsd_changes (seq, entity, workspace_id, entity_key, version, op, host_id)
+                VALUES (\(first + Int64(offset)), \(change.entity.rawValue), \(change.workspaceId),
+                        \(ByteBuffer(bytes: change.key)), \(change.version), \(change.operation.rawValue), \(hostId))
+                """
+            try await connection.query(insert, logger: logger)
+        }
+        return first...last
+    }
+
+    /// At most `limit` changes after `cursor`, oldest first, with the head and epoch of the same snapshot; a number
+    /// missing after the cursor is a `FeedHole` (never skipped).
+    public func read(after cursor: Int64, limit: Int, on connection: PostgresConnection) async throws -> FeedPage {
+        try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
+        do {
+            var head: Int64 = 0
+            var epoch = UUID()
+            let headRows = try await connection.query(
+                "SELECT seq, epoch FROM credsd_feed_head WHERE id = 1", logger: logger)
+            for try await (seq, value) in headRows.decode((Int64, UUID).self) {
+                head = seq
+                epoch = value
+            }
+            let rows = try await connection.query(
+                """
+                SELECT seq, entity, workspace_id, entity_key, version, op, host_id FROM credsd_changes
+                WHERE seq > \(cursor) ORDER BY seq LIMIT \(Int64(limit))
+                """, logger: logger)
+            var entries: [FeedEntry] = []
+            var expected = cursor + 1
+            for try await (seq, entity, workspace, key, version, op, host) in rows.decode(
+                (Int64, String, String, ByteBuffer, Int64, String, String).self)
+            {
+                guard seq == expected else { throw FeedHole(expected: expected, found: seq) }
+                guard let entity = FeedChange.Entity(rawValue: entity),
+                    let operation = FeedChange.Operation(rawValue: op)
+                else { throw FeedHole(expected: expected, found: seq) }
+                let change = FeedChange(
+                    entity: entity, workspaceId: workspace, key: Array(buffer: key), version: version,
+                    operation: operation)
+                entries.append(FeedEntry(seq: seq, change: change, hostId: host))
+                expected += 1
+            }
+            // Fewer rows than the head promises (and than the limit allows) is a hole at the end.
+            if entries.count < limit, expected <= head { throw FeedHole(expected: expected, found: head) }
+            try await connection.query("COMMIT", logger: logger)
+            return FeedPage(entries: entries, head: head, epoch: epoch)
+        } catch {
+            _ = try? await connection.query("ROLLBACK", logger: logger)
+            throw error
+        }
+    }
+}

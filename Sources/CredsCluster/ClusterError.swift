@@ -49,8 +49,11 @@ public struct ClusterError: Error, Sendable, CustomStringConvertible {
             self.init(code: .schemaTooNew, url: url, problem: error.description)
         case is NIOSSLError, is BoringSSLError:
             self.init(code: .tls, url: url, problem: "TLS failed: \(error)")
-        default:
+        case is IOError, is NIOConnectionError, is ChannelError:
             self.init(code: .unreachable, url: url, problem: "cannot connect: \(Self.cause(error))")
+        default:
+            // Not a connection failure: what the caller's work threw (a feed hole, say), said as it is.
+            self.init(code: .server, url: url, problem: "\(error)")
         }
     }
 

@@ -37,6 +37,31 @@ public struct ChangeFeed: Sendable {
         return first...last
     }
 
+    /// How long changes are kept (SPEC 10's feed; issue 13: 7 days). A replica whose cursor is older than what
+    /// is kept finds a hole where the pruned changes were, and resyncs.
+    public static let retention: Duration = .seconds(7 * 86_400)
+
+    /// Deletes changes committed more than `retention` ago, except the newest (the head's own change stays, so a
+    /// replica can always tell a pruned feed from an empty one). Returns how many were deleted.
+    @discardableResult
+    public func prune(olderThan retention: Duration = ChangeFeed.retention, on connection: PostgresConnection)
+        async throws -> Int
+    {
+        let seconds = retention.components.seconds
+        let rows = try await connection.query(
+            """
+            WITH gone AS (
+                DELETE FROM credsd_changes
+                WHERE committed_at < clock_timestamp() - make_interval(secs => \(Double(seconds)))
+                  AND seq < (SELECT seq FROM credsd_feed_head WHERE id = 1)
+                RETURNING 1)
+            SELECT count(*)::int8 FROM gone
+            """, logger: logger)
+        var deleted: Int64 = 0
+        for try await count in rows.decode(Int64.self) { deleted = count }
+        return Int(deleted)
+    }
+
     /// At most `limit` changes after `cursor`, oldest first, with the head and epoch of the same snapshot; a number
     /// missing after the cursor is a `FeedHole` (never skipped).
     public func read(after cursor: Int64, limit: Int, on connection: PostgresConnection) async throws -> FeedPage {

@@ -129,6 +129,31 @@ struct ChangeFeedTests {
         #expect(try await feed.read(after: 0, limit: 1, on: connection).entries.map(\.seq) == [1])
         try await connection.close()
     }
+
+    @Test("pruning keeps 7 days and the newest change; a replica behind what was pruned meets a hole and resyncs")
+    func prune() async throws {
+        let (server, database) = try await Self.cluster()
+        let feed = ChangeFeed(hostId: "h1", logger: Self.logger)
+        let connection = try await database.connect()
+        for index in 1...5 {
+            try await connection.query("BEGIN", logger: Self.logger)
+            _ = try await feed.record(
+                [FeedChange(entity: .member, workspaceId: "w", key: [UInt8(index)], version: 1, operation: .put)],
+                on: connection)
+            try await connection.query("COMMIT", logger: Self.logger)
+        }
+        // Changes 1-3 are eight days old; so is 5, the newest, which stays whatever its age.
+        _ = try server.psql(
+            "UPDATE credsd_changes SET committed_at = now() - interval '8 days' WHERE seq IN (1, 2, 3, 5)")
+        #expect(try await feed.prune(on: connection) == 3)
+        #expect(try server.psql("SELECT string_agg(seq::text, ',' ORDER BY seq) FROM credsd_changes") == "4,5")
+        await #expect(throws: FeedHole(expected: 1, found: 4)) {
+            try await feed.read(after: 0, limit: 10, on: connection)
+        }
+        #expect(try await feed.read(after: 3, limit: 10, on: connection).entries.map(\.seq) == [4, 5])
+        #expect(try await feed.prune(on: connection) == 0)
+        try await connection.close()
+    }
 }
 
 /// A value several tasks change, behind a lock.

@@ -67,14 +67,13 @@ public struct ChangeFeed: Sendable {
     public func read(after cursor: Int64, limit: Int, on connection: PostgresConnection) async throws -> FeedPage {
         try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
         do {
-            var head: Int64 = 0
-            var epoch = UUID()
+            var headRow: (seq: Int64, epoch: UUID)?
             let headRows = try await connection.query(
                 "SELECT seq, epoch FROM credsd_feed_head WHERE id = 1", logger: logger)
-            for try await (seq, value) in headRows.decode((Int64, UUID).self) {
-                head = seq
-                epoch = value
-            }
+            for try await (seq, value) in headRows.decode((Int64, UUID).self) { headRow = (seq, value) }
+            // No head row (a database credsd did not initialize, or one tampered with): nothing can be trusted
+            // after the cursor, which a replica treats like any hole.
+            guard let (head, epoch) = headRow else { throw FeedHole(expected: cursor + 1, found: 0) }
             let rows = try await connection.query(
                 """
                 SELECT seq, entity, workspace_id, entity_key, version, op, host_id FROM credsd_changes

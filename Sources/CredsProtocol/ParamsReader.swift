@@ -100,16 +100,6 @@ public struct ParamsReader {
         }
     }
 
-    /// A boolean; null is nil.
-    public mutating func bool(_ name: String) throws(RPCError) -> Bool? {
-        let value = try self.value()
-        switch value {
-        case .null: return nil
-        case .bool(let flag): return flag
-        default: throw RPCError.wrongType(name, "a boolean", value.typeName)
-        }
-    }
-
     /// An array of strings; null is nil.
     public mutating func strings(_ name: String) throws(RPCError) -> [String]? {
         do {

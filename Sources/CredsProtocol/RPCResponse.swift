@@ -2,16 +2,6 @@ public import NIOCore
 
 /// Builds JSON-RPC 2.0 answers.
 public enum RPCResponse {
-    /// `{"jsonrpc":"2.0","id":…,"result":…}` as UTF-8 JSON.
-    public static func success(id: JSONValue, result: JSONValue) -> [UInt8] {
-        JSONValue.object(["jsonrpc": "2.0", "id": id, "result": result]).serialized()
-    }
-
-    /// `{"jsonrpc":"2.0","id":…,"error":{code, message, data:{reason,…}}}` as UTF-8 JSON.
-    public static func failure(id: JSONValue, error: RPCError) -> [UInt8] {
-        JSONValue.object(["jsonrpc": "2.0", "id": id, "error": error.json]).serialized()
-    }
-
     /// The frame (length prefix included) of a successful answer, written straight into one buffer.
     public static func frame(id: JSONValue, result: any JSONWritable, allocator: ByteBufferAllocator) -> ByteBuffer {
         framed(id: id, allocator: allocator) { writer in

@@ -40,14 +40,14 @@ final class ChannelRegistry: Sendable {
                 return (entry.channel, admitted.peer?.uid ?? UInt32.max)
             }
         }
-        let answer = Frame.encode(
-            RPCResponse.failure(id: .null, error: RPCError(.forbidden, "this user may no longer use this socket"))
-        )
+        let answer = RPCResponse.frame(
+            id: .null, error: RPCError(.forbidden, "this user may no longer use this socket"),
+            allocator: ByteBufferAllocator())
         for (channel, _) in closing {
             // Written and closed on the channel's loop, one after the other: the answer goes out whole (answers are
             // written as whole frames on that loop too), and the close does not wait on a peer that stopped reading.
             channel.eventLoop.execute {
-                channel.writeAndFlush(channel.allocator.buffer(bytes: answer), promise: nil)
+                channel.writeAndFlush(answer, promise: nil)
                 channel.close(promise: nil)
             }
         }

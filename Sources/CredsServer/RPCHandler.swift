@@ -95,9 +95,11 @@ final class RPCHandler: ChannelInboundHandler {
                 context: context, RPCResponse.frame(id: refusal.id, error: refusal.error, allocator: allocator(context))
             )
         case .unknownMethod(let request):
+            // The name is the caller's text: cut to 64 characters, as unknown param names are.
+            let method = String(request.method.prefix(64))
             let error = RPCError(
-                .methodNotFound, "no method \(request.method) on the \(socket.rawValue) socket",
-                data: ["method": .string(request.method)]
+                .methodNotFound, "no method \(method) on the \(socket.rawValue) socket",
+                data: ["method": .string(method)]
             )
             statistics.recordRequest(method: "unknown", outcome: error.reason.rawValue, micros: 0)
             send(context: context, RPCResponse.frame(id: request.id, error: error, allocator: allocator(context)))

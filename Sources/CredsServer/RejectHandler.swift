@@ -26,7 +26,7 @@ final class RejectHandler: ChannelInboundHandler {
     private func reject(context: ChannelHandlerContext) {
         guard !sent else { return }
         sent = true
-        let frame = context.channel.allocator.buffer(bytes: Frame.encode(RPCResponse.failure(id: .null, error: error)))
+        let frame = RPCResponse.frame(id: .null, error: error, allocator: context.channel.allocator)
         context.writeAndFlush(wrapOutboundOut(frame)).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
         }

@@ -25,11 +25,4 @@ enum HeaderTemplate {
         writer.stringPiece(rest)
         writer.stringEnd()
     }
-
-    /// The template filled in, as a string (tests, and anything that is not an answer).
-    static func render(_ template: String, fields: [String: String]) -> String {
-        var writer = JSONWriter(capacity: template.utf8.count + 64)
-        write(template, fields: fields, to: &writer)
-        return (try? JSONValue.parse(writer.bytes))?.stringValue ?? ""
-    }
 }

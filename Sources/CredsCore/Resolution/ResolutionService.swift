@@ -46,12 +46,7 @@ struct ResolutionService: Sendable {
                         data: ["missing": .array(missing.map { .string($0) }), "connectionId": connection.id.json]
                     )
                 }
-                let text = token.tokenText
-                let receipt = ResolveReceipt(
-                    decision: decision, fields: ["accessToken": text],
-                    token: ResolveReceipt.Token(
-                        accessToken: text, tokenType: token.tokenType, expiresAt: token.expiresAt, scopes: token.scopes)
-                )
+                let receipt = ResolveReceipt(decision: decision, fields: ["accessToken": token.tokenText], token: token)
                 return MethodAnswer(receipt, facts: facts(decision, params))
             })
     }

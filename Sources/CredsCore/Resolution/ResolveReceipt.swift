@@ -4,18 +4,11 @@ import CredsProtocol
 /// straight into the answer frame (headers are filled in as they are written). The credential's text lives only
 /// as long as the answer being built.
 struct ResolveReceipt: JSONWritable {
-    /// An OAuth access token, answered as the credential instead of stored fields.
-    struct Token: Sendable {
-        let accessToken: String
-        let tokenType: String
-        let expiresAt: Timestamp?
-        let scopes: [String]
-    }
-
     let decision: RoutingDecision
     /// The credential's fields by name: the exposed ones are answered; header templates draw on all of them.
     let fields: [String: String]
-    let token: Token?
+    /// An OAuth access token, answered as the credential instead of stored fields.
+    let token: AccessToken?
 
     func write(to writer: inout JSONWriter) {
         let provider = decision.provider
@@ -29,7 +22,7 @@ struct ResolveReceipt: JSONWritable {
         writer.objectStart()
         if let token {
             writer.key("accessToken")
-            writer.string(token.accessToken)
+            writer.string(token.tokenText)
             writer.key("tokenType")
             writer.string(token.tokenType)
         } else {

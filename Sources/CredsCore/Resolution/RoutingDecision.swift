@@ -32,19 +32,16 @@ final class RoutingDecision: Sendable {
         self.fallbackReason = fallbackReason
     }
 
-    /// Fields `resolve` and `explain` share.
+    /// Fields `resolve` and `explain` share, as a JSON object (`explain` merges them into its answer).
     var summary: [String: JSONValue] {
-        var object: [String: JSONValue] = [
-            "source": .string(source.rawValue),
-            "policy": policy.map { .string($0.rawValue) } ?? .null,
-            "mode": .string(provider.mode.rawValue),
-            "connectionId": connection?.id.json ?? .null,
-        ]
-        if let fallbackReason { object["fallbackReason"] = .string(fallbackReason) }
-        return object
+        var writer = JSONWriter(capacity: 160)
+        writer.objectStart()
+        writeSummary(to: &writer)
+        writer.objectEnd()
+        return (try? JSONValue.parse(writer.bytes))?.objectValue ?? [:]
     }
 
-    /// `summary`, written as members of the object being written.
+    /// The fields `resolve` and `explain` share, written as members of the object being written.
     func writeSummary(to writer: inout JSONWriter) {
         writer.key("source")
         writer.string(source.rawValue)

@@ -91,6 +91,7 @@ let package = Package(
             name: "CredsServer",
             dependencies: [
                 "CCredsSystem",
+                "CredsCluster",
                 "CredsCore",
                 "CredsProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -62,8 +62,9 @@ public struct ChangeFeed: Sendable {
         return Int(deleted)
     }
 
-    /// At most `limit` changes after `cursor`, oldest first, with the head and epoch of the same snapshot; a number
-    /// missing after the cursor is a `FeedHole` (never skipped).
+    /// At most `limit` changes after `cursor`, oldest first, each with its record as it is now (LEFT JOIN: the
+    /// version may be past the change's), with the head, epoch and the commit time of the change at `cursor`, all
+    /// from one repeatable-read snapshot; a number missing after the cursor is a `FeedHole` (never skipped).
     public func read(after cursor: Int64, limit: Int, on connection: PostgresConnection) async throws -> FeedPage {
         try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
         do {
@@ -74,15 +75,26 @@ public struct ChangeFeed: Sendable {
             // No head row (a database credsd did not initialize, or one tampered with): nothing can be trusted
             // after the cursor, which a replica treats like any hole.
             guard let (head, epoch) = headRow else { throw FeedHole(expected: cursor + 1, found: 0) }
+            var markAtCursor: Int64?
+            if cursor > 0 {
+                let marks = try await connection.query(
+                    "SELECT \(unescaped: Self.micros("committed_at")) FROM credsd_changes WHERE seq = \(cursor)",
+                    logger: logger)
+                for try await mark in marks.decode(Int64.self) { markAtCursor = mark }
+            }
             let rows = try await connection.query(
                 """
-                SELECT seq, entity, workspace_id, entity_key, version, op, host_id FROM credsd_changes
-                WHERE seq > \(cursor) ORDER BY seq LIMIT \(Int64(limit))
+                SELECT c.seq, c.entity, c.workspace_id, c.entity_key, c.version, c.op, c.host_id,
+                       \(unescaped: Self.micros("c.committed_at")), r.version, r.value
+                FROM credsd_changes c
+                LEFT JOIN credsd_records r ON r.entity = c.entity AND r.key = c.entity_key
+                WHERE c.seq > \(cursor) ORDER BY c.seq LIMIT \(Int64(limit))
                 """, logger: logger)
             var entries: [FeedEntry] = []
             var expected = cursor + 1
-            for try await (seq, entity, workspace, key, version, op, host) in rows.decode(
-                (Int64, String, String, ByteBuffer, Int64, String, String).self)
+            for try await (seq, entity, workspace, key, version, op, host, committedAt, recordVersion, value)
+                in rows.decode(
+                    (Int64, String, String, ByteBuffer, Int64, String, String, Int64, Int64?, ByteBuffer?).self)
             {
                 guard seq == expected else { throw FeedHole(expected: expected, found: seq) }
                 guard let entity = FeedChange.Entity(rawValue: entity),
@@ -91,16 +103,23 @@ public struct ChangeFeed: Sendable {
                 let change = FeedChange(
                     entity: entity, workspaceId: workspace, key: Array(buffer: key), version: version,
                     operation: operation)
-                entries.append(FeedEntry(seq: seq, change: change, hostId: host))
+                let record = recordVersion.map { FeedRecord(version: $0, value: value.map { Array(buffer: $0) }) }
+                entries.append(
+                    FeedEntry(seq: seq, change: change, hostId: host, committedAt: committedAt, record: record))
                 expected += 1
             }
             // Fewer rows than the head promises (and than the limit allows) is a hole at the end.
             if entries.count < limit, expected <= head { throw FeedHole(expected: expected, found: head) }
             try await connection.query("COMMIT", logger: logger)
-            return FeedPage(entries: entries, head: head, epoch: epoch)
+            return FeedPage(entries: entries, head: head, epoch: epoch, markAtCursor: markAtCursor)
         } catch {
             _ = try? await connection.query("ROLLBACK", logger: logger)
             throw error
         }
+    }
+
+    /// SQL for a timestamptz column as microseconds since 1970 (exact, unlike a `Date`).
+    static func micros(_ column: String) -> String {
+        "(extract(epoch FROM \(column)) * 1000000)::int8"
     }
 }

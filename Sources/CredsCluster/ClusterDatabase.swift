@@ -54,6 +54,26 @@ public struct ClusterDatabase: Sendable {
         }
     }
 
+    /// A pool of at most `maximumConnections` for writes (the caller runs it with `run()`).
+    public func makeClient(maximumConnections: Int = 4) -> PostgresClient {
+        let secret = password.map { bytes in bytes.withUnsafeBytes { String(decoding: $0, as: UTF8.self) } }
+        var configuration: PostgresClient.Configuration
+        switch url.endpoint {
+        case .unixSocket:
+            configuration = .init(
+                unixSocketPath: url.socketPath ?? "", username: url.user, password: secret, database: url.database)
+        case .tcp(let host, let port):
+            configuration = .init(
+                host: host, port: port, username: url.user, password: secret, database: url.database,
+                tls: url.sslMode == .disable ? .disable : .require(tlsConfiguration()))
+        }
+        configuration.options.connectTimeout = .seconds(connectTimeout.nanoseconds / 1_000_000_000)
+        configuration.options.minimumConnections = 0
+        configuration.options.maximumConnections = maximumConnections
+        configuration.options.additionalStartupParameters = [("application_name", "credsd-\(hostId.text)")]
+        return PostgresClient(configuration: configuration, backgroundLogger: logger)
+    }
+
     private func configuration() throws -> PostgresConnection.Configuration {
         let secret = password.map { bytes in bytes.withUnsafeBytes { String(decoding: $0, as: UTF8.self) } }
         var configuration: PostgresConnection.Configuration
@@ -72,11 +92,15 @@ public struct ClusterDatabase: Sendable {
     }
 
     private func tls() throws -> PostgresConnection.Configuration.TLS {
+        guard url.sslMode != .disable else { return .disable }
+        return .require(try NIOSSLContext(configuration: tlsConfiguration()))
+    }
+
+    /// The TLS settings `sslmode` asks for (callers check `.disable` first).
+    private func tlsConfiguration() -> TLSConfiguration {
         var tls = TLSConfiguration.makeClientConfiguration()
         switch url.sslMode {
-        case .disable:
-            return .disable
-        case .require:
+        case .disable, .require:
             // libpq's `require`: encrypted, certificate not checked.
             tls.certificateVerification = .none
         case .verifyCA:
@@ -84,6 +108,6 @@ public struct ClusterDatabase: Sendable {
         case .verifyFull:
             tls.certificateVerification = .fullVerification
         }
-        return .require(try NIOSSLContext(configuration: tls))
+        return tls
     }
 }

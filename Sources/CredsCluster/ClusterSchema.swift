@@ -25,7 +25,7 @@ public enum ClusterSchema {
     static let migrationLockKey: Int64 = 0x6372_6564_7364_7363
 
     /// Every migration, oldest first; versions are 1, 2, 3, ... with no gap.
-    public static let migrations: [Migration] = [initial]
+    public static let migrations: [Migration] = [initial, oneRecordsTable]
 
     /// The version this build creates.
     public static var currentVersion: Int { migrations.last?.version ?? 0 }
@@ -141,6 +141,51 @@ public enum ClusterSchema {
             "COMMENT ON TABLE credsd_feed_head IS 'credsd: the change feed head, bumped last in every write'",
             "COMMENT ON TABLE credsd_changes IS 'credsd: dense, commit-ordered change feed (seq has no hole)'",
             "COMMENT ON TABLE credsd_connections IS 'credsd: connections, payloads sealed as in LMDB'",
+            "COMMENT ON TABLE credsd_refresh_leases IS 'credsd: cross-host OAuth refresh leases with fencing'",
+        ]
+    )
+
+    /// Version 2: one table for every replicated record, keyed as LMDB keys them, so that writing, reading a feed
+    /// page with its records, and a full resync are each one statement whatever the entity. Version 1's per-entity
+    /// tables never held a row (no release wrote them) and are dropped.
+    static let oneRecordsTable = Migration(
+        version: 2,
+        name: "one records table; leases without a foreign key",
+        statements: [
+            "DROP TABLE credsd_refresh_leases",
+            "DROP TABLE credsd_connections, credsd_policies, credsd_members, credsd_grants, credsd_oauth_states",
+            """
+            -- Every record the admin socket writes, as credsd stores it in LMDB: a connection's sealed payload is
+            -- inside its record as the same XChaCha20-Poly1305 bytes; grants and OAuth states are keyed by the
+            -- SHA-256 of their token. version goes +1 on every write (row lock: monotonic); a write names the
+            -- version it was computed from and fails when another host moved it. Deleted rows stay as tombstones.
+            CREATE TABLE credsd_records (
+                entity        text NOT NULL
+                                CHECK (entity IN ('connection', 'policy', 'member', 'grant', 'oauth_state')),
+                key           bytea NOT NULL,    -- the record's LMDB key (ids joined by NUL; token digests)
+                workspace_id  text NOT NULL,
+                version       bigint NOT NULL CHECK (version > 0),
+                deleted       boolean NOT NULL DEFAULT false,
+                value         bytea,             -- the record's bytes; NULL when deleted
+                host_id       text NOT NULL,     -- the host that wrote this version
+                updated_at    timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (entity, key),
+                CHECK (deleted = (value IS NULL))
+            )
+            """,
+            "CREATE INDEX credsd_records_workspace ON credsd_records (workspace_id, entity)",
+            """
+            -- One token refresh per connection across hosts (see version 1); keyed by connection id, removed with
+            -- the connection by the write that deletes it.
+            CREATE TABLE credsd_refresh_leases (
+                connection_id  text PRIMARY KEY,
+                holder         text,
+                lease_until    timestamptz NOT NULL DEFAULT '-infinity',
+                fencing        bigint NOT NULL DEFAULT 0 CHECK (fencing >= 0),
+                seen_version   bigint NOT NULL DEFAULT 0
+            )
+            """,
+            "COMMENT ON TABLE credsd_records IS 'credsd: replicated records, connection payloads sealed as in LMDB'",
             "COMMENT ON TABLE credsd_refresh_leases IS 'credsd: cross-host OAuth refresh leases with fencing'",
         ]
     )

@@ -28,12 +28,22 @@ public struct FeedChange: Sendable, Equatable {
     }
 }
 
-/// A change as the feed numbered it.
+/// A change as the feed numbered it, with its record as read with it.
 public struct FeedEntry: Sendable, Equatable {
     public let seq: Int64
     public let change: FeedChange
     /// The host that took the write.
     public let hostId: String
+    /// When the change committed (microseconds since 1970, the database's clock).
+    public let committedAt: Int64
+    /// The record's row in the same snapshot; nil when there is none (a feed written without records).
+    public let record: FeedRecord?
+}
+
+/// A record's row as a feed page read it: its version now and its bytes (nil: deleted).
+public struct FeedRecord: Sendable, Equatable {
+    public let version: Int64
+    public let value: [UInt8]?
 }
 
 /// A page of the feed: what came after a cursor, with the head and epoch seen in the same snapshot.
@@ -43,6 +53,8 @@ public struct FeedPage: Sendable {
     public let head: Int64
     /// Changes when the database is restored: a replica that sees a new epoch resyncs.
     public let epoch: UUID
+    /// When the change at the cursor committed; nil when the cursor is 0 or that change is gone (pruned).
+    public let markAtCursor: Int64?
 }
 
 /// The feed skipped numbers after the cursor: the replica must not apply past it (it resyncs instead).

@@ -26,6 +26,7 @@ public enum ErrorReason: String, Sendable, CaseIterable, Codable {
     case signatureInvalid = "signature_invalid"
     case timestampOutOfTolerance = "timestamp_out_of_tolerance"
     case replayed = "replayed"
+    case storeUnavailable = "store_unavailable"
 
     /// Whether a request answered with this reason was refused before its params were validated (SPEC
     /// section 7): it is audited without any field it sent, and such entries are paced per peer uid.
@@ -66,6 +67,7 @@ public enum ErrorReason: String, Sendable, CaseIterable, Codable {
         case .signatureInvalid: return -32060
         case .timestampOutOfTolerance: return -32061
         case .replayed: return -32062
+        case .storeUnavailable: return -32070
         }
     }
 }

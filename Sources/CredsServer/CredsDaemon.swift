@@ -30,6 +30,20 @@ public final class CredsDaemon: Service {
     private let adminSettings: SettingsBox
     /// Open connections of both sockets, for shutdown and for reloads that remove a uid from an allowlist.
     private let registry = ChannelRegistry()
+    private let cluster: ClusterFollower?
+
+    /// Cluster mode's replica loop, as the daemon runs it: started before the sockets, cancelled after them.
+    public struct ClusterFollower: Sendable {
+        /// Follows the cluster until cancelled.
+        public let run: @Sendable () async -> Void
+        /// Whether the replica has synced once; a host that never has waits for it before it listens.
+        public let hasSynced: @Sendable () -> Bool
+
+        public init(run: @escaping @Sendable () async -> Void, hasSynced: @escaping @Sendable () -> Bool) {
+            self.run = run
+            self.hasSynced = hasSynced
+        }
+    }
 
     public init(
         config: DaemonConfig,
@@ -37,8 +51,10 @@ public final class CredsDaemon: Service {
         logger: Logger,
         metrics: MetricsListener? = nil,
         drainTimeout: Duration = .seconds(10),
-        process: Process = .own
+        process: Process = .own,
+        cluster: ClusterFollower? = nil
     ) {
+        self.cluster = cluster
         self.config = config
         self.metrics = metrics
         self.process = process
@@ -95,6 +111,20 @@ public final class CredsDaemon: Service {
                 ]
             )
         }
+        let following = cluster.map { cluster in Task { await cluster.run() } }
+        if let cluster, !cluster.hasSynced() {
+            // A new host serves nothing it has not got: it listens once it holds the cluster's records.
+            logger.notice("cluster replica never synced: waiting for the cluster database before listening")
+            while !cluster.hasSynced() && !Task.isShuttingDownGracefully && !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            if !cluster.hasSynced() {
+                following?.cancel()
+                await following?.value
+                engine.database.close()
+                return
+            }
+        }
         let listeners = [
             SocketListener(
                 kind: .resolve, path: config.sockets.resolve, mode: config.sockets.resolveMode,
@@ -129,6 +159,8 @@ public final class CredsDaemon: Service {
             for server in servers { try? await server.close() }
             for listener in listeners.prefix(servers.count) where listener.ownsSocketFile { unlink(listener.path) }
             await Self.shutDown(group)
+            following?.cancel()
+            await following?.value
             engine.database.close()
             throw error
         }
@@ -175,6 +207,8 @@ public final class CredsDaemon: Service {
         for listener in listeners where listener.ownsSocketFile { unlink(listener.path) }
         await Self.shutDown(group)
         engine.flushRefusalSummaries()
+        following?.cancel()
+        await following?.value
         engine.database.close()
         logger.info("credsd stopped")
     }

@@ -1,3 +1,4 @@
+import CredsCluster
 public import CredsCore
 public import Logging
 
@@ -34,13 +35,42 @@ public struct DaemonAssembly: Sendable {
         }
         try DataDirectory.prepare(config.dataDir)
         let database = try CredsDatabase(directory: config.dataDir, auditMaxEntries: UInt64(config.audit.maxEntries))
+        var replica: ClusterReplica?
+        if let cluster = config.cluster {
+            replica = try Self.replica(cluster, loader: loader, database: database, logger: logger)
+        }
         engine = CredsEngine(
             database: database, keyRing: keyRing, builtinKeys: builtinKeys, resolveConfig: config.resolve,
-            oauth: oauth, secretFileWarnings: fileWarnings.map(\.description), logger: logger
+            oauth: oauth, secretFileWarnings: fileWarnings.map(\.description), cluster: replica, logger: logger
         )
-        daemon = CredsDaemon(config: config, engine: engine, logger: logger, metrics: metrics, process: process)
+        daemon = CredsDaemon(
+            config: config, engine: engine, logger: logger, metrics: metrics, process: process,
+            cluster: replica.map { replica in
+                CredsDaemon.ClusterFollower(run: replica.run, hasSynced: { replica.hasSynced })
+            })
         reloader = ConfigReloader(
             engine: engine, daemon: daemon, logger: logger, credentialsDirectory: credentialsDirectory,
             initial: config)
+    }
+
+    /// Cluster mode's replica of this data directory. A store that holds records but never followed a cluster is
+    /// a single-host store: its first sync would replace them, so it is refused.
+    private static func replica(
+        _ cluster: ClusterConfig,
+        loader: SecretsLoader,
+        database: CredsDatabase,
+        logger: Logger
+    ) throws -> ClusterReplica {
+        let password = try loader.loadClusterPassword()
+        if try database.holdsSingleHostRecords() {
+            throw ConfigError(
+                key: "cluster",
+                problem:
+                    "the data directory holds a single-host store; copy it into the cluster with credsd cluster import "
+                    + "and start this host from an empty data directory")
+        }
+        return try ClusterReplica(
+            config: cluster, database: ClusterDatabase(config: cluster, password: password, logger: logger),
+            store: database, logger: logger)
     }
 }

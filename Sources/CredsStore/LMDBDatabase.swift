@@ -4,4 +4,7 @@ internal import CLMDB
 public struct LMDBDatabase: Sendable, Hashable {
     let handle: MDB_dbi
     public let name: String
+    /// Whether writes to it are journaled in transactions that keep a `WriteJournal` (cluster mode: these are the
+    /// records PostgreSQL holds).
+    public let replicated: Bool
 }

@@ -36,8 +36,8 @@ public final class LMDBEnvironment: @unchecked Sendable {
         mdb_env_close(env)
     }
 
-    /// Opens or creates a named database.
-    public func openDatabase(_ name: String) throws -> LMDBDatabase {
+    /// Opens or creates a named database; `replicated` ones are journaled by rehearsals (`StoreWriter`).
+    public func openDatabase(_ name: String, replicated: Bool = false) throws -> LMDBDatabase {
         try mapLock.withShared {
             var txn: OpaquePointer?
             try LMDBError.check(mdb_txn_begin(env, nil, 0, &txn), "txn_begin")
@@ -48,7 +48,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
                 throw LMDBError(code, "dbi_open")
             }
             try LMDBError.check(mdb_txn_commit(txn), "txn_commit")
-            return LMDBDatabase(handle: dbi, name: name)
+            return LMDBDatabase(handle: dbi, name: name, replicated: replicated)
         }
     }
 

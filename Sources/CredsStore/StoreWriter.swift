@@ -6,8 +6,12 @@ import Foundation
 public final class StoreWriter: @unchecked Sendable {
     // @unchecked Sendable: `pending` is guarded by `condition`; LMDB write state is touched only by `thread`.
     private struct Job {
-        let run: (borrowing Transaction) throws -> () -> Void
+        /// Runs in the job's nested transaction; returns what to call after the commit, and whether to roll the
+        /// nested transaction back instead of keeping it (a rehearsal that journaled replicated writes).
+        let run: (borrowing Transaction) throws -> (finish: () -> Void, rollBack: Bool)
         let fail: (any Error) -> Void
+        /// Whether the transaction keeps a journal of replicated writes.
+        let rehearsal: Bool
     }
 
     private let environment: LMDBEnvironment
@@ -39,10 +43,42 @@ public final class StoreWriter: @unchecked Sendable {
         let job = Job(
             run: { txn in
                 let value = try body(txn)
-                return { completion(.success(value)) }
+                return ({ completion(.success(value)) }, false)
             },
-            fail: { completion(.failure($0)) }
+            fail: { completion(.failure($0)) },
+            rehearsal: false
         )
+        enqueue(job, followUp: followUp)
+    }
+
+    /// Runs `body` like `submit`, noting its writes to replicated databases. With no such write, `local` runs in
+    /// the same transaction and it commits: `completion` gets the value and nil. Otherwise `plan` turns the journal
+    /// into what the caller sends to the source of truth, the transaction is rolled back (nothing of it stays,
+    /// `local` does not run) and `completion` gets the value and the plan, to apply once the source of truth took it.
+    public func rehearse<Value, Plan>(
+        _ body: @escaping (borrowing Transaction) throws -> Value,
+        plan: @escaping (borrowing Transaction, [JournalEntry]) throws -> Plan,
+        local: @escaping (borrowing Transaction, Value) throws -> Void,
+        completion: @escaping (Result<(Value, Plan?), any Error>) -> Void
+    ) {
+        let job = Job(
+            run: { txn in
+                let value = try body(txn)
+                let entries = txn.journal?.entries ?? []
+                guard !entries.isEmpty else {
+                    try local(txn, value)
+                    return ({ completion(.success((value, nil))) }, false)
+                }
+                let planned = try plan(txn, entries)
+                return ({ completion(.success((value, planned))) }, true)
+            },
+            fail: { completion(.failure($0)) },
+            rehearsal: true
+        )
+        enqueue(job, followUp: false)
+    }
+
+    private func enqueue(_ job: Job, followUp: Bool) {
         condition.lock()
         if stopping && !(followUp && thread != nil) {
             condition.unlock()
@@ -114,9 +150,14 @@ public final class StoreWriter: @unchecked Sendable {
                 throw LMDBError(code, "txn_begin")
             }
             do {
-                let finish = try job.run(Transaction(txn: child!))
-                let commitCode = mdb_txn_commit(child)
-                guard commitCode == 0 else { throw LMDBError(commitCode, "txn_commit") }
+                let (finish, rollBack) = try job.run(
+                    Transaction(txn: child!, journal: job.rehearsal ? WriteJournal() : nil))
+                if rollBack {
+                    mdb_txn_abort(child)
+                } else {
+                    let commitCode = mdb_txn_commit(child)
+                    guard commitCode == 0 else { throw LMDBError(commitCode, "txn_commit") }
+                }
                 finishers.append(finish)
             } catch let error as LMDBError where error.isMapFull {
                 mdb_txn_abort(child)

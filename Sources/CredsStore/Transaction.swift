@@ -3,6 +3,13 @@ internal import CLMDB
 /// An open LMDB transaction. It lives on one thread and is never kept across an `await`.
 public struct Transaction: ~Copyable {
     let txn: OpaquePointer
+    /// Where writes to replicated databases are noted, in a rehearsal; nil otherwise.
+    let journal: WriteJournal?
+
+    init(txn: OpaquePointer, journal: WriteJournal? = nil) {
+        self.txn = txn
+        self.journal = journal
+    }
 
     /// The value stored under `key`, copied out of the map.
     public func get(_ database: LMDBDatabase, _ key: [UInt8]) throws(LMDBError) -> [UInt8]? {
@@ -49,20 +56,31 @@ public struct Transaction: ~Copyable {
             }
         }
         try LMDBError.check(code, "put")
+        if database.replicated, let journal { journal.note(database, key, value: value, previous: nil) }
     }
 
     /// Removes `key`; returns whether it was there.
     @discardableResult
     public func delete(_ database: LMDBDatabase, _ key: [UInt8]) throws(LMDBError) -> Bool {
+        // A journaled delete keeps what it removed (whose workspace it was).
+        let previous = database.replicated && journal != nil ? try get(database, key) : nil
         var keyValue = MDB_val()
         let code = key.withUnsafeBytes { keyBytes in
             keyValue.mv_size = keyBytes.count
             keyValue.mv_data = UnsafeMutableRawPointer(mutating: keyBytes.baseAddress)
             return mdb_del(txn, database.handle, &keyValue, nil)
         }
+        // Journaled even when the key is absent here: on a stale replica "already gone" may be wrong, and the
+        // source of truth decides (by version) whether the delete stands.
+        if let journal, database.replicated { journal.note(database, key, value: nil, previous: previous) }
         if code == MDB_NOTFOUND { return false }
         try LMDBError.check(code, "delete")
         return true
+    }
+
+    /// Removes every entry of `database` (a replica's full resync).
+    public func clear(_ database: LMDBDatabase) throws(LMDBError) {
+        try LMDBError.check(mdb_drop(txn, database.handle, 0), "drop")
     }
 
     /// Visits, in key order, every entry from the first key at or after `start`, until `body` returns false.

@@ -47,12 +47,6 @@ struct ServeCommand: AsyncParsableCommand {
             "core dumps disabled", metadata: ["process.dumpable": "\(credsd_is_dumpable())", "rlimit.core": "0"])
         logger.info("crash reports keep the stack only", metadata: ["swift.backtrace": "\(CrashReports.safeSetting)"])
         let effective = try options.effectiveConfig()
-        if effective.cluster != nil {
-            // Serving as a replica comes in a later release; a daemon that ignored [cluster] would take writes the
-            // other hosts never see.
-            throw StartupError(
-                message: "cluster: serving in cluster mode is not in this build yet; remove [cluster] to run one host")
-        }
         let assembly = try startup {
             try DaemonAssembly(
                 config: effective,

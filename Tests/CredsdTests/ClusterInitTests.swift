@@ -22,7 +22,7 @@ struct ClusterInitTests {
             """)
     }
 
-    @Test("init on an empty database creates version 1 and its tables; a second init changes nothing")
+    @Test("init on an empty database creates the current version and its tables; a second init changes nothing")
     func initTwice() throws {
         let server = try PostgresServer()
         let directory = TemporaryDirectory()
@@ -30,33 +30,34 @@ struct ClusterInitTests {
 
         let first = try ProcessResult.run(Binaries.credsd, ["cluster", "init", "--config", config])
         #expect(first.status == 0, "\(first.stderr)")
-        #expect(first.stdout.contains("migrated from version 0 to 1"))
-        #expect(try server.psql("SELECT version || ' ' || applied_by FROM credsd_schema") == "1 host-a")
+        #expect(first.stdout.contains("migrated from version 0 to \(ClusterSchema.currentVersion)"))
+        #expect(
+            try server.psql("SELECT string_agg(version || ' ' || applied_by, ',' ORDER BY version) FROM credsd_schema")
+                == "1 host-a,2 host-a")
         let tables = try server.psql(
             "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE tablename LIKE 'credsd_%'")
         #expect(
             tables
-                == "credsd_changes,credsd_connections,credsd_feed_head,credsd_grants,credsd_members,"
-                + "credsd_oauth_states,credsd_policies,credsd_refresh_leases,credsd_schema")
+                == "credsd_changes,credsd_feed_head,credsd_records,credsd_refresh_leases,credsd_schema")
         #expect(try server.psql("SELECT seq FROM credsd_feed_head WHERE id = 1") == "0")
         #expect(try server.psql("SELECT tableowner FROM pg_tables WHERE tablename = 'credsd_changes'") == "credsd")
         let before = try server.psql("SELECT epoch FROM credsd_feed_head")
 
         let second = try ProcessResult.run(Binaries.credsd, ["cluster", "init", "--config", config])
         #expect(second.status == 0, "\(second.stderr)")
-        #expect(second.stdout.contains("at version 1: already current"))
-        #expect(try server.psql("SELECT count(*) FROM credsd_schema") == "1")
+        #expect(second.stdout.contains("at version 2: already current"))
+        #expect(try server.psql("SELECT count(*) FROM credsd_schema") == "2")
         #expect(try server.psql("SELECT epoch FROM credsd_feed_head") == before)
         #expect(!(first.stdout + first.stderr + second.stdout + second.stderr).contains(server.password))
 
-        try server.psql("INSERT INTO credsd_schema (version, name, applied_by) VALUES (2, 'from the future', 'x')")
+        try server.psql("INSERT INTO credsd_schema (version, name, applied_by) VALUES (3, 'from the future', 'x')")
         let newer = try ProcessResult.run(Binaries.credsd, ["cluster", "init", "--config", config])
         #expect(newer.status == 1)
-        #expect(newer.stderr.contains("schema is at version 2, newer than this credsd knows (1)"), "\(newer.stderr)")
-        #expect(try server.psql("SELECT count(*) FROM credsd_schema") == "2")
+        #expect(newer.stderr.contains("schema is at version 3, newer than this credsd knows (2)"), "\(newer.stderr)")
+        #expect(try server.psql("SELECT count(*) FROM credsd_schema") == "3")
     }
 
-    @Test("four hosts running init at once all exit 0 and leave one version row")
+    @Test("four hosts running init at once all exit 0 and leave one row per version")
     func concurrentInit() throws {
         let server = try PostgresServer()
         let directory = TemporaryDirectory()
@@ -66,9 +67,11 @@ struct ClusterInitTests {
         }
         let results = try runAtOnce(configs.map { ["cluster", "init", "--config", $0] })
         for result in results { #expect(result.status == 0, "\(result.stderr)") }
-        #expect(results.filter { $0.stdout.contains("migrated from version 0 to 1") }.count == 1)
+        #expect(
+            results.filter { $0.stdout.contains("migrated from version 0 to \(ClusterSchema.currentVersion)") }.count
+                == 1)
         #expect(results.filter { $0.stdout.contains("already current") }.count == 3)
-        #expect(try server.psql("SELECT count(*) || ' ' || max(version) FROM credsd_schema") == "1 1")
+        #expect(try server.psql("SELECT count(*) || ' ' || max(version) FROM credsd_schema") == "2 2")
         #expect(try server.psql("SELECT count(*) FROM credsd_feed_head") == "1")
     }
 
@@ -132,7 +135,7 @@ struct ClusterInitTests {
         #expect(user == "credsd credsd-h1")
         #expect(before == 0)
         #expect(outcome == SchemaMigrator.Outcome(from: 0, to: ClusterSchema.currentVersion))
-        #expect(after == 1)
+        #expect(after == ClusterSchema.currentVersion)
     }
 }
 

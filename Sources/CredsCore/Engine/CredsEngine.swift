@@ -33,13 +33,14 @@ public final class CredsEngine: Sendable {
         tokenClient: TokenEndpointClient = TokenEndpointClient(),
         catalog: ProviderCatalog = .bundled,
         secretFileWarnings: [String] = [],
+        cluster: (any ClusterLink)? = nil,
         logger: Logger
     ) {
         let core = EngineCore(
             catalog: catalog, database: database, resolveConfig: resolveConfig,
             secrets: EngineSecrets(
                 sealer: Sealer(keyRing: keyRing), builtinKeys: builtinKeys, fileWarnings: secretFileWarnings),
-            statistics: DaemonStats(), logger: logger
+            statistics: DaemonStats(), cluster: cluster, logger: logger
         )
         self.core = core
         audit = AuditService(core: core)

@@ -17,6 +17,8 @@ final class EngineCore: Sendable {
     /// Audit entries nobody waits for, on their way to the writer.
     let auditWriter: AuditWriter
     let startedAt = Timestamp.now()
+    /// Cluster mode: PostgreSQL takes every write first (SPEC 10); nil on a single host.
+    let cluster: (any ClusterLink)?
     /// The key ring and built-in keys: replaced as a whole when the configuration is reloaded.
     private let secretsLock: Mutex<EngineSecrets>
 
@@ -26,8 +28,10 @@ final class EngineCore: Sendable {
         resolveConfig: ResolveConfig,
         secrets: EngineSecrets,
         statistics: DaemonStats,
+        cluster: (any ClusterLink)? = nil,
         logger: Logger
     ) {
+        self.cluster = cluster
         self.catalog = catalog
         self.database = database
         self.resolveConfig = resolveConfig
@@ -80,37 +84,104 @@ final class EngineCore: Sendable {
         let auditLog = database.auditLog
         // Entries of calls answered before this one commit before it: the trail keeps the order of answers.
         auditWriter.flushGathered()
-        return write(on: context.eventLoop) { txn in
-            let answer = try body(txn)
+        return write(on: context.eventLoop, body) { txn, answer in
             try auditLog.append(txn, [AuditDraft(context, facts: answer.facts)])
-            return answer
         }
     }
 
-    /// Queues `body` on the writer; the future completes after the durable commit.
+    /// Queues `body` on the writer, then `local` with its value in the same transaction; the future completes
+    /// after the durable commit.
+    ///
+    /// In cluster mode `body` is first rehearsed against the replica (and rolled back) to learn which records it
+    /// changes; those go to PostgreSQL, and once committed there they are applied here with `local` (the audit
+    /// entry, which stays on this host). A record another host changed meanwhile makes it start over from the
+    /// replica, caught up.
     func write<Value: Sendable>(
         on eventLoop: any EventLoop,
-        _ body: @escaping @Sendable (borrowing Transaction) throws -> Value
+        _ body: @escaping @Sendable (borrowing Transaction) throws -> Value,
+        local: (@Sendable (borrowing Transaction, Value) throws -> Void)? = nil
     ) -> EventLoopFuture<Value> {
         let promise = eventLoop.makePromise(of: Value.self)
         let logger = self.logger
-        database.writer.submit(body) { result in
-            switch result {
-            case .success(let value):
-                promise.succeed(value)
-            case .failure(let error as RPCError):
-                promise.fail(error)
-            case .failure(let error as LMDBError) where error.isNoSpace:
-                logger.error(
-                    "store write failed: the data directory's filesystem is full", metadata: ["store.error": "\(error)"]
-                )
-                promise.fail(RPCError.noSpace)
-            case .failure(let error):
-                logger.error("store write failed", metadata: ["store.error": "\(error)"])
-                promise.fail(RPCError(.internalError, "the store could not complete the write; nothing was changed"))
+        if let cluster {
+            promise.completeWithTask { [self] in
+                do {
+                    return try await replicatedWrite(cluster, body, local: local)
+                } catch {
+                    throw Self.storeFailure(error, logger: logger)
+                }
             }
+            return promise.futureResult
+        }
+        database.writer.submit({ txn in
+            let value = try body(txn)
+            try local?(txn, value)
+            return value
+        }) { result in
+            promise.completeWith(result.mapError { Self.storeFailure($0, logger: logger) })
         }
         return promise.futureResult
+    }
+
+    /// How many times a write starts over after conflicting with other hosts' writes of the same records (each
+    /// conflict means another write of the record committed: the records' writers take turns, none is starved
+    /// for long).
+    static let conflictAttempts = 16
+
+    private func replicatedWrite<Value: Sendable>(
+        _ cluster: any ClusterLink,
+        _ body: @escaping @Sendable (borrowing Transaction) throws -> Value,
+        local: (@Sendable (borrowing Transaction, Value) throws -> Void)?
+    ) async throws -> Value {
+        if let refusal = cluster.writeRefusal() { throw refusal }
+        let database = self.database
+        for _ in 0..<Self.conflictAttempts {
+            let (value, changes) = try await withCheckedThrowingContinuation { continuation in
+                database.writer.rehearse(
+                    body,
+                    plan: { txn, entries in try database.replicatedChanges(txn, entries) },
+                    local: { txn, value in try local?(txn, value) },
+                    completion: { continuation.resume(with: $0) })
+            }
+            guard let changes, !changes.isEmpty else { return value }
+            let versions: [UInt64]
+            do {
+                versions = try await cluster.commit(changes)
+            } catch is ClusterConflict {
+                await cluster.catchUp()
+                // A little jitter: writers of one record on several hosts do not retry in step.
+                try? await Task.sleep(for: .microseconds(Int64.random(in: 0...2_000)))
+                continue
+            }
+            let rows = zip(changes, versions).map { change, version in
+                ReplicatedRow(entity: change.entity, key: change.key, version: version, value: change.value)
+            }
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                database.writer.submit({ txn in
+                    try database.apply(txn, rows)
+                    try local?(txn, value)
+                }) { continuation.resume(with: $0) }
+            }
+            return value
+        }
+        throw RPCError(
+            .overloaded, "the write kept meeting concurrent writes of the same records on other hosts; try again")
+    }
+
+    /// What a failed write answers: its own `RPCError`, or `internal_error` / the disk-full refusal for a store
+    /// failure (logged).
+    private static func storeFailure(_ error: any Error, logger: Logger) -> any Error {
+        switch error {
+        case let error as RPCError:
+            return error
+        case let error as LMDBError where error.isNoSpace:
+            logger.error(
+                "store write failed: the data directory's filesystem is full", metadata: ["store.error": "\(error)"])
+            return RPCError.noSpace
+        default:
+            logger.error("store write failed", metadata: ["store.error": "\(error)"])
+            return RPCError(.internalError, "the store could not complete the write; nothing was changed")
+        }
     }
 
     /// Refuses with `forbidden` unless `actor` holds the role needed in `workspaceId`.

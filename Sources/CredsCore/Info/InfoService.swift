@@ -18,9 +18,13 @@ struct InfoService: Sendable {
             for (keyId, count) in unreadable.sorted(by: { $0.key < $1.key }) {
                 problems.append(.string("\(count) record(s) sealed by key \(keyId), which is not configured"))
             }
+            let cluster = core.cluster?.status
+            if let cluster, cluster.state != .connected {
+                problems.append(.string("the cluster database is not reachable: serving from this host's replica"))
+            }
             let degraded = !problems.isEmpty
             problems += secrets.fileWarnings.map { .string($0) }
-            let result: JSONValue = [
+            var result: [String: JSONValue] = [
                 "status": .string(degraded ? "degraded" : "ok"),
                 "problems": .array(problems),
                 "version": .string(CredsVersion.current),
@@ -30,7 +34,8 @@ struct InfoService: Sendable {
                 "requireGrant": .bool(core.resolveConfig.requireGrant),
                 "uptimeSeconds": .int(Timestamp.now().seconds(since: core.startedAt)),
             ]
-            return MethodAnswer(result, facts: context.facts)
+            if let cluster { result["cluster"] = cluster.json }
+            return MethodAnswer(JSONValue.object(result), facts: context.facts)
         }
     }
 

@@ -7,13 +7,10 @@ import CredsStore
 extension CredsDatabase {
     static let sweepBudget = 64
 
-    private static let grantSweepCursor = Array("sweep.grants".utf8)
-    private static let stateSweepCursor = Array("sweep.oauth_states".utf8)
-
     /// Deletes expired grants among the next rows; how many were deleted.
     @discardableResult
     func sweepExpiredGrants(_ txn: borrowing Transaction, now: Timestamp) throws -> Int {
-        try sweep(txn, grants, cursorKey: Self.grantSweepCursor) { bytes in
+        try sweep(txn, grants) { bytes in
             (try? RecordCoding.decode(GrantRecord.self, from: bytes)).map { $0.expiresAt <= now } ?? false
         }
     }
@@ -21,7 +18,7 @@ extension CredsDatabase {
     /// Deletes expired OAuth states among the next rows; how many were deleted.
     @discardableResult
     func sweepExpiredOAuthStates(_ txn: borrowing Transaction, now: Timestamp) throws -> Int {
-        try sweep(txn, oauthStates, cursorKey: Self.stateSweepCursor) { bytes in
+        try sweep(txn, oauthStates) { bytes in
             (try? RecordCoding.decode(OAuthStateRecord.self, from: bytes)).map { $0.expiresAt <= now } ?? false
         }
     }
@@ -44,10 +41,9 @@ extension CredsDatabase {
     private func sweep(
         _ txn: borrowing Transaction,
         _ table: LMDBDatabase,
-        cursorKey: [UInt8],
         isExpired: ([UInt8]) -> Bool
     ) throws -> Int {
-        let start = try txn.get(meta, cursorKey) ?? []
+        let start = sweepCursors.withLock { $0[table.name] } ?? []
         var doomed: [[UInt8]] = []
         var looked = 0
         var last: [UInt8]?
@@ -60,8 +56,10 @@ extension CredsDatabase {
         for key in doomed { _ = try txn.delete(table, key) }
         // The next sweep starts just after the last row looked at (the key with a 0 byte appended is the
         // smallest greater one), or from the beginning when this one reached the end.
+        // Kept in memory, not in the store: a cluster replica's rehearsal is rolled back, and a cursor kept in
+        // its transaction would never move (a restart starts from the beginning, which only costs a few looks).
         let next = looked < Self.sweepBudget ? [] : (last ?? []) + [0]
-        try txn.put(meta, cursorKey, next)
+        sweepCursors.withLock { $0[table.name] = next }
         return doomed.count
     }
 }

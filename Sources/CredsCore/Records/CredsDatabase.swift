@@ -1,5 +1,6 @@
 public import CredsStore
 import CredsProtocol
+import Synchronization
 
 /// The LMDB environment of a data directory, its named databases and its writer.
 public final class CredsDatabase: Sendable {
@@ -13,6 +14,10 @@ public final class CredsDatabase: Sendable {
     let meta: LMDBDatabase
     let oauthStates: LMDBDatabase
     let auditLog: AuditLog
+    /// Cluster mode: the version PostgreSQL gave each replicated record (`CredsDatabase+Replica`).
+    let replicaVersions: LMDBDatabase
+    /// Where the next sweep of expired grants and OAuth states starts, by table (`CredsDatabase+Expiry`).
+    let sweepCursors = Mutex<[String: [UInt8]]>([:])
     private let connectionCache = DecodedRecordCache<ConnectionRecord>()
     private let grantCache = DecodedRecordCache<GrantRecord>()
 
@@ -20,14 +25,15 @@ public final class CredsDatabase: Sendable {
     public init(directory: String, initialMapSize: Int = 64 << 20, auditMaxEntries: UInt64 = 1_000_000) throws {
         let environment = try LMDBEnvironment(directory: directory, initialMapSize: initialMapSize)
         self.environment = environment
-        connections = try environment.openDatabase("connections")
+        connections = try environment.openDatabase("connections", replicated: true)
         connectionsByOwner = try environment.openDatabase("connections_by_owner")
-        policies = try environment.openDatabase("policies")
-        members = try environment.openDatabase("members")
-        grants = try environment.openDatabase("grants")
+        policies = try environment.openDatabase("policies", replicated: true)
+        members = try environment.openDatabase("members", replicated: true)
+        grants = try environment.openDatabase("grants", replicated: true)
         meta = try environment.openDatabase("meta")
-        oauthStates = try environment.openDatabase("oauth_states")
+        oauthStates = try environment.openDatabase("oauth_states", replicated: true)
         auditLog = AuditLog(entries: try environment.openDatabase("audit"), meta: meta, maxEntries: auditMaxEntries)
+        replicaVersions = try environment.openDatabase("replica_versions")
         writer = StoreWriter(environment: environment)
     }
 
@@ -38,14 +44,22 @@ public final class CredsDatabase: Sendable {
 
     /// The next value of the store-wide revision counter, inside a write transaction.
     func nextRevision(_ txn: borrowing Transaction) throws -> UInt64 {
-        let current =
-            try txn.get(meta, StoreKeys.revisionCounter).map { bytes in
-                bytes.reduce(UInt64(0)) { ($0 << 8) | UInt64($1) }
-            } ?? 0
-        let next = current + 1
-        try txn.put(
-            meta, StoreKeys.revisionCounter, (0..<8).reversed().map { UInt8(truncatingIfNeeded: next >> ($0 * 8)) })
+        let next = try currentRevision(txn) + 1
+        try txn.put(meta, StoreKeys.revisionCounter, StoreKeys.bigEndian(next))
         return next
+    }
+
+    /// The revision counter's value (0 before the first write).
+    func currentRevision(_ txn: borrowing Transaction) throws -> UInt64 {
+        try txn.get(meta, StoreKeys.revisionCounter).map(StoreKeys.uint64) ?? 0
+    }
+
+    /// Moves the revision counter up to `revision` if it is below (a record another cluster host wrote): the next
+    /// local write of that record gets a higher revision than the one it replaces.
+    func raiseRevision(_ txn: borrowing Transaction, to revision: UInt64) throws {
+        if try currentRevision(txn) < revision {
+            try txn.put(meta, StoreKeys.revisionCounter, StoreKeys.bigEndian(revision))
+        }
     }
 
     /// The connection with this id.
@@ -89,12 +103,23 @@ public final class CredsDatabase: Sendable {
     func put(_ txn: borrowing Transaction, _ record: ConnectionRecord, changesAuthorization: Bool = true) throws {
         var record = record
         if changesAuthorization { record.authorizationRevision = record.revision }
+        try put(txn, record, stored: RecordCoding.encode(record))
+    }
+
+    /// Writes `record` as the bytes `stored` (its encoding, or the bytes another cluster host wrote), with its
+    /// owner index entry and the per-key record counts.
+    func put(_ txn: borrowing Transaction, _ record: ConnectionRecord, stored: [UInt8]) throws {
         let previous = try connection(txn, id: record.id)
+        if let previous, previous.workspaceId != record.workspaceId || previous.provider != record.provider {
+            // Owners never change here; a replicated row that says otherwise must not leave a stale index entry.
+            try remove(txn, previous)
+            return try put(txn, record, stored: stored)
+        }
         if previous?.sealed?.keyId != record.sealed?.keyId {
             if let keyId = previous?.sealed?.keyId { try adjustKeyCount(txn, keyId: keyId, by: -1) }
             if let keyId = record.sealed?.keyId { try adjustKeyCount(txn, keyId: keyId, by: 1) }
         }
-        try txn.put(connections, StoreKeys.connection(record.id), RecordCoding.encode(record))
+        try txn.put(connections, StoreKeys.connection(record.id), stored)
         try txn.put(connectionsByOwner, StoreKeys.ownerIndex(record.workspaceId, record.provider, record.id), [])
     }
 
@@ -110,7 +135,7 @@ public final class CredsDatabase: Sendable {
         var counts: [String: Int64] = [:]
         try txn.scan(meta, prefix: StoreKeys.keyCountPrefix) { key, value in
             let keyId = String(decoding: key.dropFirst(StoreKeys.keyCountPrefix.count), as: UTF8.self)
-            let count = value.reduce(Int64(0)) { ($0 << 8) | Int64($1) }
+            let count = Int64(bitPattern: StoreKeys.uint64(value))
             if count > 0 { counts[keyId] = count }
             return true
         }
@@ -119,9 +144,9 @@ public final class CredsDatabase: Sendable {
 
     private func adjustKeyCount(_ txn: borrowing Transaction, keyId: String, by delta: Int64) throws {
         let key = StoreKeys.keyCountPrefix + Array(keyId.utf8)
-        let current = try txn.get(meta, key).map { $0.reduce(Int64(0)) { ($0 << 8) | Int64($1) } } ?? 0
+        let current = try txn.get(meta, key).map { Int64(bitPattern: StoreKeys.uint64($0)) } ?? 0
         let next = max(0, current + delta)
-        try txn.put(meta, key, (0..<8).reversed().map { UInt8(truncatingIfNeeded: next >> ($0 * 8)) })
+        try txn.put(meta, key, StoreKeys.bigEndian(UInt64(bitPattern: next)))
     }
 
     /// The role of `principal` in `workspaceId`.

@@ -55,6 +55,16 @@ enum StoreKeys {
         return key
     }
 
+    /// `value` as 8 bytes, most significant first (counters in `meta`, replica versions).
+    static func bigEndian(_ value: UInt64) -> [UInt8] {
+        (0..<8).reversed().map { UInt8(truncatingIfNeeded: value >> ($0 * 8)) }
+    }
+
+    /// The counter `bigEndian` wrote (any length up to 8 bytes reads as a number).
+    static func uint64<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> UInt64 {
+        bytes.reduce(UInt64(0)) { ($0 << 8) | UInt64($1) }
+    }
+
     static let revisionCounter = Array("revision".utf8)
     static let keyCountPrefix = Array("keycount\u{0}".utf8)
 }

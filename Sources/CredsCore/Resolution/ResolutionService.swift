@@ -21,6 +21,7 @@ struct ResolutionService: Sendable {
             decision = try core.read { txn in
                 // The grant first: nothing a caller without one sends (a provider id, say) reaches an audit entry.
                 try grants.check(txn, grant: params.grant, workspaceId: params.workspaceId, provider: params.provider)
+                if let refusal = core.cluster?.readRefusal() { throw refusal }
                 let provider = try core.catalog.connectableProvider(params.provider)
                 return try decide(
                     txn, provider: provider, workspaceId: params.workspaceId, connectionId: params.connectionId,

@@ -37,7 +37,8 @@ final class DaemonFixture: @unchecked Sendable {
     private let configExtra: String
 
     /// Starts a daemon. `withKey: false` starts it without a master key; `socketsExtra` goes under
-    /// `[sockets]`, `configExtra` at the end of the TOML; `dataDirectory` replaces the temporary one. A `launcher`,
+    /// `[sockets]`, `configExtra` at the end of the TOML; `dataDirectory` replaces the temporary one; `keyFile` is
+    /// a master key file to use instead of a new one (cluster hosts share their key ring). A `launcher`,
     /// an `environment` or `activatedSockets` need `mode: .process`.
     init(
         mode: Mode = .inProcess,
@@ -49,7 +50,8 @@ final class DaemonFixture: @unchecked Sendable {
         launcher: [String] = [],
         environment: [String: String] = [:],
         activatedSockets: (resolve: String, admin: String)? = nil,
-        dataDirectory: String? = nil
+        dataDirectory: String? = nil,
+        keyFile: String? = nil
     ) throws {
         precondition(
             mode == .process || (launcher.isEmpty && environment.isEmpty && activatedSockets == nil),
@@ -71,7 +73,11 @@ final class DaemonFixture: @unchecked Sendable {
         }
         builtinLines = lines
         for key in builtin.values { secrets.append(key) }
-        if withKey { keyFiles = [makeKey(named: "master.key")] }
+        if let keyFile {
+            keyFiles = [keyFile]
+        } else if withKey {
+            keyFiles = [makeKey(named: "master.key")]
+        }
         writeConfig()
         try start()
     }

@@ -120,8 +120,10 @@ final class PostgresServer: @unchecked Sendable {
 
             \(listen)
             unix_socket_directories = '\(directory)'
+            # No fsync (the machine does not crash in a test), but commits are in the WAL when acknowledged: a
+            # `pg_ctl stop -m immediate` must not lose what credsd was told had committed.
             fsync = off
-            synchronous_commit = off
+            synchronous_commit = on
             full_page_writes = off
             shared_buffers = 16MB
             max_connections = 40
@@ -137,6 +139,42 @@ final class PostgresServer: @unchecked Sendable {
         try psql(
             "CREATE ROLE \(role) LOGIN PASSWORD '\(password)';\nCREATE DATABASE \(database) OWNER \(role);\n",
             database: "postgres")
+    }
+
+    /// Stops the server with `pg_ctl stop -m mode` (`fast`: clients are disconnected; `immediate`: as a crash).
+    func stop(mode: String) throws {
+        try run(Self.binDirectory + "/pg_ctl", ["-D", directory + "/data", "-m", mode, "-w", "-t", "60", "stop"])
+    }
+
+    /// Starts the stopped server again, with its data.
+    func startAgain() throws {
+        try run(
+            Self.binDirectory + "/pg_ctl",
+            ["-D", directory + "/data", "-l", directory + "/server.log", "-w", "-t", "60", "start"])
+    }
+
+    /// The postmaster's process id (for SIGSTOP/SIGCONT of the whole server: its backends are its children).
+    var postmasterPID: pid_t? {
+        let pidFile = (try? String(contentsOfFile: directory + "/data/postmaster.pid", encoding: .utf8)) ?? ""
+        return pidFile.split(separator: "\n").first.flatMap { pid_t($0) }
+    }
+
+    /// Stops (SIGSTOP) or resumes (SIGCONT) every process of the server, as a frozen machine would: connections
+    /// stay open and nothing answers.
+    func signalAll(_ signal: Int32) {
+        guard let postmaster = postmasterPID else { return }
+        var pids = [postmaster]
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        for entry in entries {
+            guard let pid = pid_t(entry),
+                let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { continue }
+            // After "pid (comm) state ppid": the parent is the fourth field.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 1, pid_t(fields[1]) == postmaster { pids.append(pid) }
+        }
+        for pid in pids { kill(pid, signal) }
     }
 
     /// Writes a file the server's user owns.

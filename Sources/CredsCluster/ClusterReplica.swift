@@ -1,0 +1,341 @@
+public import CredsCore
+public import CredsProtocol
+import Foundation
+public import Logging
+import PostgresNIO
+import Synchronization
+
+/// A host's replica of the cluster (SPEC 10): follows the change feed into LMDB and sends this host's admin
+/// writes to PostgreSQL. `run()` holds one dedicated connection that LISTENs for wake-ups and catches up by cursor
+/// on each wake-up and every `pollSeconds` (which is also its heartbeat); writes use a pool of up to 4. Any failure
+/// closes the connection and reconnects with jittered backoff (at most 30 s); meanwhile resolves keep answering
+/// from LMDB and writes are refused.
+public final class ClusterReplica: ClusterLink, Sendable {
+    private let config: ClusterConfig
+    private let database: ClusterDatabase
+    private let store: CredsDatabase
+    private let logger: Logger
+    private let client: PostgresClient
+    private let writer: ClusterWriter
+    private let feed: ChangeFeed
+    private let state: Mutex<ReplicaState>
+    /// How long one query or connection attempt may take before the database counts as unreachable.
+    private let queryTimeout: Duration
+    /// Changes read per page.
+    static let pageSize = 1_000
+
+    public init(
+        config: ClusterConfig,
+        database: ClusterDatabase,
+        store: CredsDatabase,
+        logger: Logger,
+        queryTimeout: Duration = .seconds(5)
+    ) throws {
+        self.config = config
+        self.database = database
+        self.store = store
+        self.logger = logger
+        self.queryTimeout = queryTimeout
+        feed = ChangeFeed(hostId: config.hostId.text, logger: logger)
+        client = database.makeClient()
+        writer = ClusterWriter(
+            client: client, feed: feed, hostId: config.hostId.text, url: config.postgres, logger: logger,
+            timeout: queryTimeout)
+        state = Mutex(ReplicaState(cursor: try store.replicaCursor()))
+    }
+
+    // MARK: ClusterLink
+
+    public func writeRefusal() -> RPCError? {
+        guard !state.withLock({ $0.inContact }) else { return nil }
+        return RPCError(.storeUnavailable, "the cluster database is unreachable; nothing was changed")
+    }
+
+    public func readRefusal() -> RPCError? {
+        let limit = config.maxStalenessSeconds
+        guard limit > 0 else { return nil }
+        let silent = state.withLock { $0.silence() }
+        guard silent > .seconds(limit) else { return nil }
+        return RPCError(
+            .storeUnavailable,
+            "this host's replica has been out of contact with the cluster database for over \(limit) s",
+            data: ["maxStalenessSeconds": .int(Int64(limit))])
+    }
+
+    public func commit(_ changes: [ReplicatedChange]) async throws -> [UInt64] {
+        do {
+            let versions = try await writer.commit(changes)
+            state.withLock { $0.contact() }
+            return versions
+        } catch let error as RPCError {
+            // The database did not answer a write: refuse the next ones at once until a pass of the replica loop
+            // reaches it again (or the loop's watchdog reconnects).
+            state.withLock { $0.suspect() }
+            throw error
+        }
+    }
+
+    public func catchUp() async {
+        do {
+            try await withDeadline(queryTimeout, "cluster catch-up") { [self] in
+                try await client.withConnection { connection in _ = try await catchUpPass(on: connection) }
+            }
+        } catch {
+            // The replica loop resyncs or reconnects; the write that asked starts over or gives up.
+            logger.debug("cluster catch-up after a conflict failed", metadata: ["cluster.error": "\(error)"])
+        }
+    }
+
+    public var status: ClusterStatus { state.withLock { $0.status } }
+
+    /// Whether this replica has ever synced (a cursor is stored).
+    public var hasSynced: Bool { state.withLock { $0.cursor != nil } }
+
+    // MARK: Following the feed
+
+    /// Follows the feed until the task is cancelled.
+    public func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.client.run() }
+            group.addTask { await self.follow() }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Waits until the replica has synced once (a new host's first start), or `timeout` passed; returns whether
+    /// it has.
+    public func waitUntilSynced(timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while !hasSynced && ContinuousClock.now < deadline && !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return hasSynced
+    }
+
+    private func follow() async {
+        while !Task.isCancelled {
+            do {
+                try await session()
+            } catch {
+                if Task.isCancelled { return }
+                let failures = state.withLock { $0.lostContact() }
+                let delay = Self.backoff(failures: failures)
+                logger.warning(
+                    "cluster database unreachable: serving from the replica, refusing writes",
+                    metadata: [
+                        "cluster.error": "\(ClusterError(error, url: config.postgres))",
+                        "retry.seconds": "\(delay.components.seconds)",
+                    ])
+                try? await Task.sleep(for: delay)
+            }
+        }
+    }
+
+    /// 0.25 s doubling per failure up to 30 s, each time a random 50-100 % of it (hosts do not reconnect in step).
+    static func backoff(failures: Int) -> Duration {
+        let ceiling = min(30.0, 0.25 * pow(2.0, Double(min(failures, 16) - 1)))
+        return .milliseconds(Int64(ceiling * Double.random(in: 0.5...1.0) * 1000))
+    }
+
+    /// One connection's life: LISTEN, then catch up on every wake-up and poll tick, until something fails. A
+    /// watchdog closes the connection when no pass completed for `pollSeconds` plus a query timeout (a frozen
+    /// database answers nothing, not even LISTEN), which fails whatever waits on it.
+    private func session() async throws {
+        let connection = try await withDeadline(queryTimeout, "cluster connect") { [database] in
+            try await database.connect()
+        }
+        let lastPass = PassClock()
+        let poll = Duration.seconds(config.pollSeconds)
+        let patience = poll + queryTimeout
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await connection.listen(on: ClusterWriter.channel) { notifications in
+                        try await self.follow(connection, notifications: notifications, poll: poll) {
+                            lastPass.mark()
+                        }
+                    }
+                }
+                group.addTask {
+                    while true {
+                        try await Task.sleep(for: .milliseconds(250))
+                        if lastPass.sinceLast > patience {
+                            throw DeadlineExceeded(what: "cluster heartbeat")
+                        }
+                    }
+                }
+                defer { group.cancelAll() }
+                // Close first on any failure: a child stuck on the frozen connection then fails too.
+                do {
+                    try await group.next()
+                } catch {
+                    Task { try? await connection.close() }
+                    throw error
+                }
+            }
+        } catch {
+            Task { try? await connection.close() }
+            throw error
+        }
+    }
+
+    /// Catches up once at once, then on every notification and poll tick.
+    private func follow(
+        _ connection: PostgresConnection,
+        notifications: PostgresNotificationSequence,
+        poll: Duration,
+        passed: @escaping @Sendable () -> Void
+    ) async throws {
+        let (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for try await _ in notifications { wake.yield() }
+                throw ClusterError(code: .unreachable, url: self.config.postgres, problem: "the connection closed")
+            }
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: poll)
+                    wake.yield()
+                }
+            }
+            group.addTask {
+                wake.yield()
+                var first = true
+                for await _ in wakes {
+                    try Task.checkCancellation()
+                    while try await self.catchUpPass(on: connection) == .more {}
+                    passed()
+                    self.state.withLock { $0.connected() }
+                    if first {
+                        first = false
+                        self.logger.info(
+                            "cluster database reached: following its change feed",
+                            metadata: ["cluster.seq": "\(self.status.seq)"])
+                    }
+                }
+            }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+    }
+
+    enum PassOutcome { case more, caughtUp }
+
+    /// Reads one page after the cursor and applies it with the cursor in one LMDB transaction; resyncs instead on
+    /// a hole, another epoch, a head behind the cursor, or another change at the cursor's number.
+    private func catchUpPass(on connection: PostgresConnection) async throws -> PassOutcome {
+        let cursor = state.withLock { $0.cursor }
+        let from = cursor?.seq ?? 0
+        let page: FeedPage
+        do {
+            page = try await feed.read(after: from, limit: Self.pageSize, on: connection)
+        } catch let hole as FeedHole {
+            try await resync(on: connection, because: "a hole in the feed after \(from) (at \(hole.expected))")
+            return .caughtUp
+        }
+        state.withLock { $0.contact() }
+        if let cursor {
+            let epoch = page.epoch.uuidString.lowercased()
+            if cursor.epoch != epoch {
+                try await resync(on: connection, because: "the database's epoch changed (restored or replaced)")
+                return .caughtUp
+            }
+            if page.head < cursor.seq {
+                try await resync(
+                    on: connection, because: "the feed's head \(page.head) is behind this replica's \(cursor.seq)")
+                return .caughtUp
+            }
+            if cursor.seq > 0, let mark = page.markAtCursor, mark != cursor.mark {
+                try await resync(on: connection, because: "the change at \(cursor.seq) is not the one applied")
+                return .caughtUp
+            }
+        } else {
+            // Never synced: a snapshot is quicker than the whole feed, and the feed may have been pruned.
+            try await resync(on: connection, because: "first start")
+            return .caughtUp
+        }
+        guard let last = page.entries.last else {
+            state.withLock { $0.caughtUp(head: page.head) }
+            return .caughtUp
+        }
+        var latest: [RowKey: ReplicatedRow] = [:]
+        for entry in page.entries {
+            guard let entity = ReplicatedEntity(rawValue: entry.change.entity.rawValue), let record = entry.record
+            else { continue }
+            let row = ReplicatedRow(
+                entity: entity, key: entry.change.key, version: UInt64(max(0, record.version)), value: record.value)
+            let key = RowKey(entity: entity, key: entry.change.key)
+            if (latest[key]?.version ?? 0) < row.version { latest[key] = row }
+        }
+        let next = ReplicaCursor(seq: last.seq, epoch: page.epoch.uuidString.lowercased(), mark: last.committedAt)
+        let moved = try await store.applyFeedPage(Array(latest.values), from: from, cursor: next)
+        if moved { state.withLock { $0.applied(next, head: page.head) } }
+        return moved && last.seq < page.head ? .more : .caughtUp
+    }
+
+    private struct RowKey: Hashable {
+        let entity: ReplicatedEntity
+        let key: [UInt8]
+    }
+
+    /// Replaces the replica with one repeatable-read snapshot of every record, cursor at the snapshot's head.
+    private func resync(on connection: PostgresConnection, because reason: String) async throws {
+        logger.notice("cluster replica resyncing", metadata: ["cluster.reason": "\(reason)"])
+        state.withLock { $0.resyncing() }
+        let started = ContinuousClock.now
+        try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
+        let snapshot: (rows: [ReplicatedRow], cursor: ReplicaCursor)
+        do {
+            var head: (seq: Int64, epoch: UUID)?
+            for try await (seq, epoch) in try await connection.query(
+                "SELECT seq, epoch FROM credsd_feed_head WHERE id = 1", logger: logger
+            ).decode((Int64, UUID).self) {
+                head = (seq, epoch)
+            }
+            guard let head else {
+                throw ClusterError(
+                    code: .server, url: config.postgres, problem: "no feed head: run credsd cluster init")
+            }
+            var mark: Int64 = 0
+            for try await value in try await connection.query(
+                "SELECT \(unescaped: ChangeFeed.micros("committed_at")) FROM credsd_changes WHERE seq = \(head.seq)",
+                logger: logger
+            ).decode(Int64.self) {
+                mark = value
+            }
+            var rows: [ReplicatedRow] = []
+            for try await (entity, key, version, value) in try await connection.query(
+                "SELECT entity, key, version, value FROM credsd_records", logger: logger
+            ).decode((String, ByteBuffer, Int64, ByteBuffer?).self) {
+                guard let entity = ReplicatedEntity(rawValue: entity) else { continue }
+                rows.append(
+                    ReplicatedRow(
+                        entity: entity, key: Array(buffer: key), version: UInt64(max(1, version)),
+                        value: value.map { Array(buffer: $0) }))
+            }
+            try await connection.query("COMMIT", logger: logger)
+            snapshot = (rows, ReplicaCursor(seq: head.seq, epoch: head.epoch.uuidString.lowercased(), mark: mark))
+        } catch {
+            _ = try? await connection.query("ROLLBACK", logger: logger)
+            throw error
+        }
+        try await store.resync(snapshot.rows, cursor: snapshot.cursor)
+        state.withLock { $0.applied(snapshot.cursor, head: snapshot.cursor.seq) }
+        logger.notice(
+            "cluster replica resynced",
+            metadata: [
+                "cluster.records": "\(snapshot.rows.count)", "cluster.seq": "\(snapshot.cursor.seq)",
+                "duration": "\(ContinuousClock.now - started)",
+            ])
+    }
+}
+
+/// When a catch-up pass last completed, for the session's watchdog.
+private final class PassClock: Sendable {
+    private let last = Mutex(ContinuousClock.now)
+
+    func mark() { last.withLock { $0 = .now } }
+
+    var sinceLast: Duration { ContinuousClock.now - last.withLock { $0 } }
+}

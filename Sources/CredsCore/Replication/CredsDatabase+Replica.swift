@@ -1,0 +1,155 @@
+public import CredsStore
+import CredsProtocol
+
+/// Cluster mode's side of the store (SPEC 10): the version PostgreSQL gave each record, the feed cursor, and the
+/// ways records from PostgreSQL are applied (a page of the feed, a full resync, a write this host took).
+extension CredsDatabase {
+    private static let cursorKey = Array("replica.cursor".utf8)
+
+    func table(for entity: ReplicatedEntity) -> LMDBDatabase {
+        switch entity {
+        case .connection: connections
+        case .policy: policies
+        case .member: members
+        case .grant: grants
+        case .oauthState: oauthStates
+        }
+    }
+
+    private static func versionKey(_ entity: ReplicatedEntity, _ key: [UInt8]) -> [UInt8] {
+        Array(entity.rawValue.utf8) + [0] + key
+    }
+
+    /// The version of a record this replica holds (0: never seen).
+    func replicaVersion(_ txn: borrowing Transaction, _ entity: ReplicatedEntity, _ key: [UInt8]) throws -> UInt64 {
+        try txn.get(replicaVersions, Self.versionKey(entity, key)).map(StoreKeys.uint64) ?? 0
+    }
+
+    /// The feed position this replica has applied, nil before its first sync.
+    public func replicaCursor() throws -> ReplicaCursor? {
+        try environment.read { txn in try txn.get(meta, Self.cursorKey).flatMap(ReplicaCursor.init(stored:)) }
+    }
+
+    /// Whether the store holds records that did not come from a cluster (a single-host store): serving it as a
+    /// replica would resync them away, so `credsd serve` refuses and points at `credsd cluster import`.
+    public func holdsSingleHostRecords() throws -> Bool {
+        try environment.read { txn in
+            guard try txn.get(meta, Self.cursorKey) == nil else { return false }
+            var found = false
+            for entity in ReplicatedEntity.allCases {
+                try txn.scan(table(for: entity), from: []) { _, _ in
+                    found = true
+                    return false
+                }
+            }
+            return found
+        }
+    }
+
+    /// The changes a rehearsal's journal describes, each with the version this replica holds (read in the
+    /// rehearsal's own transaction, so it is the version the write was computed from).
+    func replicatedChanges(_ txn: borrowing Transaction, _ entries: [JournalEntry]) throws -> [ReplicatedChange] {
+        try entries.compactMap { entry in
+            guard let entity = ReplicatedEntity(table: entry.database) else { return nil }
+            return ReplicatedChange(
+                entity: entity, key: entry.key,
+                workspaceId: Self.workspaceId(entity, key: entry.key, value: entry.value ?? entry.previous),
+                value: entry.value, expectedVersion: try replicaVersion(txn, entity, entry.key))
+        }
+    }
+
+    /// The workspace a record belongs to ("" when its bytes do not say).
+    private static func workspaceId(_ entity: ReplicatedEntity, key: [UInt8], value: [UInt8]?) -> String {
+        switch entity {
+        case .policy, .member:
+            return String(decoding: key.prefix { $0 != 0 }, as: UTF8.self)
+        case .connection:
+            return value.flatMap { try? RecordCoding.decode(ConnectionRecord.self, from: $0) }?.workspaceId.text ?? ""
+        case .grant:
+            return value.flatMap { try? RecordCoding.decode(GrantRecord.self, from: $0) }?.workspaceId.text ?? ""
+        case .oauthState:
+            return value.flatMap { try? RecordCoding.decode(OAuthStateRecord.self, from: $0) }?.workspaceId.text ?? ""
+        }
+    }
+
+    /// Applies every row whose version is above the replica's; returns how many were applied.
+    @discardableResult
+    func apply(_ txn: borrowing Transaction, _ rows: [ReplicatedRow]) throws -> Int {
+        var applied = 0
+        for row in rows where try row.version > replicaVersion(txn, row.entity, row.key) {
+            try applyRow(txn, row)
+            applied += 1
+        }
+        return applied
+    }
+
+    private func applyRow(_ txn: borrowing Transaction, _ row: ReplicatedRow) throws {
+        let table = table(for: row.entity)
+        switch (row.entity, row.value) {
+        case (.connection, let value?):
+            let record = try RecordCoding.decode(ConnectionRecord.self, from: value)
+            guard StoreKeys.connection(record.id) == row.key else { throw ReplicaError.keyMismatch }
+            try put(txn, record, stored: value)
+            try raiseRevision(txn, to: record.revision)
+        case (.connection, nil):
+            if let existing = try connection(txn, id: StoreKeys.lastPart(row.key)) { try remove(txn, existing) }
+        case (_, let value?):
+            try txn.put(table, row.key, value)
+        case (_, nil):
+            try txn.delete(table, row.key)
+        }
+        try txn.put(replicaVersions, Self.versionKey(row.entity, row.key), StoreKeys.bigEndian(row.version))
+    }
+
+    /// Applies a page of the feed read after `from` and moves the cursor to `cursor`, in one transaction: a
+    /// crash keeps both or neither. Does nothing and returns false when the stored cursor is no longer at `from`
+    /// (another pass applied it first; the cursor never goes back).
+    public func applyFeedPage(_ rows: [ReplicatedRow], from: Int64, cursor: ReplicaCursor) async throws -> Bool {
+        try await commit { txn in
+            let stored = try txn.get(self.meta, Self.cursorKey).flatMap(ReplicaCursor.init(stored:))
+            guard (stored?.seq ?? 0) == from else { return false }
+            try self.apply(txn, rows)
+            try txn.put(self.meta, Self.cursorKey, cursor.stored)
+            return true
+        }
+    }
+
+    /// Replaces every replicated record with `rows` (one snapshot of PostgreSQL) and sets the cursor, in one
+    /// transaction: readers see the old replica or the new one, never a mix.
+    public func resync(_ rows: [ReplicatedRow], cursor: ReplicaCursor) async throws {
+        try await commit { txn in
+            for entity in ReplicatedEntity.allCases { try txn.clear(self.table(for: entity)) }
+            try txn.clear(self.connectionsByOwner)
+            try txn.clear(self.replicaVersions)
+            var counts: [[UInt8]] = []
+            try txn.scan(self.meta, prefix: StoreKeys.keyCountPrefix) { key, _ in
+                counts.append(key)
+                return true
+            }
+            for key in counts { try txn.delete(self.meta, key) }
+            try self.apply(txn, rows)
+            try txn.put(self.meta, Self.cursorKey, cursor.stored)
+        }
+    }
+
+    /// Runs `body` on the writer and waits for its durable commit.
+    private func commit<Value: Sendable>(_ body: @escaping @Sendable (borrowing Transaction) throws -> Value)
+        async throws -> Value
+    {
+        try await withCheckedThrowingContinuation { continuation in
+            writer.submit(body) { continuation.resume(with: $0) }
+        }
+    }
+}
+
+/// A replicated row that cannot be applied.
+enum ReplicaError: Error, CustomStringConvertible {
+    /// A connection row whose record names another id than its key.
+    case keyMismatch
+
+    var description: String {
+        switch self {
+        case .keyMismatch: "a connection row's record does not match its key"
+        }
+    }
+}

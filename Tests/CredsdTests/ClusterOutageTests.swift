@@ -1,0 +1,192 @@
+import CredsProtocol
+import Foundation
+import Testing
+
+/// Cluster mode (SPEC 10) when PostgreSQL goes away: resolves keep answering from the replica, writes are refused
+/// at once, and every host catches up when it is back.
+@Suite("cluster mode: the database stopped, frozen or rewound", .serialized)
+struct ClusterOutageTests {
+    private static let params: [String: JSONValue] = ["workspaceId": "ws1", "provider": "vercel-ai-gateway"]
+
+    private static func resolveParams(_ grant: String) -> [String: JSONValue] {
+        params.merging(["grant": .string(grant)]) { $1 }
+    }
+
+    @discardableResult
+    private static func eventually<Value>(within seconds: Double = 5, _ body: () throws -> Value) throws -> Value {
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            do {
+                return try body()
+            } catch {
+                if Date() > deadline { throw error }
+                usleep(5_000)
+            }
+        }
+    }
+
+    /// Two hosts with one connection and a grant both resolve.
+    private static func cluster() throws -> (ClusterFixture, grant: String) {
+        let cluster = try ClusterFixture(hosts: 2)
+        try cluster.hosts[0].addWriter()
+        try cluster.hosts[0].upsert(provider: "vercel-ai-gateway", payload: ["apiKey": "vck_outage"])
+        let grant = try cluster.hosts[0].grant()
+        try eventually { try cluster.hosts[1].resolveCall("resolve", resolveParams(grant)) }
+        return (cluster, grant)
+    }
+
+    private static func write(_ host: DaemonFixture, name: String) throws {
+        try host.adminCall(
+            "connections.upsert",
+            [
+                "workspaceId": "ws1", "provider": "fal", "displayName": .string(name),
+                "credentialPayload": ["apiKey": "fal_outage_key"], "actor": "alice",
+            ])
+    }
+
+    /// Seconds `body` took.
+    private static func timed(_ body: () throws -> Void) rethrows -> Double {
+        let start = Date()
+        try body()
+        return Date().timeIntervalSince(start)
+    }
+
+    @Test(
+        "database stopped: every resolve answered, writes refused at once, every host converges after",
+        arguments: ["fast", "immediate"])
+    func stopped(mode: String) throws {
+        let (cluster, grant) = try Self.cluster()
+        let (one, two) = (cluster.hosts[0], cluster.hosts[1])
+        let loops = [ResolveLoop(one, Self.resolveParams(grant)), ResolveLoop(two, Self.resolveParams(grant))]
+        try cluster.server.stop(mode: mode)
+        // The hosts notice (the connection closes), say so in health, and refuse writes without waiting.
+        for host in [one, two] {
+            try Self.eventually {
+                guard try host.adminCall("health")["cluster"]?["state"] == "disconnected" else { throw Pending() }
+            }
+        }
+        let health = try two.adminCall("health")
+        #expect(health["status"] == "degraded")
+        #expect(health["cluster"]?["lastContactAt"]?.stringValue != nil)
+        let elapsed = Self.timed {
+            #expect(reason { try Self.write(two, name: "during") } == "store_unavailable")
+        }
+        #expect(elapsed < 0.5, "a write during the outage took \(elapsed) s")
+        usleep(500_000)
+        try cluster.server.startAgain()
+        for host in [one, two] {
+            try Self.eventually(within: 30) {
+                guard try host.adminCall("health")["status"] == "ok" else { throw Pending() }
+            }
+        }
+        try Self.write(two, name: "after")
+        try Self.eventually {
+            let list = try one.adminCall("connections.list", ["workspaceId": "ws1", "actor": "alice"])
+            guard list["connections"]?.arrayValue?.count == 2 else { throw Pending() }
+        }
+        for loop in loops {
+            let (answered, refused) = loop.stop()
+            #expect(refused.isEmpty, "\(refused.prefix(3))")
+            #expect(answered > 50)
+        }
+    }
+
+    @Test("database frozen (SIGSTOP): resolves answered, writes refused within the query timeout, then at once")
+    func frozen() throws {
+        let (cluster, grant) = try Self.cluster()
+        let (one, two) = (cluster.hosts[0], cluster.hosts[1])
+        let loops = [ResolveLoop(one, Self.resolveParams(grant)), ResolveLoop(two, Self.resolveParams(grant))]
+        cluster.server.signalAll(SIGSTOP)
+        defer { cluster.server.signalAll(SIGCONT) }
+        let first = Self.timed {
+            #expect(reason { try Self.write(one, name: "frozen") } == "store_unavailable")
+        }
+        #expect(first < 7, "the first write during the freeze took \(first) s")
+        let second = Self.timed {
+            #expect(reason { try Self.write(one, name: "frozen-again") } == "store_unavailable")
+        }
+        #expect(second < 0.5, "a write after the freeze was noticed took \(second) s")
+        try Self.eventually(within: 15) {
+            guard try two.adminCall("health")["cluster"]?["state"] == "disconnected" else { throw Pending() }
+        }
+        cluster.server.signalAll(SIGCONT)
+        for host in [one, two] {
+            try Self.eventually(within: 30) {
+                guard try host.adminCall("health")["status"] == "ok" else { throw Pending() }
+            }
+        }
+        try Self.write(one, name: "thawed")
+        try Self.eventually {
+            let list = try two.adminCall("connections.list", ["workspaceId": "ws1", "actor": "alice"])
+            guard list["connections"]?.arrayValue?.count == 2 else { throw Pending() }
+        }
+        for loop in loops {
+            let (answered, refused) = loop.stop()
+            #expect(refused.isEmpty, "\(refused.prefix(3))")
+            #expect(answered > 50)
+        }
+    }
+
+    @Test("maxStalenessSeconds: past it without contact resolve answers store_unavailable; in contact, it answers")
+    func staleness() throws {
+        let cluster = try ClusterFixture(hosts: 0)
+        let server = cluster.server
+        let host = try DaemonFixture(
+            mode: .process,
+            configExtra: ClusterFixture.section(server, hostId: "stale", pollSeconds: 1) + "\nmaxStalenessSeconds = 2",
+            keyFile: cluster.keyFile)
+        try host.addWriter()
+        try host.upsert(provider: "vercel-ai-gateway", payload: ["apiKey": "vck_stale"])
+        let grant = try host.grant()
+        try host.resolveCall("resolve", Self.resolveParams(grant))
+        try server.stop(mode: "fast")
+        // Within the limit it still answers; past it, it refuses.
+        try host.resolveCall("resolve", Self.resolveParams(grant))
+        try Self.eventually(within: 10) {
+            guard reason({ try host.resolveCall("resolve", Self.resolveParams(grant)) }) == "store_unavailable" else {
+                throw Pending()
+            }
+        }
+        try server.startAgain()
+        try Self.eventually(within: 30) { try host.resolveCall("resolve", Self.resolveParams(grant)) }
+    }
+
+    @Test("another epoch, or a feed head behind the replica (a restore): the replica resyncs to the database")
+    func rewound() throws {
+        let (cluster, grant) = try Self.cluster()
+        let two = cluster.hosts[1]
+        try cluster.server.psql("UPDATE credsd_feed_head SET epoch = gen_random_uuid()")
+        #expect(two.waitForLog("the database's epoch changed"))
+        try two.resolveCall("resolve", Self.resolveParams(grant))
+        // A database restored to before the connection: the head goes back, the connection is gone.
+        try cluster.server.psql(
+            """
+            DELETE FROM credsd_records WHERE entity = 'connection';
+            DELETE FROM credsd_changes WHERE seq > 1;
+            UPDATE credsd_feed_head SET seq = 1;
+            """)
+        try Self.eventually {
+            guard reason({ try two.resolveCall("resolve", Self.resolveParams(grant)) }) == "no_credential" else {
+                throw Pending()
+            }
+        }
+        #expect(two.daemonLog.contains("is behind this replica's"))
+    }
+
+    @Test("a hole in the feed makes the replica resync, never skip")
+    func hole() throws {
+        let (cluster, _) = try Self.cluster()
+        let two = cluster.hosts[1]
+        // A number with no change behind it (as a lost row would leave).
+        try cluster.server.psql("UPDATE credsd_feed_head SET seq = seq + 1")
+        try cluster.server.psql("NOTIFY credsd_changes, '0'")
+        #expect(two.waitForLog("a hole in the feed"))
+        let health = try Self.eventually {
+            let health = try two.adminCall("health")
+            guard health["status"] == "ok" else { throw Pending() }
+            return health
+        }
+        let head = try cluster.server.psql("SELECT seq FROM credsd_feed_head")
+        #expect(health["cluster"]?["seq"] == .int(Int64(head) ?? -1))
+    }
+}

@@ -1,0 +1,188 @@
+import CredsProtocol
+import Foundation
+import Testing
+
+/// Cluster mode (SPEC 10): how hosts converge, resync and recover, and what PostgreSQL holds.
+@Suite("cluster mode: convergence, resync, crashes, what the database holds", .serialized)
+struct ClusterConvergenceTests {
+    @discardableResult
+    private static func eventually<Value>(within seconds: Double = 5, _ body: () throws -> Value) throws -> Value {
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            do {
+                return try body()
+            } catch {
+                if Date() > deadline { throw error }
+                usleep(1_000)
+            }
+        }
+    }
+
+    private static func upsert(_ host: DaemonFixture, name: String, key: String) throws -> String {
+        host.remember(key)
+        let result = try host.adminCall(
+            "connections.upsert",
+            [
+                "workspaceId": "ws1", "provider": "fal", "displayName": .string(name),
+                "credentialPayload": ["apiKey": .string(key)], "actor": "alice",
+            ])
+        return result["connection"]?["id"]?.stringValue ?? ""
+    }
+
+    private static func connectionCount(_ host: DaemonFixture) throws -> Int {
+        try host.adminCall("connections.list", ["workspaceId": "ws1", "provider": "fal", "actor": "alice"])[
+            "connections"]?.arrayValue?.count ?? -1
+    }
+
+    private static func percentile(_ sorted: [Double], _ fraction: Double) -> Double {
+        sorted[min(sorted.count - 1, Int(Double(sorted.count) * fraction))]
+    }
+
+    @Test("propagation of 200 writes across 3 hosts (figures printed), each resolvable everywhere")
+    func propagation() throws {
+        let cluster = try ClusterFixture(hosts: 3)
+        try cluster.hosts[0].addWriter()
+        let grant = try cluster.hosts[0].grant()
+        for host in cluster.hosts {
+            try Self.eventually { guard try Self.connectionCount(host) == 0 else { throw Pending() } }
+        }
+        let clients = try cluster.hosts.map { try $0.resolver() }
+        var delays: [Double] = []
+        for index in 0..<200 {
+            let writer = index % 3
+            let id = try Self.upsert(cluster.hosts[writer], name: "p\(index)", key: "fal_propagation_\(index)")
+            let written = Date()
+            for other in 0..<3 where other != writer {
+                try Self.eventually {
+                    _ = try clients[other].call(
+                        "resolve",
+                        ["workspaceId": "ws1", "provider": "fal", "connectionId": .string(id), "grant": .string(grant)])
+                }
+            }
+            delays.append(Date().timeIntervalSince(written) * 1000)
+        }
+        delays.sort()
+        print(
+            String(
+                format: "cluster propagation, 200 writes on 3 hosts: p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+                Self.percentile(delays, 0.5), Self.percentile(delays, 0.99), delays.last ?? 0))
+        #expect((delays.last ?? 0) < 5_000)
+    }
+
+    @Test("4 writers on 3 hosts: every host ends with every connection, the feed has no hole")
+    func fourWriters() throws {
+        let cluster = try ClusterFixture(hosts: 3)
+        try cluster.hosts[0].addWriter()
+        for host in cluster.hosts {
+            try Self.eventually {
+                guard try host.adminCall("members.list", ["workspaceId": "ws1"])["members"]?.arrayValue?.count == 1
+                else { throw Pending() }
+            }
+        }
+        let failures = Failures()
+        DispatchQueue.concurrentPerform(iterations: 4) { writer in
+            for index in 0..<40 {
+                do {
+                    _ = try Self.upsert(
+                        cluster.hosts[(writer + index) % 3], name: "w\(writer)-\(index)", key: "fal_w\(writer)_\(index)"
+                    )
+                } catch {
+                    failures.add("\(error)")
+                }
+            }
+        }
+        #expect(failures.all.isEmpty, "\(failures.all.prefix(3))")
+        for host in cluster.hosts {
+            try Self.eventually { guard try Self.connectionCount(host) == 160 else { throw Pending() } }
+        }
+        let feed = try cluster.server.psql("SELECT count(*) || ' ' || min(seq) || ' ' || max(seq) FROM credsd_changes")
+        let head = try cluster.server.psql("SELECT seq FROM credsd_feed_head")
+        #expect(feed == "\(head) 1 \(head)")
+    }
+
+    @Test("a host whose data directory was wiped resyncs everything at its next start")
+    func wipedDataDirectory() throws {
+        let cluster = try ClusterFixture(hosts: 2)
+        let (one, two) = (cluster.hosts[0], cluster.hosts[1])
+        try one.addWriter()
+        for index in 0..<20 { _ = try Self.upsert(one, name: "c\(index)", key: "fal_wiped_\(index)") }
+        try Self.eventually { guard try Self.connectionCount(two) == 20 else { throw Pending() } }
+        #expect(two.stop() == 0)
+        try FileManager.default.removeItem(atPath: two.dataDir)
+        try two.start()
+        #expect(try Self.connectionCount(two) == 20)
+        #expect(two.daemonLog.contains("cluster.reason=first start"), "\(two.daemonLog.suffix(2000))")
+    }
+
+    @Test("a host killed (-9) while catching up restarts from its cursor and converges")
+    func killedMidCatchUp() throws {
+        let cluster = try ClusterFixture(hosts: 2)
+        let (one, two) = (cluster.hosts[0], cluster.hosts[1])
+        try one.addWriter()
+        try Self.eventually {
+            guard try two.adminCall("members.list", ["workspaceId": "ws1"])["members"]?.arrayValue?.count == 1
+            else { throw Pending() }
+        }
+        // Three rounds: the host is stopped while 500 writes land, resumed, and killed 20, 60 or 120 ms later
+        // (catching up pages of 1,000), then started again.
+        for (round, pause) in [20_000, 60_000, 120_000].enumerated() {
+            guard let pid = two.pid else { return }
+            kill(pid, SIGSTOP)
+            for index in 0..<500 {
+                _ = try Self.upsert(one, name: "k\(round)-\(index)", key: "fal_kill_\(round)_\(index)")
+            }
+            kill(pid, SIGCONT)
+            usleep(useconds_t(pause))
+            two.kill9()
+            try two.start()
+        }
+        try Self.eventually(within: 20) { guard try Self.connectionCount(two) == 1_500 else { throw Pending() } }
+        // Only the first start resynced: every restart went on from the cursor it had kept.
+        #expect(two.daemonLog.components(separatedBy: "cluster replica resyncing").count == 2, "\(two.daemonLog)")
+    }
+
+    @Test("a data directory with single-host records is refused in cluster mode (cluster import is the way in)")
+    func singleHostStoreRefused() throws {
+        let single = try DaemonFixture(mode: .process)
+        try single.addWriter()
+        try single.upsert(provider: "fal", payload: ["apiKey": "fal_single_host"])
+        #expect(single.stop() == 0)
+        let cluster = try ClusterFixture(hosts: 0)
+        #expect(throws: FixtureError.self) {
+            try DaemonFixture(
+                mode: .process,
+                configExtra: ClusterFixture.section(cluster.server, hostId: "converted", pollSeconds: 1),
+                dataDirectory: single.dataDir, keyFile: single.keyFiles[0])
+        }
+        #expect(try cluster.server.psql("SELECT count(*) FROM credsd_records") == "0")
+    }
+
+    @Test("no credential, grant or webhook secret is in PostgreSQL in clear (raw, base64 or hex)")
+    func noSecretInTheDatabase() throws {
+        let cluster = try ClusterFixture(hosts: 2)
+        let one = cluster.hosts[0]
+        try one.addWriter()
+        let webhook = "whsec_Y2x1c3RlcmxlYWtjaGVja3dlYmhvb2tzZWNyZXQ="
+        try one.upsert(
+            provider: "resend", payload: ["apiKey": "re_ClusterLeakCheck_1234", "webhookSecret": .string(webhook)])
+        try one.upsert(provider: "elevenlabs", payload: ["apiKey": "sk_cluster_leakcheck_abcdef"])
+        one.remember(webhook)
+        _ = try one.grant()
+        _ = try cluster.hosts[1].grant(providers: ["resend"])
+        let dump = try cluster.server.psql(
+            """
+            SELECT string_agg(entity || ':' || encode(key, 'escape') || ':' || coalesce(encode(value, 'escape'), ''), E'\\n')
+            FROM credsd_records;
+            SELECT string_agg(entity || ':' || encode(entity_key, 'escape') || ':' || host_id, E'\\n') FROM credsd_changes;
+            """)
+        #expect(dump.contains("connection:"))
+        let keyHex = try cluster.server.psql(
+            "SELECT string_agg(encode(key, 'hex') || encode(coalesce(value, ''), 'hex'), '') FROM credsd_records")
+        for secret in one.secrets + cluster.hosts[1].secrets {
+            for form in LeakTests.forms(of: secret) {
+                #expect(!dump.contains(form), "a secret in PostgreSQL: \(form.prefix(6))…")
+                #expect(!keyHex.contains(form.lowercased()), "a secret in PostgreSQL (hex): \(form.prefix(6))…")
+            }
+        }
+    }
+}

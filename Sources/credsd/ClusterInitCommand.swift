@@ -1,8 +1,6 @@
 import ArgumentParser
 import CredsCluster
 import CredsCore
-import Foundation
-import Logging
 
 /// `credsd cluster init`: creates or migrates the cluster schema named by `[cluster]`.
 struct ClusterInitCommand: AsyncParsableCommand {
@@ -17,22 +15,8 @@ struct ClusterInitCommand: AsyncParsableCommand {
     var config: String = "/etc/credsd/credsd.toml"
 
     func run() async throws {
-        guard let text = try? String(contentsOfFile: config, encoding: .utf8) else {
-            throw StartupError(message: "\(config): cannot read the configuration file")
-        }
-        let (effective, problems) = DaemonConfig.check(toml: text)
-        if let first = problems.first { throw StartupError(message: first.description) }
-        guard let cluster = effective.cluster else {
-            throw StartupError(message: "\(config): no [cluster] section")
-        }
-        let loader = SecretsLoader(config: effective, credentialsDirectory: nil)
-        let password = try startup { try loader.loadClusterPassword() }
-        for warning in loader.secretFileWarnings() {
-            FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
-        }
-        // Failures are reported by the thrown error; postgres-nio's own log lines would only repeat them.
-        let logger = Logger(label: "credsd.cluster", factory: { _ in SwiftLogNoOpLogHandler() })
-        let database = ClusterDatabase(config: cluster, password: password, logger: logger)
+        let target = try ClusterTarget(configFile: config)
+        let (cluster, database, logger) = (target.cluster, target.database, target.logger)
         let migrator = SchemaMigrator(hostId: cluster.hostId, logger: logger)
         let outcome: SchemaMigrator.Outcome
         do {

@@ -157,6 +157,43 @@ struct ClusterConvergenceTests {
         #expect(try cluster.server.psql("SELECT count(*) FROM credsd_records") == "0")
     }
 
+    @Test(
+        "cluster import: a single-host store's records, grants and policies serve on every host; a second import is refused"
+    )
+    func importSingleHost() throws {
+        let single = try DaemonFixture(mode: .process)
+        try single.addWriter()
+        let id = try single.upsert(provider: "vercel-ai-gateway", payload: ["apiKey": "vck_imported_key"])
+        try single.adminCall(
+            "policy.set", ["workspaceId": "ws1", "provider": "vercel-ai-gateway", "mode": "byo", "actor": "alice"])
+        let grant = try single.grant()
+        #expect(single.stop() == 0)
+        let cluster = try ClusterFixture(hosts: 0)
+        let config = cluster.directory.write(
+            "import.toml", ClusterFixture.section(cluster.server, hostId: "importer", pollSeconds: 1))
+        let imported = try ProcessResult.run(
+            Binaries.credsd, ["cluster", "import", "--config", config, "--data-dir", single.dataDir])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(
+            imported.stdout.contains("imported 4 records (connection 1, policy 1, member 1, grant 1, oauth_state 0)"))
+        #expect(!(imported.stdout + imported.stderr).contains(cluster.server.password))
+        for hostId in ["a", "b"] {
+            let host = try DaemonFixture(
+                mode: .process,
+                configExtra: ClusterFixture.section(cluster.server, hostId: hostId, pollSeconds: 1),
+                keyFile: single.keyFiles[0])
+            let answer = try host.resolveCall(
+                "resolve", ["workspaceId": "ws1", "provider": "vercel-ai-gateway", "grant": .string(grant)])
+            #expect(answer["connectionId"] == .string(id))
+            #expect(answer["policy"] == "byo")
+            #expect(answer["credential"] == ["apiKey": "vck_imported_key"])
+        }
+        let again = try ProcessResult.run(
+            Binaries.credsd, ["cluster", "import", "--config", config, "--data-dir", single.dataDir])
+        #expect(again.status == 1)
+        #expect(again.stderr.contains("already holds 4 record(s)"), "\(again.stderr)")
+    }
+
     @Test("no credential, grant or webhook secret is in PostgreSQL in clear (raw, base64 or hex)")
     func noSecretInTheDatabase() throws {
         let cluster = try ClusterFixture(hosts: 2)

@@ -46,6 +46,24 @@ extension CredsDatabase {
         }
     }
 
+    /// Every record of a single-host store, as changes that create them (`credsd cluster import`), from one read
+    /// transaction.
+    public func singleHostRecords() throws -> [ReplicatedChange] {
+        try environment.read { txn in
+            var records: [ReplicatedChange] = []
+            for entity in ReplicatedEntity.allCases {
+                try txn.scan(table(for: entity), from: []) { key, value in
+                    records.append(
+                        ReplicatedChange(
+                            entity: entity, key: key, workspaceId: Self.workspaceId(entity, key: key, value: value),
+                            value: value, expectedVersion: 0))
+                    return true
+                }
+            }
+            return records
+        }
+    }
+
     /// The changes a rehearsal's journal describes, each with the version this replica holds (read in the
     /// rehearsal's own transaction, so it is the version the write was computed from).
     func replicatedChanges(_ txn: borrowing Transaction, _ entries: [JournalEntry]) throws -> [ReplicatedChange] {

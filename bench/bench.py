@@ -110,8 +110,9 @@ def loadgen(sock, payload, connections, seconds=None, requests=None, hold=0, exp
 
 
 class Daemon:
-    def __init__(self, tmp, extra_config=""):
+    def __init__(self, tmp, extra_config="", log_level="warning"):
         self.tmp = tmp
+        self.log_level = log_level
         self.resolve = os.path.join(tmp, "r.sock")
         self.admin = os.path.join(tmp, "a.sock")
         key = os.path.join(tmp, "master.key")
@@ -125,7 +126,7 @@ class Daemon:
     def start(self):
         started = time.time()
         self.proc = subprocess.Popen([os.path.join(BIN, "credsd"), "serve", "--config", os.path.join(self.tmp, "credsd.toml"),
-                                      "--log-level", "warning"], stderr=open(os.path.join(self.tmp, "log"), "a"))
+                                      "--log-level", self.log_level], stderr=open(os.path.join(self.tmp, "log"), "a"))
         wait_for(self.admin)
         return time.time() - started
 

@@ -66,6 +66,8 @@ public struct ChangeFeed: Sendable {
     /// version may be past the change's), with the head, epoch and the commit time of the change at `cursor`, all
     /// from one repeatable-read snapshot; a number missing after the cursor is a `FeedHole` (never skipped).
     public func read(after cursor: Int64, limit: Int, on connection: PostgresConnection) async throws -> FeedPage {
+        // A cursor at the end of the range (a tampered head adopted by a resync) has no next number to ask for.
+        guard cursor >= 0, cursor < Int64.max - Int64(limit) else { throw FeedOutOfRange(cursor: cursor) }
         try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
         do {
             var headRow: (seq: Int64, epoch: UUID)?
@@ -119,7 +121,8 @@ public struct ChangeFeed: Sendable {
     }
 
     /// SQL for a timestamptz column as microseconds since 1970 (exact, unlike a `Date`).
+    /// A time that is not finite (`infinity`, written by hand) reads as 0 rather than failing the page.
     static func micros(_ column: String) -> String {
-        "(extract(epoch FROM \(column)) * 1000000)::int8"
+        "(CASE WHEN isfinite(\(column)) THEN (extract(epoch FROM \(column)) * 1000000)::int8 ELSE 0 END)"
     }
 }

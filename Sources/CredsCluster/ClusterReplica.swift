@@ -19,6 +19,10 @@ public final class ClusterReplica: ClusterLink, Sendable {
     private let writer: ClusterWriter
     private let feed: ChangeFeed
     private let state: Mutex<ReplicaState>
+    /// Wake-ups for the replica loop: notifications, poll ticks, and writes that met a conflict.
+    private let wakes = WakeSignal()
+    /// When the loop last made progress (a page, a snapshot), for the session's watchdog.
+    private let progress = PassClock()
     /// How long one query or connection attempt may take before the database counts as unreachable.
     private let queryTimeout: Duration
     /// Changes read per page.
@@ -75,14 +79,16 @@ public final class ClusterReplica: ClusterLink, Sendable {
         }
     }
 
+    /// Wakes the replica loop and waits (at most a query timeout) for a pass that started after the call: passes
+    /// only ever run in the loop, one at a time, so the cursor is moved by one writer only.
     public func catchUp() async {
-        do {
-            try await withDeadline(queryTimeout, "cluster catch-up") { [self] in
-                try await client.withConnection { connection in _ = try await catchUpPass(on: connection) }
-            }
-        } catch {
-            // The replica loop resyncs or reconnects; the write that asked starts over or gives up.
-            logger.debug("cluster catch-up after a conflict failed", metadata: ["cluster.error": "\(error)"])
+        let asked = state.withLock { $0.passesStarted }
+        wakes.wake()
+        let deadline = ContinuousClock.now + queryTimeout
+        while state.withLock({ $0.passesCompleted <= asked }) && ContinuousClock.now < deadline
+            && state.withLock({ $0.inContact })
+        {
+            try? await Task.sleep(for: .milliseconds(1))
         }
     }
 
@@ -139,37 +145,35 @@ public final class ClusterReplica: ClusterLink, Sendable {
     }
 
     /// One connection's life: LISTEN, then catch up on every wake-up and poll tick, until something fails. A
-    /// watchdog closes the connection when no pass completed for `pollSeconds` plus a query timeout (a frozen
-    /// database answers nothing, not even LISTEN), which fails whatever waits on it.
+    /// watchdog closes the connection when the loop made no progress (a page, a snapshot, a pass) for
+    /// `pollSeconds` plus a query timeout (a frozen database answers nothing, not even LISTEN), which fails
+    /// whatever waits on it.
     private func session() async throws {
         let connection = try await withDeadline(queryTimeout, "cluster connect") { [database] in
             try await database.connect()
         }
-        let lastPass = PassClock()
+        progress.mark()
         let poll = Duration.seconds(config.pollSeconds)
         let patience = poll + queryTimeout
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     try await connection.listen(on: ClusterWriter.channel) { notifications in
-                        try await self.follow(connection, notifications: notifications, poll: poll) {
-                            lastPass.mark()
-                        }
+                        try await self.follow(connection, notifications: notifications, poll: poll)
                     }
                 }
                 group.addTask {
                     while true {
                         try await Task.sleep(for: .milliseconds(250))
-                        if lastPass.sinceLast > patience {
-                            throw DeadlineExceeded(what: "cluster heartbeat")
-                        }
+                        if self.progress.sinceLast > patience { throw DeadlineExceeded(what: "cluster heartbeat") }
                     }
                 }
                 defer { group.cancelAll() }
-                // Close first on any failure: a child stuck on the frozen connection then fails too.
                 do {
                     try await group.next()
                 } catch {
+                    // Closed before the group waits for its children: a child stuck on the frozen connection
+                    // (queries do not answer cancellation) fails only when the connection closes.
                     Task { try? await connection.close() }
                     throw error
                 }
@@ -180,33 +184,33 @@ public final class ClusterReplica: ClusterLink, Sendable {
         }
     }
 
-    /// Catches up once at once, then on every notification and poll tick.
+    /// Catches up once at once, then on every notification, poll tick and conflicting write.
     private func follow(
         _ connection: PostgresConnection,
         notifications: PostgresNotificationSequence,
-        poll: Duration,
-        passed: @escaping @Sendable () -> Void
+        poll: Duration
     ) async throws {
-        let (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let wakes = self.wakes.stream()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                for try await _ in notifications { wake.yield() }
+                for try await _ in notifications { self.wakes.wake() }
                 throw ClusterError(code: .unreachable, url: self.config.postgres, problem: "the connection closed")
             }
             group.addTask {
                 while true {
                     try await Task.sleep(for: poll)
-                    wake.yield()
+                    self.wakes.wake()
                 }
             }
             group.addTask {
-                wake.yield()
+                self.wakes.wake()
                 var first = true
                 for await _ in wakes {
                     try Task.checkCancellation()
+                    self.state.withLock { $0.passStarted() }
                     while try await self.catchUpPass(on: connection) == .more {}
-                    passed()
-                    self.state.withLock { $0.connected() }
+                    self.progress.mark()
+                    self.state.withLock { $0.passCompleted() }
                     if first {
                         first = false
                         self.logger.info(
@@ -234,7 +238,6 @@ public final class ClusterReplica: ClusterLink, Sendable {
             try await resync(on: connection, because: "a hole in the feed after \(from) (at \(hole.expected))")
             return .caughtUp
         }
-        state.withLock { $0.contact() }
         if let cursor {
             let epoch = page.epoch.uuidString.lowercased()
             if cursor.epoch != epoch {
@@ -259,6 +262,7 @@ public final class ClusterReplica: ClusterLink, Sendable {
             state.withLock { $0.caughtUp(head: page.head) }
             return .caughtUp
         }
+        progress.mark()
         var latest: [RowKey: ReplicatedRow] = [:]
         for entry in page.entries {
             guard let entity = ReplicatedEntity(rawValue: entry.change.entity.rawValue), let record = entry.record
@@ -269,9 +273,31 @@ public final class ClusterReplica: ClusterLink, Sendable {
             if (latest[key]?.version ?? 0) < row.version { latest[key] = row }
         }
         let next = ReplicaCursor(seq: last.seq, epoch: page.epoch.uuidString.lowercased(), mark: last.committedAt)
-        let moved = try await store.applyFeedPage(Array(latest.values), from: from, cursor: next)
-        if moved { state.withLock { $0.applied(next, head: page.head) } }
-        return moved && last.seq < page.head ? .more : .caughtUp
+        let outcome = try await store.applyFeedPage(Array(latest.values), from: from, cursor: next)
+        report(outcome.refused)
+        guard outcome.moved else {
+            // Only this loop moves the cursor; a stored cursor elsewhere means the state here is behind: read it.
+            let stored = try store.replicaCursor()
+            state.withLock { $0.cursor = stored }
+            return .caughtUp
+        }
+        state.withLock { $0.applied(next, head: page.head) }
+        return last.seq < page.head ? .more : .caughtUp
+    }
+
+    /// Logs rows applied closed (they do not decode, name another key, carry an impossible revision); `health`
+    /// lists how many since the last resync.
+    private func report(_ refused: [ReplicatedRow]) {
+        guard !refused.isEmpty else { return }
+        state.withLock { $0.refused(refused.count) }
+        for row in refused.prefix(10) {
+            logger.error(
+                "a record from the cluster database cannot be read: not served on this host",
+                metadata: [
+                    "cluster.entity": "\(row.entity.rawValue)", "cluster.version": "\(row.version)",
+                    "cluster.key.bytes": "\(row.key.count)",
+                ])
+        }
     }
 
     private struct RowKey: Hashable {
@@ -297,6 +323,7 @@ public final class ClusterReplica: ClusterLink, Sendable {
                 throw ClusterError(
                     code: .server, url: config.postgres, problem: "no feed head: run credsd cluster init")
             }
+            guard head.seq >= 0, head.seq < Int64.max / 2 else { throw FeedOutOfRange(cursor: head.seq) }
             var mark: Int64 = 0
             for try await value in try await connection.query(
                 "SELECT \(unescaped: ChangeFeed.micros("committed_at")) FROM credsd_changes WHERE seq = \(head.seq)",
@@ -315,12 +342,15 @@ public final class ClusterReplica: ClusterLink, Sendable {
                         value: value.map { Array(buffer: $0) }))
             }
             try await connection.query("COMMIT", logger: logger)
+            progress.mark()
             snapshot = (rows, ReplicaCursor(seq: head.seq, epoch: head.epoch.uuidString.lowercased(), mark: mark))
         } catch {
             _ = try? await connection.query("ROLLBACK", logger: logger)
             throw error
         }
-        try await store.resync(snapshot.rows, cursor: snapshot.cursor)
+        let refused = try await store.resync(snapshot.rows, cursor: snapshot.cursor)
+        state.withLock { $0.resynced() }
+        report(refused)
         state.withLock { $0.applied(snapshot.cursor, head: snapshot.cursor.seq) }
         logger.notice(
             "cluster replica resynced",
@@ -331,11 +361,30 @@ public final class ClusterReplica: ClusterLink, Sendable {
     }
 }
 
-/// When a catch-up pass last completed, for the session's watchdog.
+/// When the replica loop last made progress, for the session's watchdog.
 private final class PassClock: Sendable {
     private let last = Mutex(ContinuousClock.now)
 
     func mark() { last.withLock { $0 = .now } }
 
     var sinceLast: Duration { ContinuousClock.now - last.withLock { $0 } }
+}
+
+/// Wakes the replica loop: many wake-ups before it looks count as one.
+private final class WakeSignal: Sendable {
+    private let continuation = Mutex<AsyncStream<Void>.Continuation?>(nil)
+
+    /// A new stream of wake-ups (one per session), replacing the last one.
+    func stream() -> AsyncStream<Void> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        self.continuation.withLock {
+            $0?.finish()
+            $0 = continuation
+        }
+        return stream
+    }
+
+    func wake() {
+        _ = continuation.withLock { $0 }?.yield()
+    }
 }

@@ -3,6 +3,7 @@ import CredsProtocol
 import Logging
 import NIOCore
 import PostgresNIO
+import Synchronization
 
 /// Commits a host's admin writes to the cluster's PostgreSQL (SPEC 10): each record only if it still has the
 /// version the write was computed from, then the change records numbered by the feed, then a wake-up for the other
@@ -24,15 +25,18 @@ struct ClusterWriter: Sendable {
         do {
             return try await withDeadline(timeout, "cluster write") { [self] in
                 try await client.withConnection { connection in
-                    try await run(changes, on: connection, stage: stage)
+                    stage.leased(connection)
+                    return try await run(changes, on: connection, stage: stage)
                 }
             }
         } catch let conflict as ClusterConflict {
             throw conflict
         } catch {
-            logger.warning(
-                "cluster write failed", metadata: ["cluster.error": "\(ClusterError(error, url: url))"])
-            if stage.committing {
+            // The database ends the transaction when its connection closes, unless COMMIT got there first: close it
+            // before deciding what to answer.
+            let committing = await stage.abandon()
+            logger.warning("cluster write failed", metadata: ["cluster.error": "\(ClusterError(error, url: url))"])
+            if committing {
                 throw RPCError(
                     .storeUnavailable,
                     "the cluster database stopped answering while committing; the write may still appear",
@@ -47,6 +51,14 @@ struct ClusterWriter: Sendable {
     {
         try await connection.query("BEGIN", logger: logger)
         do {
+            // The server gives up before this host does (a lock held by a stalled host, a slow disk), and ends the
+            // transaction itself if this host stalls in it.
+            let limit = "\(max(1, timeout.components.seconds - 1))s"
+            try await connection.query(
+                """
+                SELECT set_config('lock_timeout', \(limit), true), set_config('statement_timeout', \(limit), true),
+                       set_config('idle_in_transaction_session_timeout', \(limit), true)
+                """, logger: logger)
             var versions: [UInt64] = []
             var feedChanges: [FeedChange] = []
             for change in changes {
@@ -77,7 +89,7 @@ struct ClusterWriter: Sendable {
             let numbers = try await feed.record(feedChanges, on: connection)
             try await connection.query(
                 "SELECT pg_notify(\(Self.channel), \(String(numbers.upperBound)))", logger: logger)
-            stage.committing = true
+            guard stage.startCommit() else { throw CancellationError() }
             try await connection.query("COMMIT", logger: logger)
             return versions
         } catch {
@@ -87,8 +99,43 @@ struct ClusterWriter: Sendable {
     }
 }
 
-/// Whether a write got as far as sending COMMIT (then a failure leaves its outcome unknown).
-private final class CommitStage: @unchecked Sendable {
-    // @unchecked Sendable: written by the one task running the write, read after it ended.
-    var committing = false
+/// How far a write got: its connection, and whether COMMIT was sent (then a failure leaves the outcome unknown).
+/// The write's task and the caller whose deadline passed race on it, under one lock.
+private final class CommitStage: Sendable {
+    private struct State {
+        var connection: PostgresConnection?
+        var committing = false
+        var abandoned = false
+    }
+
+    private let state = Mutex(State())
+
+    func leased(_ connection: PostgresConnection) {
+        state.withLock { $0.connection = connection }
+    }
+
+    var committing: Bool { state.withLock { $0.committing } }
+
+    /// Marks COMMIT as sent; false when the caller has already given up (then it must not be sent).
+    func startCommit() -> Bool {
+        state.withLock { state in
+            guard !state.abandoned else { return false }
+            state.committing = true
+            return true
+        }
+    }
+
+    /// The caller gives up: no COMMIT is sent after this, the connection is closed; returns whether COMMIT was
+    /// already sent.
+    func abandon() async -> Bool {
+        let (connection, committing) = state.withLock { state in
+            state.abandoned = true
+            return (state.connection, state.committing)
+        }
+        if !committing, let connection {
+            // Closing sends nothing the server must answer, but a frozen server is not waited on either way.
+            _ = try? await withDeadline(.seconds(1), "cluster close") { try await connection.close() }
+        }
+        return committing
+    }
 }

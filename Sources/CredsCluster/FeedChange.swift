@@ -67,3 +67,10 @@ public struct FeedHole: Error, Sendable, Equatable {
         self.found = found
     }
 }
+
+/// The feed's numbers are beyond what a replica can follow (a head near the end of bigint, set by hand).
+public struct FeedOutOfRange: Error, Sendable, CustomStringConvertible {
+    public let cursor: Int64
+
+    public var description: String { "the change feed's numbers are out of range (cursor \(cursor))" }
+}

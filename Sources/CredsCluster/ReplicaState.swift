@@ -14,6 +14,11 @@ struct ReplicaState {
     private var behind = true
     /// Sessions failed in a row (for the reconnect backoff).
     private var failures = 0
+    /// Catch-up passes started and completed (a conflicting write waits for one that started after it asked).
+    private(set) var passesStarted = 0
+    private(set) var passesCompleted = 0
+    /// Rows applied closed since the last resync.
+    private var refusedRows = 0
 
     init(cursor: ReplicaCursor?) {
         self.cursor = cursor
@@ -26,7 +31,8 @@ struct ReplicaState {
         let now = ContinuousClock.now
         let lag = phase == .connected && !behind ? Duration.zero : now - (caughtUpAt ?? startedAt)
         return ClusterStatus(
-            state: phase, seq: cursor?.seq ?? 0, lagSeconds: lag.components.seconds, lastContactAt: lastContactAt)
+            state: phase, seq: cursor?.seq ?? 0, lagSeconds: lag.components.seconds, lastContactAt: lastContactAt,
+            unreadableRecords: refusedRows)
     }
 
     /// How long since the database last answered (since start when it never has).
@@ -53,6 +59,24 @@ struct ReplicaState {
         behind = true
         failures += 1
         return failures
+    }
+
+    mutating func passStarted() {
+        passesStarted += 1
+    }
+
+    /// A pass reached the database and applied what it read: contact, and writes may go.
+    mutating func passCompleted() {
+        passesCompleted = passesStarted
+        connected()
+    }
+
+    mutating func refused(_ count: Int) {
+        refusedRows += count
+    }
+
+    mutating func resynced() {
+        refusedRows = 0
     }
 
     /// A write found the database silent: writes are refused until the next pass reaches it.

@@ -51,6 +51,10 @@ struct ClusterConfigTests {
                 "cluster.maxStalenessSeconds"
             ),
             ("[cluster]\npostgres = \"postgresql://c@db/c\"\npasswordFile = \"\"", "cluster.passwordFile"),
+            (
+                "[cluster]\npostgres = \"postgresql://c@db/c\"\npollSeconds = 10\nmaxStalenessSeconds = 10",
+                "cluster.maxStalenessSeconds"
+            ),
             ("cluster = 1", "cluster"),
         ])
     func refused(_ text: String, _ key: String) {

@@ -194,6 +194,70 @@ struct ClusterConvergenceTests {
         #expect(again.stderr.contains("already holds 4 record(s)"), "\(again.stderr)")
     }
 
+    @Test("an unreadable row in PostgreSQL is applied closed: the feed goes on, health names it, writes still work")
+    func unreadableRow() throws {
+        let cluster = try ClusterFixture(hosts: 2)
+        let (one, two) = (cluster.hosts[0], cluster.hosts[1])
+        try one.addWriter()
+        try Self.eventually {
+            guard try two.adminCall("members.list", ["workspaceId": "ws1"])["members"]?.arrayValue?.count == 1
+            else { throw Pending() }
+        }
+        // A record that does not decode, one whose revision would exhaust the counter, and a key LMDB cannot hold,
+        // each with its change, written by hand (as a tampered or newer-version database would hold them).
+        let huge = String(repeating: "k", count: 600)
+        try cluster.server.psql(
+            """
+            INSERT INTO credsd_records (entity, key, workspace_id, version, value, host_id) VALUES
+              ('connection', 'bad1', 'ws1', 1, 'not json', 'evil'),
+              ('connection', 'bad2', 'ws1', 1, convert_to('{"id":"bad2","workspaceId":"ws1","provider":"fal",
+                "displayName":"x","mode":"service","status":"active","createdAt":0,"updatedAt":0,
+                "revision":18446744073709551615}', 'UTF8'), 'evil'),
+              ('policy', convert_to('\(huge)', 'UTF8'), 'ws1', 1, 'byo', 'evil');
+            WITH h AS (UPDATE credsd_feed_head SET seq = seq + 3 WHERE id = 1 RETURNING seq)
+            INSERT INTO credsd_changes (seq, entity, workspace_id, entity_key, version, op, host_id)
+            SELECT h.seq - 2, 'connection', 'ws1', 'bad1'::bytea, 1, 'put', 'evil' FROM h
+            UNION ALL SELECT h.seq - 1, 'connection', 'ws1', 'bad2'::bytea, 1, 'put', 'evil' FROM h
+            UNION ALL SELECT h.seq, 'policy', 'ws1', convert_to('\(huge)', 'UTF8'), 1, 'put', 'evil' FROM h;
+            NOTIFY credsd_changes, '0';
+            """)
+        for host in [one, two] {
+            try Self.eventually {
+                let problems = try host.adminCall("health")["problems"]?.arrayValue ?? []
+                guard problems.contains(where: { $0.stringValue?.contains("could not be read") == true }) else {
+                    throw Pending()
+                }
+            }
+        }
+        // Both hosts go on following and writing.
+        let id = try Self.upsert(two, name: "after", key: "fal_after_bad_rows")
+        try Self.eventually {
+            _ = try one.adminCall("connections.get", ["connectionId": .string(id), "actor": "alice"])
+        }
+        #expect(try Self.connectionCount(one) == 1)
+        // Three rows, each named in the log (none taken for another).
+        #expect(two.daemonLog.components(separatedBy: "cannot be read: not served on this host").count == 4)
+        #expect(
+            try two.adminCall("health")["problems"]?.arrayValue?.contains(
+                "3 record(s) from the cluster database could not be read and are not served") == true)
+    }
+
+    @Test("a grant revoked on a host that has not seen it yet is revoked, not answered not_found")
+    func revokeOnALaggingHost() throws {
+        let cluster = try ClusterFixture(hosts: 2)
+        let (one, two) = (cluster.hosts[0], cluster.hosts[1])
+        for _ in 0..<10 {
+            let grant = try one.grant()
+            try two.adminCall("grants.revoke", ["grant": .string(grant)])
+            try Self.eventually {
+                let refusal = reason {
+                    try one.resolveCall("resolve", ["workspaceId": "ws1", "provider": "fal", "grant": .string(grant)])
+                }
+                guard refusal == "grant_invalid" else { throw Pending() }
+            }
+        }
+    }
+
     @Test("no credential, grant or webhook secret is in PostgreSQL in clear (raw, base64 or hex)")
     func noSecretInTheDatabase() throws {
         let cluster = try ClusterFixture(hosts: 2)

@@ -361,6 +361,37 @@ struct OAuthTests {
         #expect(provider.read { $0.problems } == [])
     }
 
+    @Test("a state begun before its connection was re-authorized is refused at completion")
+    func stateOutlivedByReauthorization() throws {
+        let (daemon, provider) = try setUp()
+        let id = try connectGoogle(daemon, provider)
+        var begins: [JSONValue] = []
+        for _ in 0..<2 {
+            begins.append(
+                try daemon.adminCall(
+                    "oauth.begin",
+                    [
+                        "workspaceId": "ws1", "provider": "google-workspace", "connectionId": .string(id),
+                        "displayName": "Drive",
+                        "redirectUri": .string(Self.redirect), "actor": "alice",
+                    ]))
+        }
+        for begun in begins {
+            let url = try #require(begun["authorizationUrl"]?.stringValue)
+            let challenge = try #require(query(url)["code_challenge"])
+            provider.configure { $0.codes["code-\(challenge.prefix(6))"] = challenge }
+        }
+        func complete(_ begun: JSONValue) throws -> JSONValue {
+            let challenge = query(begun["authorizationUrl"]?.stringValue ?? "")["code_challenge"] ?? ""
+            return try daemon.adminCall(
+                "oauth.complete", ["state": begun["state"]!, "code": .string("code-\(challenge.prefix(6))")])
+        }
+        #expect(try complete(begins[0])["connection"]?["status"] == "active")
+        let refused = remoteError { try complete(begins[1]) }
+        #expect(refused?.reason == "invalid_state")
+        #expect(refused?.message.contains("changed since this authorization began") == true)
+    }
+
     @Test("oauth.begin refuses API-key providers, unconfigured providers and unauthorized actors")
     func beginRefusals() throws {
         let daemon = try DaemonFixture()

@@ -35,6 +35,14 @@ extension ClusterConfig {
         if let value = try table.int("maxStalenessSeconds", in: maxStalenessSecondsRange) {
             config.maxStalenessSeconds = value
         }
+        // Contact is renewed every pollSeconds: a limit at or below it would refuse resolves in a quiet, healthy
+        // cluster between two polls.
+        if config.maxStalenessSeconds > 0, config.maxStalenessSeconds <= config.pollSeconds {
+            throw ConfigError(
+                key: table.name("maxStalenessSeconds"),
+                problem:
+                    "must be 0 or more than pollSeconds (\(config.pollSeconds)): contact is renewed every pollSeconds")
+        }
         return config
     }
 }

@@ -135,13 +135,28 @@ final class EngineCore: Sendable {
     ) async throws -> Value {
         if let refusal = cluster.writeRefusal() { throw refusal }
         let database = self.database
-        for _ in 0..<Self.conflictAttempts {
-            let (value, changes) = try await withCheckedThrowingContinuation { continuation in
-                database.writer.rehearse(
-                    body,
-                    plan: { txn, entries in try database.replicatedChanges(txn, entries) },
-                    local: { txn, value in try local?(txn, value) },
-                    completion: { continuation.resume(with: $0) })
+        let logger = self.logger
+        var caughtUpForNotFound = false
+        var attempt = 0
+        while attempt < Self.conflictAttempts {
+            attempt += 1
+            let value: Value
+            let changes: [ReplicatedChange]?
+            do {
+                (value, changes) = try await withCheckedThrowingContinuation { continuation in
+                    database.writer.rehearse(
+                        body,
+                        plan: { txn, entries in try database.replicatedChanges(txn, entries) },
+                        local: { txn, value in try local?(txn, value) },
+                        completion: { continuation.resume(with: $0) })
+                }
+            } catch let error as RPCError where error.reason == .notFound && !caughtUpForNotFound {
+                // This replica may not have the record yet (written on another host a moment ago): catch up once
+                // and look again before saying it does not exist.
+                caughtUpForNotFound = true
+                attempt -= 1
+                await cluster.catchUp()
+                continue
             }
             guard let changes, !changes.isEmpty else { return value }
             let versions: [UInt64]
@@ -156,11 +171,19 @@ final class EngineCore: Sendable {
             let rows = zip(changes, versions).map { change, version in
                 ReplicatedRow(entity: change.entity, key: change.key, version: version, value: change.value)
             }
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                database.writer.submit({ txn in
-                    try database.apply(txn, rows)
-                    try local?(txn, value)
-                }) { continuation.resume(with: $0) }
+            do {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                    database.writer.submit({ txn in
+                        _ = try database.apply(txn, rows)
+                        try local?(txn, value)
+                    }) { continuation.resume(with: $0) }
+                }
+            } catch {
+                // Committed in PostgreSQL: the write happened and the feed brings it here later. Only this host's
+                // audit entry for it is lost, which the log says.
+                logger.error(
+                    "cluster write committed but not applied here; the feed will apply it",
+                    metadata: ["store.error": "\(error)"])
             }
             return value
         }

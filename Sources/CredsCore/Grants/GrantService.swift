@@ -30,7 +30,9 @@ struct GrantService: Sendable {
         let database = core.database
         let facts = context.facts
         return core.write(context: context) { txn in
-            try database.sweepExpiredGrants(txn, now: record.createdAt)
+            // Not on a cluster host: each host's clock would decide for all, and hosts would conflict deleting the
+            // same rows (expired grants are refused by their expiry either way).
+            if core.cluster == nil { try database.sweepExpiredGrants(txn, now: record.createdAt) }
             try txn.put(database.grants, digest, RecordCoding.encode(record))
             var result: [String: JSONValue] = [
                 "grant": .string(grant), "expiresAt": .string(record.expiresAt.rfc3339),

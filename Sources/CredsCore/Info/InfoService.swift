@@ -22,6 +22,12 @@ struct InfoService: Sendable {
             if let cluster, cluster.state != .connected {
                 problems.append(.string("the cluster database is not reachable: serving from this host's replica"))
             }
+            if let cluster, cluster.unreadableRecords > 0 {
+                problems.append(
+                    .string(
+                        "\(cluster.unreadableRecords) record(s) from the cluster database could not be read and are not served"
+                    ))
+            }
             let degraded = !problems.isEmpty
             problems += secrets.fileWarnings.map { .string($0) }
             var result: [String: JSONValue] = [

@@ -34,9 +34,12 @@ struct OAuthFlowService: Sendable {
         facts.connectionId = begin.connectionId
         return core.write(context: context) { [facts] txn in
             try core.authorize(txn, actor: begin.actor, workspaceId: begin.workspaceId, write: true)
+            var stateRecord = begin.record
             if let existing = begin.existingConnectionId {
-                _ = try core.ownedConnection(
-                    txn, id: existing, workspaceId: begin.workspaceId, provider: begin.provider.identifier)
+                stateRecord.connectionVersion =
+                    try core.ownedConnection(
+                        txn, id: existing, workspaceId: begin.workspaceId, provider: begin.provider.identifier
+                    ).authorizationVersion
             } else {
                 let now = Timestamp.now()
                 var pending = ConnectionRecord(
@@ -46,9 +49,11 @@ struct OAuthFlowService: Sendable {
                 )
                 pending.revision = try database.nextRevision(txn)
                 try database.put(txn, pending)
+                stateRecord.connectionVersion = pending.revision
             }
-            try database.sweepExpiredOAuthStates(txn, now: Timestamp.now())
-            try txn.put(database.oauthStates, begin.stateDigest, RecordCoding.encode(begin.record))
+            // Not on a cluster host (see `GrantService.issue`); an expired state is refused by its expiry.
+            if core.cluster == nil { try database.sweepExpiredOAuthStates(txn, now: Timestamp.now()) }
+            try txn.put(database.oauthStates, begin.stateDigest, RecordCoding.encode(stateRecord))
             let result: JSONValue = [
                 "connectionId": begin.connectionId.json, "state": .string(begin.state),
                 "authorizationUrl": .string(begin.authorizationUrl),
@@ -159,6 +164,13 @@ struct OAuthFlowService: Sendable {
                 guard record.expiresAt > Timestamp.now(),
                     let connection = try database.connection(txn, id: record.connectionId)
                 else { return nil }
+                if let began = record.connectionVersion, began != connection.authorizationVersion {
+                    throw RPCError(
+                        .invalidState,
+                        "the connection changed since this authorization began (revoked, renamed or re-authorized); "
+                            + "start again with oauth.begin",
+                        data: ["connectionId": connection.id.json])
+                }
                 return CompletingState(record: record, revision: connection.authorizationVersion)
             }.flatMap { state -> EventLoopFuture<MethodAnswer> in
                 guard let state else {

@@ -13,6 +13,9 @@ struct OAuthStateRecord: Sendable, Codable {
     let expiresAt: Timestamp
     /// The PKCE verifier, sealed under the master key (Google only).
     let sealedVerifier: SealedValue?
+    /// The connection's `authorizationVersion` when the flow began: a completion finds it unchanged or is refused
+    /// (a revoke or re-authorization meanwhile, on any cluster host, wins). Nil in states stored before it was kept.
+    var connectionVersion: UInt64?
 
     static func verifierAssociatedData(stateDigest: [UInt8]) -> [UInt8] {
         Array("credsd.oauth-state.v1\u{0}".utf8) + stateDigest

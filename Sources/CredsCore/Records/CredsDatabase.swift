@@ -44,7 +44,10 @@ public final class CredsDatabase: Sendable {
 
     /// The next value of the store-wide revision counter, inside a write transaction.
     func nextRevision(_ txn: borrowing Transaction) throws -> UInt64 {
-        let next = try currentRevision(txn) + 1
+        let (next, overflow) = try currentRevision(txn).addingReportingOverflow(1)
+        // Replicated records cannot carry a revision near the end (`maxRevision`); a store counting up to it
+        // would take longer than anything runs.
+        guard !overflow else { throw RPCError(.internalError, "the store's revision counter is exhausted") }
         try txn.put(meta, StoreKeys.revisionCounter, StoreKeys.bigEndian(next))
         return next
     }

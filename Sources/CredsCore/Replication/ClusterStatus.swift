@@ -20,12 +20,15 @@ public struct ClusterStatus: Sendable, Equatable {
     public var lagSeconds: Int64
     /// When the database last answered.
     public var lastContactAt: Timestamp?
+    /// Records from the database this replica could not read (not served; `health` says so).
+    public var unreadableRecords: Int
 
-    public init(state: State, seq: Int64, lagSeconds: Int64, lastContactAt: Timestamp?) {
+    public init(state: State, seq: Int64, lagSeconds: Int64, lastContactAt: Timestamp?, unreadableRecords: Int = 0) {
         self.state = state
         self.seq = seq
         self.lagSeconds = lagSeconds
         self.lastContactAt = lastContactAt
+        self.unreadableRecords = unreadableRecords
     }
 
     public var json: JSONValue {

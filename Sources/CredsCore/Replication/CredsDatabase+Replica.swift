@@ -90,16 +90,38 @@ extension CredsDatabase {
         }
     }
 
-    /// Applies every row whose version is above the replica's; returns how many were applied.
+    /// Applies every row whose version is above the replica's; returns the rows that could not be applied as
+    /// they are (a record that does not decode, names another key, or carries an impossible revision), which are
+    /// applied *closed* instead: the key is removed here and the version kept, so one bad row never stops the
+    /// feed and never serves a record credsd cannot read.
     @discardableResult
-    func apply(_ txn: borrowing Transaction, _ rows: [ReplicatedRow]) throws -> Int {
-        var applied = 0
-        for row in rows where try row.version > replicaVersion(txn, row.entity, row.key) {
-            try applyRow(txn, row)
-            applied += 1
+    func apply(_ txn: borrowing Transaction, _ rows: [ReplicatedRow]) throws -> [ReplicatedRow] {
+        var refused: [ReplicatedRow] = []
+        for row in rows {
+            // LMDB keys are 1 to 511 bytes: a key outside that cannot be stored here in any form.
+            guard (1...Self.maxKeyBytes).contains(row.key.count) else {
+                refused.append(row)
+                continue
+            }
+            guard try row.version > replicaVersion(txn, row.entity, row.key) else { continue }
+            do {
+                try applyRow(txn, row)
+            } catch let error as LMDBError {
+                throw error
+            } catch {
+                refused.append(row)
+                try applyRow(txn, ReplicatedRow(entity: row.entity, key: row.key, version: row.version, value: nil))
+            }
         }
-        return applied
+        return refused
     }
+
+    /// The longest key LMDB takes (its default `MDB_MAXKEYSIZE`, 511), less the entity prefix of the versions table.
+    static let maxKeyBytes = 480
+
+    /// The highest revision a replicated record may carry: far above any count of writes, far below the counter's
+    /// end, so `nextRevision` can always add one.
+    static let maxRevision: UInt64 = 1 << 62
 
     private func applyRow(_ txn: borrowing Transaction, _ row: ReplicatedRow) throws {
         let table = table(for: row.entity)
@@ -107,10 +129,15 @@ extension CredsDatabase {
         case (.connection, let value?):
             let record = try RecordCoding.decode(ConnectionRecord.self, from: value)
             guard StoreKeys.connection(record.id) == row.key else { throw ReplicaError.keyMismatch }
+            guard record.revision <= Self.maxRevision else { throw ReplicaError.revisionOutOfRange }
             try put(txn, record, stored: value)
             try raiseRevision(txn, to: record.revision)
         case (.connection, nil):
-            if let existing = try connection(txn, id: StoreKeys.lastPart(row.key)) { try remove(txn, existing) }
+            if let existing = try? connection(txn, id: StoreKeys.lastPart(row.key)) {
+                try remove(txn, existing)
+            } else {
+                try txn.delete(table, row.key)
+            }
         case (_, let value?):
             try txn.put(table, row.key, value)
         case (_, nil):
@@ -122,19 +149,22 @@ extension CredsDatabase {
     /// Applies a page of the feed read after `from` and moves the cursor to `cursor`, in one transaction: a
     /// crash keeps both or neither. Does nothing and returns false when the stored cursor is no longer at `from`
     /// (another pass applied it first; the cursor never goes back).
-    public func applyFeedPage(_ rows: [ReplicatedRow], from: Int64, cursor: ReplicaCursor) async throws -> Bool {
+    public func applyFeedPage(_ rows: [ReplicatedRow], from: Int64, cursor: ReplicaCursor) async throws
+        -> FeedPageOutcome
+    {
         try await commit { txn in
             let stored = try txn.get(self.meta, Self.cursorKey).flatMap(ReplicaCursor.init(stored:))
-            guard (stored?.seq ?? 0) == from else { return false }
-            try self.apply(txn, rows)
+            guard (stored?.seq ?? 0) == from else { return FeedPageOutcome(moved: false, refused: []) }
+            let refused = try self.apply(txn, rows)
             try txn.put(self.meta, Self.cursorKey, cursor.stored)
-            return true
+            return FeedPageOutcome(moved: true, refused: refused)
         }
     }
 
     /// Replaces every replicated record with `rows` (one snapshot of PostgreSQL) and sets the cursor, in one
     /// transaction: readers see the old replica or the new one, never a mix.
-    public func resync(_ rows: [ReplicatedRow], cursor: ReplicaCursor) async throws {
+    @discardableResult
+    public func resync(_ rows: [ReplicatedRow], cursor: ReplicaCursor) async throws -> [ReplicatedRow] {
         try await commit { txn in
             for entity in ReplicatedEntity.allCases { try txn.clear(self.table(for: entity)) }
             try txn.clear(self.connectionsByOwner)
@@ -145,8 +175,9 @@ extension CredsDatabase {
                 return true
             }
             for key in counts { try txn.delete(self.meta, key) }
-            try self.apply(txn, rows)
+            let refused = try self.apply(txn, rows)
             try txn.put(self.meta, Self.cursorKey, cursor.stored)
+            return refused
         }
     }
 
@@ -160,14 +191,24 @@ extension CredsDatabase {
     }
 }
 
-/// A replicated row that cannot be applied.
+/// What applying a page did: whether the cursor moved (false: another pass had moved it first, nothing was
+/// applied), and the rows applied closed (`CredsDatabase.apply`).
+public struct FeedPageOutcome: Sendable {
+    public let moved: Bool
+    public let refused: [ReplicatedRow]
+}
+
+/// A replicated row that cannot be applied as it is.
 enum ReplicaError: Error, CustomStringConvertible {
     /// A connection row whose record names another id than its key.
     case keyMismatch
+    /// A record whose revision is beyond `maxRevision`.
+    case revisionOutOfRange
 
     var description: String {
         switch self {
         case .keyMismatch: "a connection row's record does not match its key"
+        case .revisionOutOfRange: "a connection row's revision is out of range"
         }
     }
 }

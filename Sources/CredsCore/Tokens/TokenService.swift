@@ -54,8 +54,10 @@ final class TokenService: Sendable {
             return eventLoop.makeSucceededFuture(current)
         }
         // Past this point a new token is wanted; while none can be had, the current one serves until it expires.
+        // A cluster host that cannot write the new token back (the database is away) is in the same place as one
+        // whose provider is away: the current token serves while it is valid, refreshes back off.
         let fallback = { @Sendable (error: any Error) -> EventLoopFuture<AccessToken> in
-            if let error = error as? RPCError, error.reason != .upstreamUnavailable {
+            if let error = error as? RPCError, error.reason != .upstreamUnavailable, error.reason != .storeUnavailable {
                 return eventLoop.makeFailedFuture(error)
             }
             if let current, let expiresAt = current.expiresAt, expiresAt > Timestamp.now() {
@@ -157,6 +159,9 @@ final class TokenService: Sendable {
                     data: ["connectionId": id.json])
             )
         }.flatMapErrorThrowing { error in
+            // The cluster database is away: the provider's refusal stands and is kept here (no call asks the
+            // provider again meanwhile); the `error` status is written by the next refusal after it is back.
+            if (error as? RPCError)?.reason == .storeUnavailable { return }
             // The `error` status was not written: the refusal is not kept either, so the next call tries again.
             states.clear(id, revision: revision)
             throw error

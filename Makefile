@@ -4,7 +4,7 @@ DEV := $(CURDIR)/.dev
 APT_PACKAGES := libsodium-dev liblmdb-dev pkg-config postgresql
 PREFIX ?= /usr/local
 
-.PHONY: deps build release run test lint format install bench crash-test fuzz soak clean
+.PHONY: deps build release run test lint format install bench bench-cluster crash-test fuzz soak clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -58,6 +58,11 @@ bench: release
 	@command -v redis-server >/dev/null || [ "$$(id -u)" != 0 ] || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server)
 	python3 bench/bench.py
+	python3 bench/cluster.py
+
+# Cluster mode alone: three credsd on a temporary PostgreSQL (propagation, resync of 100,000, resolve vs one host).
+bench-cluster: release
+	python3 bench/cluster.py
 
 # kill -9 the daemon at random moments under write load; CRASH_ITERATIONS (default 200).
 CRASH_ITERATIONS ?= 200

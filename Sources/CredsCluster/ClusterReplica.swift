@@ -23,6 +23,7 @@ public final class ClusterReplica: ClusterLink, Sendable {
     private let wakes = WakeSignal()
     /// When the loop last made progress (a page, a snapshot), for the session's watchdog.
     private let progress = PassClock()
+    private let metrics = ClusterMetrics()
     /// How long one query or connection attempt may take before the database counts as unreachable.
     private let queryTimeout: Duration
     /// Changes read per page.
@@ -71,7 +72,11 @@ public final class ClusterReplica: ClusterLink, Sendable {
             let versions = try await writer.commit(changes)
             state.withLock { $0.contact() }
             return versions
+        } catch let conflict as ClusterConflict {
+            metrics.conflicts.increment()
+            throw conflict
         } catch let error as RPCError {
+            metrics.writeFailures.increment()
             // The database did not answer a write: refuse the next ones at once until a pass of the replica loop
             // reaches it again (or the loop's watchdog reconnects).
             state.withLock { $0.suspect() }
@@ -126,6 +131,7 @@ public final class ClusterReplica: ClusterLink, Sendable {
             } catch {
                 if Task.isCancelled { return }
                 let failures = state.withLock { $0.lostContact() }
+                metrics.reconnects.increment()
                 let delay = Self.backoff(failures: failures)
                 logger.warning(
                     "cluster database unreachable: serving from the replica, refusing writes",
@@ -282,6 +288,7 @@ public final class ClusterReplica: ClusterLink, Sendable {
             return .caughtUp
         }
         state.withLock { $0.applied(next, head: page.head) }
+        metrics.changesApplied.increment(by: Int64(page.entries.count))
         return last.seq < page.head ? .more : .caughtUp
     }
 
@@ -290,6 +297,7 @@ public final class ClusterReplica: ClusterLink, Sendable {
     private func report(_ refused: [ReplicatedRow]) {
         guard !refused.isEmpty else { return }
         state.withLock { $0.refused(refused.count) }
+        metrics.unreadable.increment(by: Int64(refused.count))
         for row in refused.prefix(10) {
             logger.error(
                 "a record from the cluster database cannot be read: not served on this host",
@@ -308,6 +316,7 @@ public final class ClusterReplica: ClusterLink, Sendable {
     /// Replaces the replica with one repeatable-read snapshot of every record, cursor at the snapshot's head.
     private func resync(on connection: PostgresConnection, because reason: String) async throws {
         logger.notice("cluster replica resyncing", metadata: ["cluster.reason": "\(reason)"])
+        metrics.resyncs.increment()
         state.withLock { $0.resyncing() }
         let started = ContinuousClock.now
         try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)

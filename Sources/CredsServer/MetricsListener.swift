@@ -112,7 +112,8 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
             let found = head.method == .GET && head.uri.split(separator: "?").first == "/metrics"
             var body: [UInt8] = Array("not found\n".utf8)
             if found {
-                engine.statistics.refreshGauges(storeBytes: Int64(engine.database.environment.usedBytes))
+                engine.statistics.refreshGauges(
+                    storeBytes: Int64(engine.database.environment.usedBytes), cluster: engine.clusterStatus)
                 body = registry.emitToBuffer()
             }
             let headers = HTTPHeaders([

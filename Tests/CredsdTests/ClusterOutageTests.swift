@@ -151,6 +151,41 @@ struct ClusterOutageTests {
         try Self.eventually(within: 30) { try host.resolveCall("resolve", Self.resolveParams(grant)) }
     }
 
+    /// The value of the unlabelled sample `name` in Prometheus text.
+    private static func sample(_ text: String, _ name: String) -> Double? {
+        text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) }
+    }
+
+    @Test("metrics: the feed position, lag and contact, reconnects and resyncs")
+    func metrics() throws {
+        let port = HTTPGet.freePort()
+        let cluster = try ClusterFixture(hosts: 1, clusterExtra: "[metrics]\nlisten = \"127.0.0.1:\(port)\"\n")
+        let host = cluster.hosts[0]
+        try host.addWriter()
+        try Self.write(host, name: "metrics")
+        // The host answered its own write at once; its cursor follows when the feed brings the write back.
+        var body = try Self.eventually {
+            let body = try HTTPGet.get(port: port, path: "/metrics").body
+            guard Self.sample(body, "credsd_cluster_seq") ?? 0 >= 2 else { throw Pending() }
+            return body
+        }
+        #expect(Self.sample(body, "credsd_cluster_connected") == 1)
+        #expect(Self.sample(body, "credsd_cluster_lag_seconds") == 0)
+        #expect(Self.sample(body, "credsd_cluster_resyncs_total") == 1)
+        try cluster.server.stop(mode: "fast")
+        try Self.eventually {
+            body = try HTTPGet.get(port: port, path: "/metrics").body
+            guard Self.sample(body, "credsd_cluster_connected") == 0 else { throw Pending() }
+        }
+        #expect(Self.sample(body, "credsd_cluster_reconnects_total") ?? 0 >= 1)
+        try cluster.server.startAgain()
+        try Self.eventually(within: 30) {
+            body = try HTTPGet.get(port: port, path: "/metrics").body
+            guard Self.sample(body, "credsd_cluster_connected") == 1 else { throw Pending() }
+        }
+        #expect(!body.contains(cluster.server.password))
+    }
+
     @Test("another epoch, or a feed head behind the replica (a restore): the replica resyncs to the database")
     func rewound() throws {
         let (cluster, grant) = try Self.cluster()

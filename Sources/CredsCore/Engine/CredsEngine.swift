@@ -62,6 +62,9 @@ public final class CredsEngine: Sendable {
     /// The store.
     public var database: CredsDatabase { core.database }
 
+    /// Cluster mode: where this host's replica stands; nil on a single host.
+    public var clusterStatus: ClusterStatus? { core.cluster?.status }
+
     /// The configured key ring.
     public var keyRing: KeyRing { core.sealer.keyRing }
 

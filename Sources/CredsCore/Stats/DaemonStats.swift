@@ -30,6 +30,9 @@ public final class DaemonStats: Sendable {
     ]
     private let uptimeGauge = Gauge(label: "credsd_uptime_seconds")
     private let storeGauge = Gauge(label: "credsd_store_bytes")
+    private let clusterSeqGauge = Gauge(label: "credsd_cluster_seq")
+    private let clusterLagGauge = Gauge(label: "credsd_cluster_lag_seconds")
+    private let clusterConnectedGauge = Gauge(label: "credsd_cluster_connected")
     let startedAt = Timestamp.now()
 
     public init() {}
@@ -75,10 +78,16 @@ public final class DaemonStats: Sendable {
         openGauges[socket]?.record(value)
     }
 
-    /// Sets the gauges that are read rather than counted: uptime and store size.
-    public func refreshGauges(storeBytes: Int64) {
+    /// Sets the gauges that are read rather than counted: uptime and store size, and in cluster mode the feed
+    /// position applied, the replica's lag and whether it is connected.
+    public func refreshGauges(storeBytes: Int64, cluster: ClusterStatus? = nil) {
         uptimeGauge.record(Timestamp.now().seconds(since: startedAt))
         storeGauge.record(storeBytes)
+        if let cluster {
+            clusterSeqGauge.record(cluster.seq)
+            clusterLagGauge.record(cluster.lagSeconds)
+            clusterConnectedGauge.record(cluster.state == .connected ? 1 : 0)
+        }
     }
 
     /// The `stats` answer.

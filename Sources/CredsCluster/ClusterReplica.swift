@@ -67,9 +67,18 @@ public final class ClusterReplica: ClusterLink, Sendable {
             data: ["maxStalenessSeconds": .int(Int64(limit))])
     }
 
-    public func commit(_ changes: [ReplicatedChange]) async throws -> [UInt64] {
+    public func takeRefreshLease(connectionId: Identifier, key: [UInt8], seenVersion: UInt64) async throws
+        -> RefreshLease
+    {
+        guard state.withLock({ $0.inContact }) else {
+            throw RPCError(.storeUnavailable, "the cluster database is unreachable")
+        }
+        return try await writer.takeRefreshLease(connectionId: connectionId, key: key, seenVersion: seenVersion)
+    }
+
+    public func commit(_ changes: [ReplicatedChange], lease: LeaseHold?) async throws -> [UInt64] {
         do {
-            let versions = try await writer.commit(changes)
+            let versions = try await writer.commit(changes, lease: lease)
             state.withLock { $0.contact() }
             return versions
         } catch let conflict as ClusterConflict {

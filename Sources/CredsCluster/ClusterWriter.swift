@@ -20,17 +20,19 @@ struct ClusterWriter: Sendable {
     /// The channel of the wake-up `NOTIFY`; its payload is the last change's number, never a record.
     static let channel = "credsd_changes"
 
-    func commit(_ changes: [ReplicatedChange]) async throws -> [UInt64] {
+    func commit(_ changes: [ReplicatedChange], lease: LeaseHold? = nil) async throws -> [UInt64] {
         let stage = CommitStage()
         do {
             return try await withDeadline(timeout, "cluster write") { [self] in
                 try await client.withConnection { connection in
                     stage.leased(connection)
-                    return try await run(changes, on: connection, stage: stage)
+                    return try await run(changes, lease: lease, on: connection, stage: stage)
                 }
             }
         } catch let conflict as ClusterConflict {
             throw conflict
+        } catch let lost as LeaseLost {
+            throw lost
         } catch {
             // The database ends the transaction when its connection closes, unless COMMIT got there first: close it
             // before deciding what to answer.
@@ -46,9 +48,12 @@ struct ClusterWriter: Sendable {
         }
     }
 
-    private func run(_ changes: [ReplicatedChange], on connection: PostgresConnection, stage: CommitStage)
-        async throws -> [UInt64]
-    {
+    private func run(
+        _ changes: [ReplicatedChange],
+        lease: LeaseHold?,
+        on connection: PostgresConnection,
+        stage: CommitStage
+    ) async throws -> [UInt64] {
         try await connection.query("BEGIN", logger: logger)
         do {
             // The server gives up before this host does (a lock held by a stalled host, a slow disk), and ends the
@@ -59,6 +64,22 @@ struct ClusterWriter: Sendable {
                 SELECT set_config('lock_timeout', \(limit), true), set_config('statement_timeout', \(limit), true),
                        set_config('idle_in_transaction_session_timeout', \(limit), true)
                 """, logger: logger)
+            if let lease {
+                // A refresh's write-back: only while this host still holds the lease it refreshed under (a host
+                // that waited past it lost it to another, whose token wins); the lease is given back with it.
+                var held = false
+                for try await _ in try await connection.query(
+                    """
+                    UPDATE credsd_refresh_leases SET lease_until = clock_timestamp(), holder = NULL
+                    WHERE connection_id = \(lease.connectionId.text) AND holder = \(hostId)
+                      AND fencing = \(lease.fencing) AND lease_until > clock_timestamp()
+                    RETURNING fencing
+                    """, logger: logger
+                ).decode(Int64.self) {
+                    held = true
+                }
+                guard held else { throw LeaseLost() }
+            }
             var versions: [UInt64] = []
             var feedChanges: [FeedChange] = []
             for change in changes {
@@ -96,6 +117,59 @@ struct ClusterWriter: Sendable {
             if !stage.committing { _ = try? await connection.query("ROLLBACK", logger: logger) }
             throw error
         }
+    }
+}
+
+/// Takes refresh leases (SPEC 10): with the database's clock, only when free or expired and only when the
+/// connection still has the version the host saw, the fencing number +1 on every take.
+extension ClusterWriter {
+    /// How long a lease holds: the token endpoint's own timeout and the write-back fit in it.
+    static let leaseSeconds = 30.0
+
+    func takeRefreshLease(connectionId: Identifier, key: [UInt8], seenVersion: UInt64) async throws -> RefreshLease {
+        do {
+            return try await withDeadline(timeout, "cluster refresh lease") { [self] in
+                try await client.withConnection { connection in
+                    try await take(
+                        connectionId, key: ByteBuffer(bytes: key), seen: Int64(clamping: seenVersion), on: connection)
+                }
+            }
+        } catch {
+            logger.warning(
+                "cluster refresh lease not taken", metadata: ["cluster.error": "\(ClusterError(error, url: url))"])
+            throw RPCError(.storeUnavailable, "the cluster database is unreachable")
+        }
+    }
+
+    private func take(_ id: Identifier, key: ByteBuffer, seen: Int64, on connection: PostgresConnection)
+        async throws -> RefreshLease
+    {
+        for try await fencing in try await connection.query(
+            """
+            INSERT INTO credsd_refresh_leases AS l (connection_id, holder, lease_until, fencing, seen_version)
+            SELECT \(id.text), \(hostId), clock_timestamp() + make_interval(secs => \(Self.leaseSeconds)), 1, \(seen)
+            WHERE (SELECT version FROM credsd_records WHERE entity = 'connection' AND key = \(key)) = \(seen)
+            ON CONFLICT (connection_id) DO UPDATE
+                SET holder = EXCLUDED.holder, lease_until = EXCLUDED.lease_until, fencing = l.fencing + 1,
+                    seen_version = EXCLUDED.seen_version
+                WHERE l.lease_until <= clock_timestamp()
+            RETURNING fencing
+            """, logger: logger
+        ).decode(Int64.self) {
+            return .won(LeaseHold(connectionId: id, fencing: fencing))
+        }
+        // Not taken: either the connection moved on, or another host holds the lease.
+        for try await (version, remaining) in try await connection.query(
+            """
+            SELECT (SELECT version FROM credsd_records WHERE entity = 'connection' AND key = \(key)),
+                   (SELECT extract(epoch FROM lease_until - clock_timestamp())::float8
+                    FROM credsd_refresh_leases WHERE connection_id = \(id.text))
+            """, logger: logger
+        ).decode((Int64?, Double?).self) {
+            if version != seen { return .outdated }
+            return .heldElsewhere(.milliseconds(Int64(max(0, min(Self.leaseSeconds, remaining ?? 0)) * 1000)))
+        }
+        return .outdated
     }
 }
 

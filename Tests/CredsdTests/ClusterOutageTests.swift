@@ -75,7 +75,7 @@ struct ClusterOutageTests {
         usleep(500_000)
         try cluster.server.startAgain()
         for host in [one, two] {
-            try Self.eventually(within: 30) {
+            try Self.eventually(within: 60) {
                 guard try host.adminCall("health")["status"] == "ok" else { throw Pending() }
             }
         }
@@ -111,7 +111,7 @@ struct ClusterOutageTests {
         }
         cluster.server.signalAll(SIGCONT)
         for host in [one, two] {
-            try Self.eventually(within: 30) {
+            try Self.eventually(within: 60) {
                 guard try host.adminCall("health")["status"] == "ok" else { throw Pending() }
             }
         }
@@ -148,7 +148,7 @@ struct ClusterOutageTests {
             }
         }
         try server.startAgain()
-        try Self.eventually(within: 30) { try host.resolveCall("resolve", Self.resolveParams(grant)) }
+        try Self.eventually(within: 60) { try host.resolveCall("resolve", Self.resolveParams(grant)) }
     }
 
     /// The value of the unlabelled sample `name` in Prometheus text.
@@ -179,7 +179,7 @@ struct ClusterOutageTests {
         }
         #expect(Self.sample(body, "credsd_cluster_reconnects_total") ?? 0 >= 1)
         try cluster.server.startAgain()
-        try Self.eventually(within: 30) {
+        try Self.eventually(within: 60) {
             body = try HTTPGet.get(port: port, path: "/metrics").body
             guard Self.sample(body, "credsd_cluster_connected") == 1 else { throw Pending() }
         }

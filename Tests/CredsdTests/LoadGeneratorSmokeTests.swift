@@ -69,7 +69,8 @@ struct LoadGeneratorSmokeTests {
             kill(server.processIdentifier, SIGKILL)
             _ = ChildExit.wait(server)
         }
-        for _ in 0..<100 where !FileManager.default.fileExists(atPath: baselineSocket) { usleep(10_000) }
+        // Up to 10 s: on a loaded machine (a build beside the tests) the server takes its time to bind.
+        for _ in 0..<1_000 where !FileManager.default.fileExists(atPath: baselineSocket) { usleep(10_000) }
         let base = try ProcessResult.run(
             loadgen, ["--socket", baselineSocket, "--connections", "2", "--payload", payload, "--requests", "200"])
         #expect(base.status == 0, "\(base.stdout) \(base.stderr)")

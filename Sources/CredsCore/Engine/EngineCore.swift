@@ -98,6 +98,7 @@ final class EngineCore: Sendable {
     /// replica, caught up.
     func write<Value: Sendable>(
         on eventLoop: any EventLoop,
+        lease: LeaseHold? = nil,
         _ body: @escaping @Sendable (borrowing Transaction) throws -> Value,
         local: (@Sendable (borrowing Transaction, Value) throws -> Void)? = nil
     ) -> EventLoopFuture<Value> {
@@ -106,7 +107,7 @@ final class EngineCore: Sendable {
         if let cluster {
             promise.completeWithTask { [self] in
                 do {
-                    return try await replicatedWrite(cluster, body, local: local)
+                    return try await replicatedWrite(cluster, lease: lease, body, local: local)
                 } catch {
                     throw Self.storeFailure(error, logger: logger)
                 }
@@ -130,6 +131,7 @@ final class EngineCore: Sendable {
 
     private func replicatedWrite<Value: Sendable>(
         _ cluster: any ClusterLink,
+        lease: LeaseHold?,
         _ body: @escaping @Sendable (borrowing Transaction) throws -> Value,
         local: (@Sendable (borrowing Transaction, Value) throws -> Void)?
     ) async throws -> Value {
@@ -161,7 +163,7 @@ final class EngineCore: Sendable {
             guard let changes, !changes.isEmpty else { return value }
             let versions: [UInt64]
             do {
-                versions = try await cluster.commit(changes)
+                versions = try await cluster.commit(changes, lease: lease)
             } catch is ClusterConflict {
                 await cluster.catchUp()
                 // A little jitter: writers of one record on several hosts do not retry in step.
@@ -196,6 +198,8 @@ final class EngineCore: Sendable {
     private static func storeFailure(_ error: any Error, logger: Logger) -> any Error {
         switch error {
         case let error as RPCError:
+            return error
+        case let error as LeaseLost:
             return error
         case let error as LMDBError where error.isNoSpace:
             logger.error(

@@ -12,8 +12,13 @@ public protocol ClusterLink: Sendable {
     func readRefusal() -> RPCError?
 
     /// Commits `changes` in one PostgreSQL transaction with their change records; returns their new versions, in
-    /// order. Throws `ClusterConflict` when a record's version is not the one expected, else `store_unavailable`.
-    func commit(_ changes: [ReplicatedChange]) async throws -> [UInt64]
+    /// order. Throws `ClusterConflict` when a record's version is not the one expected, `LeaseLost` when `lease`
+    /// is no longer held (and releases it when it is), else `store_unavailable`.
+    func commit(_ changes: [ReplicatedChange], lease: LeaseHold?) async throws -> [UInt64]
+
+    /// Takes the refresh lease of `connectionId` (stored under `key`) if it is free or expired and the connection
+    /// in PostgreSQL still has `seenVersion`; throws `store_unavailable` when the database cannot be asked.
+    func takeRefreshLease(connectionId: Identifier, key: [UInt8], seenVersion: UInt64) async throws -> RefreshLease
 
     /// Returns once the replica has caught up with the feed as it is now, or the attempt failed.
     func catchUp() async

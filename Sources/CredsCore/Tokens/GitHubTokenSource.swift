@@ -8,7 +8,7 @@ import NIOCore
 struct GitHubTokenSource: TokenSource {
     let settings: GitHubAppSettings?
     let tokenClient: TokenEndpointClient
-    let installationTokens: InstallationTokenCache
+    let installationTokens: HeldTokenCache
 
     func current(_ connection: ConnectionRecord, fields: [String: String]) throws(RPCError) -> AccessToken? {
         guard fields["installationId"] != nil else {

@@ -5,15 +5,26 @@ import NIOCore
 
 /// Google: the access token is sealed in the connection with its refresh token; a new one comes from the token
 /// endpoint (`grant_type=refresh_token`) and is sealed back before it is answered.
+///
+/// In cluster mode one host refreshes a connection at a time (SPEC 10): it takes the connection's refresh lease
+/// first; the others wait for its change (bounded by the lease) while the current token serves. While the
+/// database is away a host refreshes on its own and keeps the new token in memory (`outageTokens`), since it
+/// cannot write it back.
 struct GoogleTokenSource: TokenSource {
     let core: EngineCore
     let settings: GoogleOAuthSettings?
     let tokenClient: TokenEndpointClient
+    let outageTokens: HeldTokenCache
 
     func current(_ connection: ConnectionRecord, fields: [String: String]) throws(RPCError) -> AccessToken? {
         guard let accessToken = fields["accessToken"] else {
             throw RPCError(
                 .reauthRequired, "the connection holds no access token", data: ["connectionId": connection.id.json])
+        }
+        if let held = outageTokens.token(for: connection.id, revision: connection.revision),
+            let heldUntil = held.expiresAt, heldUntil > (connection.expiresAt ?? Timestamp(microseconds: 0))
+        {
+            return held
         }
         return AccessToken(
             token: SecretBytes(copying: Array(accessToken.utf8), storage: .transient), tokenType: "Bearer",
@@ -31,6 +42,66 @@ struct GoogleTokenSource: TokenSource {
     func fetch(_ connection: ConnectionRecord, fields: [String: String], on eventLoop: any EventLoop)
         -> EventLoopFuture<TokenReply>
     {
+        guard let cluster = core.cluster else { return refresh(connection, fields: fields, lease: nil, on: eventLoop) }
+        let promise = eventLoop.makePromise(of: TokenReply.self)
+        promise.completeWithTask { [core] in
+            let key = StoreKeys.connection(connection.id)
+            let seen = try core.read { txn in try core.database.replicaVersion(txn, .connection, key) }
+            let lease: RefreshLease
+            do {
+                lease = try await cluster.takeRefreshLease(connectionId: connection.id, key: key, seenVersion: seen)
+            } catch {
+                // The database is away: Google's refresh tokens are not rotated, so this host may refresh alone.
+                return try await refresh(connection, fields: fields, lease: nil, on: eventLoop).get()
+            }
+            switch lease {
+            case .won(let hold):
+                return try await refresh(connection, fields: fields, lease: hold, on: eventLoop).get()
+            case .heldElsewhere(let remaining):
+                return try await awaitRefresh(of: connection, within: remaining + .seconds(1))
+            case .outdated:
+                return try await awaitRefresh(of: connection, within: .seconds(2))
+            }
+        }
+        return promise.futureResult
+    }
+
+    /// Another host refreshes (or has refreshed) the connection: waits for its change to reach this replica, at
+    /// most `within`, and answers the new token; `upstream_unavailable` when it does not come (the current token
+    /// still serves while valid).
+    private func awaitRefresh(of connection: ConnectionRecord, within: Duration) async throws -> TokenReply {
+        let deadline = ContinuousClock.now + min(within, .seconds(Int64(ClusterRefresh.longestWaitSeconds)))
+        let window = Duration.seconds(core.resolveConfig.refreshWindowSeconds)
+        while ContinuousClock.now < deadline {
+            if let record = try core.read({ txn in try core.database.connection(txn, id: connection.id) }),
+                record.revision != connection.revision
+            {
+                guard record.status == .active else {
+                    throw RPCError(
+                        .connectionUnavailable, "the connection changed meanwhile; try again",
+                        data: ["connectionId": connection.id.json])
+                }
+                let fields = try core.openPayload(record, sealer: core.sealer)
+                if let token = try current(record, fields: fields), let expiresAt = token.expiresAt,
+                    expiresAt - Timestamp.now() > window
+                {
+                    return .issued(token)
+                }
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        throw RPCError(
+            .upstreamUnavailable, "another cluster host is refreshing this token",
+            data: ["connectionId": connection.id.json])
+    }
+
+    /// Asks Google's token endpoint for a new access token and keeps it (`store`).
+    private func refresh(
+        _ connection: ConnectionRecord,
+        fields: [String: String],
+        lease: LeaseHold?,
+        on eventLoop: any EventLoop
+    ) -> EventLoopFuture<TokenReply> {
         guard let settings, let refreshToken = fields["refreshToken"] else {
             return eventLoop.makeFailedFuture(unavailable(connection, fields: fields)!)
         }
@@ -41,7 +112,7 @@ struct GoogleTokenSource: TokenSource {
         return tokenClient.postForm(settings.tokenUrl, form: form, on: eventLoop).flatMap { reply in
             let json = try? JSONValue.parse(reply.body)
             if reply.isSuccess, let json, let grant = TokenGrant(json: json, now: Timestamp.now()) {
-                return store(grant, keepRefreshToken: refreshToken, for: connection, on: eventLoop).map {
+                return store(grant, keepRefreshToken: refreshToken, for: connection, lease: lease, on: eventLoop).map {
                     .issued($0)
                 }
             }
@@ -58,6 +129,7 @@ struct GoogleTokenSource: TokenSource {
         _ grant: TokenGrant,
         keepRefreshToken: String,
         for connection: ConnectionRecord,
+        lease: LeaseHold?,
         on eventLoop: any EventLoop
     ) -> EventLoopFuture<AccessToken> {
         var fields = ["accessToken": grant.accessToken]
@@ -67,7 +139,11 @@ struct GoogleTokenSource: TokenSource {
         let core = self.core
         let id = connection.id
         let revision = connection.revision
-        return core.write(on: eventLoop) { txn -> AccessToken in
+        let fresh = AccessToken(
+            token: SecretBytes(copying: Array(grant.accessToken.utf8), storage: .transient), tokenType: "Bearer",
+            expiresAt: grant.expiresAt, scopes: grant.scopes ?? connection.scopes ?? [])
+        let outageTokens = self.outageTokens
+        return core.write(on: eventLoop, lease: lease) { txn -> AccessToken in
             var record = try core.existingConnection(txn, id: id)
             guard record.revision == revision, record.status == .active,
                 let sealed = sealer.seal(plaintext, associatedData: record.associatedData)
@@ -86,6 +162,26 @@ struct GoogleTokenSource: TokenSource {
                 token: SecretBytes(copying: Array(grant.accessToken.utf8), storage: .transient), tokenType: "Bearer",
                 expiresAt: grant.expiresAt, scopes: record.scopes ?? []
             )
+        }.flatMapErrorThrowing { error in
+            switch error {
+            case is LeaseLost:
+                // Another host took the lease over and refreshes too: its token is stored, this one is still a
+                // valid token from Google and answers this call.
+                return fresh
+            case let error as RPCError where error.reason == .storeUnavailable && lease == nil && core.cluster != nil:
+                // The cluster database is away: held here (not written back) until it expires.
+                outageTokens.store(fresh, for: connection.id, revision: connection.revision)
+                return fresh
+            default:
+                throw error
+            }
         }
     }
+}
+
+/// Bounds of waiting for another cluster host's refresh.
+enum ClusterRefresh {
+    /// A resolve waits at most this long for another host's refreshed token (the lease is 30 s; a resolve that
+    /// needs a token now does not wait all of it).
+    static let longestWaitSeconds = 10
 }

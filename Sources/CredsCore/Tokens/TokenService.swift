@@ -10,13 +10,16 @@ import NIOCore
 final class TokenService: Sendable {
     let core: EngineCore
     let states = TokenStates()
-    let installationTokens = InstallationTokenCache()
+    let installationTokens = HeldTokenCache()
+    /// Google tokens refreshed while the cluster database was away (`GoogleTokenSource`).
+    let outageTokens = HeldTokenCache()
     private let google: GoogleTokenSource
     private let github: GitHubTokenSource
 
     init(core: EngineCore, oauth: OAuthSettings, tokenClient: TokenEndpointClient) {
         self.core = core
-        google = GoogleTokenSource(core: core, settings: oauth.google, tokenClient: tokenClient)
+        google = GoogleTokenSource(
+            core: core, settings: oauth.google, tokenClient: tokenClient, outageTokens: outageTokens)
         github = GitHubTokenSource(
             settings: oauth.github, tokenClient: tokenClient, installationTokens: installationTokens)
     }
@@ -24,6 +27,7 @@ final class TokenService: Sendable {
     /// Forgets what is held for a connection that was revoked or deleted: its minted token and its state.
     func forget(_ connectionId: Identifier) {
         installationTokens.remove(connectionId)
+        outageTokens.remove(connectionId)
         states.remove(connectionId)
     }
 

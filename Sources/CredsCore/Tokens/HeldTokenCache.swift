@@ -1,13 +1,14 @@
 import CredsProtocol
 import Synchronization
 
-/// GitHub installation tokens minted for each connection, reused until they near expiry.
-/// Kept in memory only: a restart mints new ones.
+/// Access tokens held in memory per connection, not in the store: GitHub installation tokens minted by this
+/// host (reused until they near expiry), and Google tokens a cluster host refreshed while the database was away
+/// (it cannot write them back). A restart forgets them.
 ///
-/// Each token is kept with the revision of the connection record it was minted for, and served only for that
+/// Each token is kept with the revision of the connection record it was obtained for, and served only for that
 /// revision: every write to the connection (a re-authorization to another installation, a revoke) bumps the
-/// revision, so a token of the old installation is never served after it, even one whose mint was in flight.
-final class InstallationTokenCache: Sendable {
+/// revision, so a token of the old authorization is never served after it, even one whose request was in flight.
+final class HeldTokenCache: Sendable {
     private let tokens = Mutex<[Identifier: (revision: UInt64, token: AccessToken)]>([:])
 
     func token(for connectionId: Identifier, revision: UInt64) -> AccessToken? {

@@ -1,0 +1,112 @@
+import CredsProtocol
+import Foundation
+import Testing
+
+/// Cluster mode (SPEC 10): one Google token refresh per connection across hosts, under a lease in PostgreSQL.
+@Suite("cluster mode: one token refresh across hosts", .serialized)
+struct ClusterRefreshLeaseTests {
+    @discardableResult
+    private static func eventually<Value>(within seconds: Double = 5, _ body: () throws -> Value) throws -> Value {
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            do {
+                return try body()
+            } catch {
+                if Date() > deadline { throw error }
+                usleep(5_000)
+            }
+        }
+    }
+
+    private static let resolveParams: [String: JSONValue] = ["workspaceId": "ws1", "provider": "google-workspace"]
+
+    /// Three hosts against one fake Google, with a Google connection imported whose access token expires in
+    /// `expiresIn` seconds (inside the 300 s refresh window), visible on every host.
+    private static func cluster(expiresIn: TimeInterval) throws -> (ClusterFixture, FakeOAuthProvider, String) {
+        let provider = try FakeOAuthProvider()
+        let cluster = try ClusterFixture(
+            hosts: 3, clusterExtra: "\n[resolve]\nrequireGrant = false\n\n" + provider.configSections())
+        let one = cluster.hosts[0]
+        try one.addWriter()
+        provider.configure { $0.refreshTokens.insert("1//cluster-refresh") }
+        let result = try one.adminCall(
+            "connections.upsert",
+            [
+                "workspaceId": "ws1", "provider": "google-workspace", "displayName": "Drive", "actor": "alice",
+                "credentialPayload": [
+                    "accessToken": "ya29.before", "refreshToken": "1//cluster-refresh",
+                    "expiresAt": .string(ISO8601DateFormatter().string(from: Date().addingTimeInterval(expiresIn))),
+                    "scopes": ["https://www.googleapis.com/auth/drive.file"],
+                ],
+            ])
+        let id = try #require(result["connection"]?["id"]?.stringValue)
+        for host in cluster.hosts {
+            try eventually {
+                _ = try host.adminCall("connections.get", ["connectionId": .string(id), "actor": "alice"])
+            }
+        }
+        return (cluster, provider, id)
+    }
+
+    @Test(
+        "an expiring token resolved at once on 3 hosts: one call to the token endpoint, every host gets the new token")
+    func oneRefreshAcrossHosts() throws {
+        let (cluster, provider, _) = try Self.cluster(expiresIn: 60)
+        provider.configure { $0.refreshDelay = 0.3 }
+        let tokens = Failures()
+        let failures = Failures()
+        DispatchQueue.concurrentPerform(iterations: 6) { index in
+            do {
+                let answer = try cluster.hosts[index % 3].resolveCall("resolve", Self.resolveParams)
+                tokens.add(answer["credential"]?["accessToken"]?.stringValue ?? "?")
+            } catch {
+                failures.add("\(error)")
+            }
+        }
+        #expect(failures.all.isEmpty, "\(failures.all)")
+        #expect(provider.read { $0.refreshCalls } == 1)
+        #expect(!tokens.all.contains("ya29.before"), "\(tokens.all)")
+        #expect(Set(tokens.all).count == 1, "\(tokens.all)")
+        // Later resolves on every host serve the stored token: still one call.
+        for host in cluster.hosts { try host.resolveCall("resolve", Self.resolveParams) }
+        #expect(provider.read { $0.refreshCalls } == 1)
+    }
+
+    @Test("a write-back after the lease was taken over is discarded; the caller still gets a valid token")
+    func staleWriteBackDiscarded() throws {
+        let (cluster, provider, id) = try Self.cluster(expiresIn: 60)
+        provider.configure { $0.refreshDelay = 1.5 }
+        let version = try cluster.server.psql(
+            "SELECT version FROM credsd_records WHERE entity = 'connection' AND key = convert_to('\(id)', 'UTF8')")
+        let answered = Failures()
+        let resolving = Thread {
+            do {
+                let answer = try cluster.hosts[0].resolveCall("resolve", Self.resolveParams)
+                answered.add(answer["credential"]?["accessToken"]?.stringValue ?? "?")
+            } catch {
+                answered.add("error: \(error)")
+            }
+        }
+        resolving.start()
+        // While host 1 waits on the token endpoint, another holder takes the lease over (as a host would once the
+        // lease expired).
+        try Self.eventually {
+            guard try cluster.server.psql("SELECT count(*) FROM credsd_refresh_leases WHERE holder = 'host-1'") == "1"
+            else { throw Pending() }
+        }
+        try cluster.server.psql(
+            """
+            UPDATE credsd_refresh_leases SET holder = 'thief', fencing = fencing + 1,
+                lease_until = clock_timestamp() + interval '30 seconds'
+            """)
+        try Self.eventually { guard !answered.all.isEmpty else { throw Pending() } }
+        let token = answered.all[0]
+        #expect(token != "ya29.before" && !token.hasPrefix("error"), "\(token)")
+        // Nothing was written: the record keeps its version, the feed has no change for it.
+        #expect(
+            try cluster.server.psql(
+                "SELECT version FROM credsd_records WHERE entity = 'connection' AND key = convert_to('\(id)', 'UTF8')")
+                == version)
+        #expect(provider.read { $0.refreshCalls } == 1)
+    }
+}

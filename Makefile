@@ -4,7 +4,7 @@ DEV := $(CURDIR)/.dev
 APT_PACKAGES := libsodium-dev liblmdb-dev pkg-config postgresql
 PREFIX ?= /usr/local
 
-.PHONY: deps build release run test lint format install bench bench-cluster crash-test fuzz soak clean
+.PHONY: deps build release run cluster-demo test lint format install bench bench-cluster crash-test fuzz soak clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -40,6 +40,10 @@ run: release
 	@echo "  export CREDSD_ADMIN_SOCKET=$(DEV)/admin.sock CREDSD_RESOLVE_SOCKET=$(DEV)/resolve.sock"
 	@echo "  and follow 'Try it' in README.md. Ctrl-C stops the daemon."
 	exec .build/release/credsd serve --config $(DEV)/credsd.toml
+
+# Three credsd following a PostgreSQL under .dev/cluster (README "Cluster mode: the demo"); Ctrl-C stops all.
+cluster-demo: release
+	python3 tools/cluster_demo.py
 
 test: deps
 	$(SWIFT) build

@@ -11,6 +11,7 @@ import json, os, re, shutil, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench import BIN, OUT, SECONDS, Daemon, build_tools, call, loadgen, row, wait_for  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
 from pgserver import PostgresServer  # noqa: E402
 
 WRITES = int(os.environ.get("BENCH_CLUSTER_WRITES", "300"))

@@ -116,11 +116,18 @@ public final class ClusterReplica: ClusterLink, Sendable {
     /// Follows the feed until the task is cancelled.
     public func run() async {
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.client.run() }
-            group.addTask { await self.follow() }
+            group.addTask {
+                await self.client.run()
+                self.logger.debug("cluster write pool stopped")
+            }
+            group.addTask {
+                await self.follow()
+                self.logger.debug("cluster feed follower stopped")
+            }
             await group.next()
             group.cancelAll()
         }
+        logger.info("cluster replica stopped")
     }
 
     /// Waits until the replica has synced once (a new host's first start), or `timeout` passed; returns whether
@@ -171,31 +178,43 @@ public final class ClusterReplica: ClusterLink, Sendable {
         let poll = Duration.seconds(config.pollSeconds)
         let patience = poll + queryTimeout
         do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    try await connection.listen(on: ClusterWriter.channel) { notifications in
-                        try await self.follow(connection, notifications: notifications, poll: poll)
-                    }
-                }
-                group.addTask {
-                    while true {
-                        try await Task.sleep(for: .milliseconds(250))
-                        if self.progress.sinceLast > patience { throw DeadlineExceeded(what: "cluster heartbeat") }
-                    }
-                }
-                defer { group.cancelAll() }
-                do {
-                    try await group.next()
-                } catch {
-                    // Closed before the group waits for its children: a child stuck on the frozen connection
-                    // (queries do not answer cancellation) fails only when the connection closes.
-                    Task { try? await connection.close() }
-                    throw error
-                }
+            // Cancelled (the daemon stops): the connection is closed at once. A query in flight ignores
+            // cancellation, and one in flight while the notification stream is cancelled was seen to never
+            // complete on an open connection (the loop then never stopped); closing fails it.
+            try await withTaskCancellationHandler {
+                try await followOn(connection, poll: poll, patience: patience)
+            } onCancel: {
+                Task { try? await connection.close() }
             }
         } catch {
             Task { try? await connection.close() }
             throw error
+        }
+    }
+
+    /// The session's work on its connection: LISTEN and follow, beside the watchdog.
+    private func followOn(_ connection: PostgresConnection, poll: Duration, patience: Duration) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await connection.listen(on: ClusterWriter.channel) { notifications in
+                    try await self.follow(connection, notifications: notifications, poll: poll)
+                }
+            }
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: .milliseconds(250))
+                    if self.progress.sinceLast > patience { throw DeadlineExceeded(what: "cluster heartbeat") }
+                }
+            }
+            defer { group.cancelAll() }
+            do {
+                try await group.next()
+            } catch {
+                // Closed before the group waits for its children: a child stuck on the frozen connection
+                // (queries do not answer cancellation) fails only when the connection closes.
+                Task { try? await connection.close() }
+                throw error
+            }
         }
     }
 
@@ -234,7 +253,14 @@ public final class ClusterReplica: ClusterLink, Sendable {
                     }
                 }
             }
-            defer { group.cancelAll() }
+            defer {
+                group.cancelAll()
+                // The session is over whichever child ended first: closing its connection now fails a query still
+                // in flight on it (a query ignores cancellation; measured: a catch-up pass cancelled at SIGTERM
+                // just as the notification stream ended could wait forever), so the group's wait for its
+                // children ends.
+                Task { try? await connection.close() }
+            }
             try await group.next()
         }
     }

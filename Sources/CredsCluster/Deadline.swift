@@ -9,7 +9,7 @@ public struct DeadlineExceeded: Error, Sendable, CustomStringConvertible {
 /// Runs `body` in a task of its own and returns what it returns, or throws `DeadlineExceeded` once `timeout`
 /// has passed without waiting for `body` to notice: a frozen database (SIGSTOP) answers neither queries nor
 /// cancellation, and a caller must not wait on it. The body is cancelled and left to end on its own.
-func withDeadline<Value: Sendable>(
+public func withDeadline<Value: Sendable>(
     _ timeout: Duration,
     _ what: String,
     _ body: @escaping @Sendable () async throws -> Value

@@ -1,3 +1,4 @@
+import CredsCluster
 public import CredsCore
 import CredsProtocol
 import Dispatch
@@ -207,10 +208,20 @@ public final class CredsDaemon: Service {
         for listener in listeners where listener.ownsSocketFile { unlink(listener.path) }
         await Self.shutDown(group)
         engine.flushRefusalSummaries()
-        following?.cancel()
-        await following?.value
+        if let following { await Self.stopFollowing(following, logger: logger) }
         engine.database.close()
         logger.info("credsd stopped")
+    }
+
+    /// Cancels the cluster replica loop and waits for it, at most 5 s: a stop must not hang on the database (a
+    /// query in flight on a connection that does not answer ignores cancellation until the connection closes).
+    private static func stopFollowing(_ following: Task<Void, Never>, logger: Logger) async {
+        following.cancel()
+        do {
+            try await withDeadline(.seconds(5), "cluster replica stop") { await following.value }
+        } catch {
+            logger.warning("cluster replica loop did not stop within 5 s; stopping without it")
+        }
     }
 
     /// Shuts the event loops down. NIO's `shutdownGracefully()` finishes on `DispatchQueue.global()`, whose threads

@@ -58,6 +58,8 @@ struct ClusterOutageTests {
         let (cluster, grant) = try Self.cluster()
         let (one, two) = (cluster.hosts[0], cluster.hosts[1])
         let loops = [ResolveLoop(one, Self.resolveParams(grant)), ResolveLoop(two, Self.resolveParams(grant))]
+        // A failed expectation must not leave the loops (and with them the daemons) running.
+        defer { for loop in loops { _ = loop.stop() } }
         try cluster.server.stop(mode: mode)
         // The hosts notice (the connection closes), say so in health, and refuse writes without waiting.
         for host in [one, two] {
@@ -96,6 +98,8 @@ struct ClusterOutageTests {
         let (cluster, grant) = try Self.cluster()
         let (one, two) = (cluster.hosts[0], cluster.hosts[1])
         let loops = [ResolveLoop(one, Self.resolveParams(grant)), ResolveLoop(two, Self.resolveParams(grant))]
+        // A failed expectation must not leave the loops (and with them the daemons) running.
+        defer { for loop in loops { _ = loop.stop() } }
         cluster.server.signalAll(SIGSTOP)
         defer { cluster.server.signalAll(SIGCONT) }
         let first = Self.timed {
@@ -149,6 +153,33 @@ struct ClusterOutageTests {
         }
         try server.startAgain()
         try Self.eventually(within: 60) { try host.resolveCall("resolve", Self.resolveParams(grant)) }
+    }
+
+    @Test("SIGTERM while catching up after a reconnect: the host stops cleanly, within the replica's 5 s bound")
+    func stopWhileCatchingUp() throws {
+        let (cluster, _) = try Self.cluster()
+        let (one, two) = (cluster.hosts[0], cluster.hosts[1])
+        try cluster.server.stop(mode: "fast")
+        usleep(1_500_000)
+        try cluster.server.startAgain()
+        try Self.eventually(within: 60) {
+            guard try one.adminCall("health")["status"] == "ok" else { throw Pending() }
+        }
+        // Writes on host 1 all the while: host 2 is in a catch-up pass (woken by each notification) most of the
+        // time it is stopped; stopped and started five times.
+        let writing = ResolveLoop(
+            one, ["workspaceId": "ws1", "provider": "fal", "mode": "byo", "actor": "alice"], method: "policy.set")
+        defer { _ = writing.stop() }
+        for round in 0..<5 {
+            try Self.eventually(within: 60) {
+                guard try two.adminCall("health")["status"] == "ok" else { throw Pending() }
+            }
+            usleep(useconds_t(20_000 * round))
+            let elapsed = try Self.timed { #expect(two.stop() == 0, "round \(round)") }
+            #expect(elapsed < 8, "round \(round): stopping took \(elapsed) s")
+            try two.start()
+        }
+        #expect(two.daemonLog.components(separatedBy: "credsd stopped").count == 6)
     }
 
     /// The value of the unlabelled sample `name` in Prometheus text.

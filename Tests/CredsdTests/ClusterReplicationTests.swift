@@ -136,7 +136,8 @@ final class Failures: @unchecked Sendable {
     }
 }
 
-/// Keeps resolving on a host from a thread of its own until stopped; counts answers and refusals.
+/// Keeps calling a method (`resolve` on the resolve socket by default; any other on the admin socket) on a host
+/// from a thread of its own until stopped; counts answers and refusals.
 final class ResolveLoop: @unchecked Sendable {
     private let lock = NSLock()
     private var running = true
@@ -144,12 +145,13 @@ final class ResolveLoop: @unchecked Sendable {
     private(set) var refused: [String] = []
     private let done = DispatchSemaphore(value: 0)
 
-    init(_ host: DaemonFixture, _ params: [String: JSONValue]) {
+    init(_ host: DaemonFixture, _ params: [String: JSONValue], method: String = "resolve") {
         Thread.detachNewThread {
-            let client = try? host.resolver()
+            let connect = { method == "resolve" ? try host.resolver() : try host.admin() }
+            let client = try? connect()
             while self.isRunning {
                 do {
-                    _ = try (client ?? host.resolver()).call("resolve", params)
+                    _ = try (client ?? connect()).call(method, params)
                     self.count(nil)
                 } catch {
                     self.count("\(error)")
@@ -172,12 +174,13 @@ final class ResolveLoop: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// Stops the loop and returns (answered, refusals).
+    /// Stops the loop and returns (answered, refusals); again, returns them again.
     func stop() -> (answered: Int, refused: [String]) {
         lock.lock()
+        let wasRunning = running
         running = false
         lock.unlock()
-        done.wait()
+        if wasRunning { done.wait() }
         lock.lock()
         defer { lock.unlock() }
         return (answered, refused)

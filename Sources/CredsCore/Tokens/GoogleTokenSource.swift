@@ -46,7 +46,17 @@ struct GoogleTokenSource: TokenSource {
         let promise = eventLoop.makePromise(of: TokenReply.self)
         promise.completeWithTask { [core] in
             let key = StoreKeys.connection(connection.id)
-            let seen = try core.read { txn in try core.database.replicaVersion(txn, .connection, key) }
+            let (seen, latest) = try core.read { txn in
+                (
+                    try core.database.replicaVersion(txn, .connection, key),
+                    try core.database.connection(txn, id: connection.id)
+                )
+            }
+            // The replica moved on since this resolve read the connection (another host's refresh arrived): its
+            // token answers, never a second refresh under a version this call did not read.
+            if latest?.revision != connection.revision {
+                return try await awaitRefresh(of: connection, within: .zero)
+            }
             let lease: RefreshLease
             do {
                 lease = try await cluster.takeRefreshLease(connectionId: connection.id, key: key, seenVersion: seen)
@@ -72,7 +82,7 @@ struct GoogleTokenSource: TokenSource {
     private func awaitRefresh(of connection: ConnectionRecord, within: Duration) async throws -> TokenReply {
         let deadline = ContinuousClock.now + min(within, .seconds(Int64(ClusterRefresh.longestWaitSeconds)))
         let window = Duration.seconds(core.resolveConfig.refreshWindowSeconds)
-        while ContinuousClock.now < deadline {
+        repeat {
             if let record = try core.read({ txn in try core.database.connection(txn, id: connection.id) }),
                 record.revision != connection.revision
             {
@@ -89,7 +99,7 @@ struct GoogleTokenSource: TokenSource {
                 }
             }
             try await Task.sleep(for: .milliseconds(5))
-        }
+        } while ContinuousClock.now < deadline
         throw RPCError(
             .upstreamUnavailable, "another cluster host is refreshing this token",
             data: ["connectionId": connection.id.json])

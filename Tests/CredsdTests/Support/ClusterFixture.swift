@@ -26,6 +26,7 @@ final class ClusterFixture: @unchecked Sendable {
                     mode: mode,
                     configExtra: Self.section(server, hostId: "host-\(index + 1)", pollSeconds: pollSeconds)
                         + "\n" + clusterExtra,
+                    logLevel: ProcessInfo.processInfo.environment["CREDSD_CLUSTER_LOG_LEVEL"] ?? "info",
                     keyFile: keyFile))
         }
     }

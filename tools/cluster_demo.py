@@ -146,8 +146,8 @@ def main():
 The cluster keeps running. In another shell (README, "Cluster mode: the demo"):
   export CREDSD_ACTOR=alice
   alias credsctl=$PWD/.build/release/credsctl
-  credsctl --socket {hosts[0]['admin']} connections list --workspace ws1
-  credsctl --socket {hosts[2]['resolve']} resolve --workspace ws1 --provider fal --grant-file {DEMO}/grant
+  credsctl connections list --socket {hosts[0]['admin']} --workspace ws1
+  credsctl resolve --socket {hosts[2]['resolve']} --workspace ws1 --provider fal --grant-file {DEMO}/grant
 Logs: {DEMO}/host-N/log. Ctrl-C stops the three daemons and the database.""", flush=True)
     while True:
         signal.pause()

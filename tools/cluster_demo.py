@@ -88,6 +88,9 @@ def main():
                 time.sleep(0.01)
 
     def stop(*_):
+        # Once: a second Ctrl-C (or the terminal's signal to the whole process group) must not cut it short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for h in hosts:
             h["proc"].terminate()
         for h in hosts:

@@ -67,6 +67,13 @@ public final class ClusterReplica: ClusterLink, Sendable {
             data: ["maxStalenessSeconds": .int(Int64(limit))])
     }
 
+    public func firstSighting(_ digest: [UInt8]) async throws -> Bool {
+        guard state.withLock({ $0.inContact }) else {
+            throw RPCError(.storeUnavailable, "the cluster database is unreachable")
+        }
+        return try await writer.firstSighting(digest)
+    }
+
     public func takeRefreshLease(connectionId: Identifier, key: [UInt8], seenVersion: UInt64) async throws
         -> RefreshLease
     {
@@ -124,10 +131,32 @@ public final class ClusterReplica: ClusterLink, Sendable {
                 await self.follow()
                 self.logger.debug("cluster feed follower stopped")
             }
+            group.addTask { await self.maintainEvery(Self.maintenanceInterval) }
             await group.next()
             group.cancelAll()
         }
         logger.info("cluster replica stopped")
+    }
+
+    /// How often a host offers to do the database's upkeep (one host does it each time).
+    static let maintenanceInterval: Duration = .seconds(600)
+
+    /// Prunes the feed (7 days), webhook ids (10 minutes) and stale leases, every `interval`, first a minute after
+    /// start; one host at a time.
+    private func maintainEvery(_ interval: Duration) async {
+        var wait = Duration.seconds(60)
+        while !Task.isCancelled {
+            try? await Task.sleep(for: wait)
+            wait = interval
+            guard !Task.isCancelled, state.withLock({ $0.inContact }) else { continue }
+            do {
+                if try await writer.maintain(feed: feed) { logger.debug("cluster upkeep done") }
+            } catch {
+                logger.warning(
+                    "cluster upkeep failed", metadata: ["cluster.error": "\(ClusterError(error, url: config.postgres))"]
+                )
+            }
+        }
     }
 
     /// Waits until the replica has synced once (a new host's first start), or `timeout` passed; returns whether

@@ -25,7 +25,7 @@ public enum ClusterSchema {
     static let migrationLockKey: Int64 = 0x6372_6564_7364_7363
 
     /// Every migration, oldest first; versions are 1, 2, 3, ... with no gap.
-    public static let migrations: [Migration] = [initial, oneRecordsTable]
+    public static let migrations: [Migration] = [initial, oneRecordsTable, webhookIds]
 
     /// The version this build creates.
     public static var currentVersion: Int { migrations.last?.version ?? 0 }
@@ -187,6 +187,23 @@ public enum ClusterSchema {
             """,
             "COMMENT ON TABLE credsd_records IS 'credsd: replicated records, connection payloads sealed as in LMDB'",
             "COMMENT ON TABLE credsd_refresh_leases IS 'credsd: cross-host OAuth refresh leases with fencing'",
+        ]
+    )
+
+    /// Version 3: webhook ids verified on any host, so a replay to another host is refused (SPEC 10).
+    static let webhookIds = Migration(
+        version: 3,
+        name: "webhook ids seen cluster-wide",
+        statements: [
+            """
+            -- events.verify: the SHA-256 of (connection id, svix-id) of every verified webhook, kept 10 minutes
+            -- (twice the 5-minute timestamp tolerance); pruned by the hosts' periodic maintenance.
+            CREATE TABLE credsd_webhook_ids (
+                digest   bytea PRIMARY KEY CHECK (octet_length(digest) = 32),
+                seen_at  timestamptz NOT NULL DEFAULT clock_timestamp()
+            )
+            """,
+            "CREATE INDEX credsd_webhook_ids_seen_at ON credsd_webhook_ids (seen_at)",
         ]
     )
 }

@@ -173,6 +173,72 @@ extension ClusterWriter {
     }
 }
 
+/// `events.verify` across hosts, and the database's periodic upkeep.
+extension ClusterWriter {
+    /// Records a webhook id; false when it was there already (within its 10 minutes).
+    func firstSighting(_ digest: [UInt8]) async throws -> Bool {
+        do {
+            return try await withDeadline(timeout, "cluster webhook id") { [self] in
+                try await client.withConnection { connection in
+                    var inserted = false
+                    for try await _ in try await connection.query(
+                        """
+                        INSERT INTO credsd_webhook_ids AS w (digest) VALUES (\(ByteBuffer(bytes: digest)))
+                        ON CONFLICT (digest) DO UPDATE SET seen_at = clock_timestamp()
+                            WHERE w.seen_at < clock_timestamp() - interval '10 minutes'
+                        RETURNING 1
+                        """, logger: logger
+                    ).decode(Int.self) {
+                        inserted = true
+                    }
+                    return inserted
+                }
+            }
+        } catch {
+            logger.warning(
+                "cluster webhook id not recorded", metadata: ["cluster.error": "\(ClusterError(error, url: url))"])
+            throw RPCError(.storeUnavailable, "the cluster database is unreachable")
+        }
+    }
+
+    /// Upkeep one host does at a time (a transaction-scoped advisory lock; the others skip it): changes older
+    /// than 7 days, webhook ids older than 10 minutes, expired leases. Returns whether this host did it.
+    func maintain(feed: ChangeFeed) async throws -> Bool {
+        try await withDeadline(timeout * 6, "cluster upkeep") { [self] in
+            try await client.withConnection { connection in
+                try await connection.query("BEGIN", logger: logger)
+                do {
+                    var locked = false
+                    for try await got in try await connection.query(
+                        "SELECT pg_try_advisory_xact_lock(\(Self.maintenanceLockKey))", logger: logger
+                    ).decode(Bool.self) {
+                        locked = got
+                    }
+                    if locked {
+                        try await feed.prune(on: connection)
+                        try await connection.query(
+                            "DELETE FROM credsd_webhook_ids WHERE seen_at < clock_timestamp() - interval '10 minutes'",
+                            logger: logger)
+                        try await connection.query(
+                            """
+                            DELETE FROM credsd_refresh_leases
+                            WHERE lease_until < clock_timestamp() - interval '1 hour'
+                            """, logger: logger)
+                    }
+                    try await connection.query("COMMIT", logger: logger)
+                    return locked
+                } catch {
+                    _ = try? await connection.query("ROLLBACK", logger: logger)
+                    throw error
+                }
+            }
+        }
+    }
+
+    /// The key of the upkeep lock (ASCII "credsdmt").
+    static let maintenanceLockKey: Int64 = 0x6372_6564_7364_6D74
+}
+
 /// How far a write got: its connection, and whether COMMIT was sent (then a failure leaves the outcome unknown).
 /// The write's task and the caller whose deadline passed race on it, under one lock.
 private final class CommitStage: Sendable {

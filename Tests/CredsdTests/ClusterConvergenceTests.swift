@@ -1,3 +1,4 @@
+import CredsCrypto
 import CredsProtocol
 import Foundation
 import Testing
@@ -256,6 +257,44 @@ struct ClusterConvergenceTests {
                 guard refusal == "grant_invalid" else { throw Pending() }
             }
         }
+    }
+
+    @Test("a webhook verified on one host is refused as a replay on another; while the database is away, per host")
+    func webhookReplayAcrossHosts() throws {
+        let cluster = try ClusterFixture(hosts: 2, clusterExtra: "[resolve]\nrequireGrant = false\n")
+        let (one, two) = (cluster.hosts[0], cluster.hosts[1])
+        try one.addWriter()
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+        try one.upsert(provider: "resend", payload: ["apiKey": "re_cluster_webhook", "webhookSecret": .string(secret)])
+        one.remember(secret)
+        func verify(_ host: DaemonFixture, id: String) throws -> JSONValue {
+            let now = Int(Date().timeIntervalSince1970)
+            let body = "{\"type\":\"email.delivered\"}"
+            let key = Base64.decodeSecret(secret.dropFirst(6).utf8)!
+            let mac = HMAC.sha256(key: key, message: Array("\(id).\(now).\(body)".utf8))
+            return try host.resolveCall(
+                "events.verify",
+                [
+                    "workspaceId": "ws1", "provider": "resend", "body": .string(body),
+                    "headers": [
+                        "svix-id": .string(id), "svix-timestamp": .string(String(now)),
+                        "svix-signature": .string("v1," + mac.withUnsafeBytes { Base64.encode($0) }),
+                    ],
+                ])
+        }
+        try Self.eventually { _ = try verify(two, id: "msg_warmup") }
+        #expect(try verify(one, id: "msg_1")["verified"] == true)
+        #expect(reason { try verify(two, id: "msg_1") } == "replayed")
+        #expect(reason { try verify(one, id: "msg_1") } == "replayed")
+        #expect(try cluster.server.psql("SELECT count(*) FROM credsd_webhook_ids") == "2")
+        // The database away: each host still refuses what it saw itself.
+        try cluster.server.stop(mode: "fast")
+        try Self.eventually {
+            guard try two.adminCall("health")["cluster"]?["state"] == "disconnected" else { throw Pending() }
+        }
+        #expect(try verify(two, id: "msg_2")["verified"] == true)
+        #expect(reason { try verify(two, id: "msg_2") } == "replayed")
+        try cluster.server.startAgain()
     }
 
     @Test("no credential, grant or webhook secret is in PostgreSQL in clear (raw, base64 or hex)")

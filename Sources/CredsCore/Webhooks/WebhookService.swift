@@ -15,7 +15,29 @@ struct WebhookService: Sendable {
 
     /// `events.verify`.
     func verify(_ params: EventsVerifyParams, context: CallContext) -> MethodReply {
-        .now { () throws(RPCError) in
+        let reply = MethodReply.now { () throws(RPCError) in try verified(params, context: context) }
+        // In cluster mode a replay to another host is refused too, while the database can say so (SPEC 10).
+        guard let cluster = core.cluster, case .now(.success(let answer)) = reply,
+            let connectionId = answer.facts.connectionId, let messageId = params.headers["svix-id"]
+        else { return reply }
+        let sighting = Digest.sha256(Array("\(connectionId)\u{0}\(messageId)".utf8))
+        let promise = context.eventLoop.makePromise(of: MethodAnswer.self)
+        promise.completeWithTask {
+            do {
+                guard try await cluster.firstSighting(sighting) else {
+                    throw RPCError(
+                        .replayed, "this svix-id was already verified", data: ["connectionId": connectionId.json])
+                }
+            } catch let error as RPCError where error.reason == .storeUnavailable {
+                // The database is away: this host's own memory of ids is all there is.
+            }
+            return answer
+        }
+        return .later(promise.futureResult)
+    }
+
+    private func verified(_ params: EventsVerifyParams, context: CallContext) throws(RPCError) -> MethodAnswer {
+        do {
             guard let messageId = params.headers["svix-id"], let timestampText = params.headers["svix-timestamp"],
                 let signatures = params.headers["svix-signature"]
             else {

@@ -13,6 +13,8 @@ struct ClusterMetrics: Sendable {
     let writeFailures = Counter(label: "credsd_cluster_write_failures_total")
     /// Changes applied from the feed (pages, not snapshots).
     let changesApplied = Counter(label: "credsd_cluster_changes_applied_total")
+    /// Audit entries shipped to the database.
+    let auditShipped = Counter(label: "credsd_cluster_audit_shipped_total")
     /// Rows from the database that could not be read and were applied closed.
     let unreadable = Counter(label: "credsd_cluster_unreadable_records_total")
 }

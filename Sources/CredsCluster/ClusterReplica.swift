@@ -132,6 +132,7 @@ public final class ClusterReplica: ClusterLink, Sendable {
                 self.logger.debug("cluster feed follower stopped")
             }
             group.addTask { await self.maintainEvery(Self.maintenanceInterval) }
+            group.addTask { await self.shipAuditEvery(.seconds(1)) }
             await group.next()
             group.cancelAll()
         }
@@ -155,6 +156,51 @@ public final class ClusterReplica: ClusterLink, Sendable {
                 logger.warning(
                     "cluster upkeep failed", metadata: ["cluster.error": "\(ClusterError(error, url: config.postgres))"]
                 )
+            }
+        }
+    }
+
+    /// Ships the audit chain every `interval` while the database is reachable (batches back to back while there is
+    /// a backlog); entries stay in LMDB until shipped.
+    private func shipAuditEvery(_ interval: Duration) async {
+        let shipper = AuditShipper(hostId: config.hostId.text, logger: logger)
+        var reported: String?
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            guard !Task.isCancelled, state.withLock({ $0.inContact }) else { continue }
+            do {
+                while !Task.isCancelled {
+                    let shipment = try store.auditShipment(limit: AuditShipper.batch)
+                    state.withLock {
+                        $0.auditBacklog = Int64(clamping: shipment.head) - Int64(clamping: shipment.shipped)
+                    }
+                    guard !shipment.entries.isEmpty else { break }
+                    let outcome = try await withDeadline(queryTimeout, "cluster audit shipping") { [client] in
+                        try await client.withConnection { connection in
+                            try await shipper.ship(shipment.entries, on: connection)
+                        }
+                    }
+                    switch outcome {
+                    case .shipped(let seq):
+                        try await store.markAuditShipped(through: seq)
+                        metrics.auditShipped.increment(by: Int64(shipment.entries.count))
+                        state.withLock { $0.auditRefusal = nil }
+                        reported = nil
+                    case .refused(let reason):
+                        state.withLock { $0.auditRefusal = reason }
+                        if reported != reason {
+                            reported = reason
+                            logger.error(
+                                "audit shipping refused: this host's chain does not continue what its host id shipped",
+                                metadata: ["cluster.reason": "\(reason)", "cluster.hostId": "\(config.hostId)"])
+                        }
+                    }
+                    guard case .shipped = outcome, shipment.entries.count == AuditShipper.batch else { break }
+                }
+            } catch {
+                logger.warning(
+                    "audit shipping failed; entries stay on this host",
+                    metadata: ["cluster.error": "\(ClusterError(error, url: config.postgres))"])
             }
         }
     }

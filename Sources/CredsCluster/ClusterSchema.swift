@@ -25,7 +25,7 @@ public enum ClusterSchema {
     static let migrationLockKey: Int64 = 0x6372_6564_7364_7363
 
     /// Every migration, oldest first; versions are 1, 2, 3, ... with no gap.
-    public static let migrations: [Migration] = [initial, oneRecordsTable, webhookIds]
+    public static let migrations: [Migration] = [initial, oneRecordsTable, webhookIds, auditChains]
 
     /// The version this build creates.
     public static var currentVersion: Int { migrations.last?.version ?? 0 }
@@ -204,6 +204,39 @@ public enum ClusterSchema {
             )
             """,
             "CREATE INDEX credsd_webhook_ids_seen_at ON credsd_webhook_ids (seen_at)",
+        ]
+    )
+
+    /// Version 4: every host's audit chain, shipped (SPEC 10), and a head per host that refuses a fork or a
+    /// rewrite of what was shipped.
+    static let auditChains = Migration(
+        version: 4,
+        name: "audit chains shipped by every host",
+        statements: [
+            """
+            -- Each host's audit entries as it stores them (the bytes its hash covers, and the hash), with their
+            -- link; written only by shipping, which checks each batch against the host's head.
+            CREATE TABLE credsd_audit (
+                host_id     text NOT NULL,
+                seq         bigint NOT NULL CHECK (seq > 0),
+                entry       bytea NOT NULL,
+                prev_hash   bytea NOT NULL CHECK (octet_length(prev_hash) = 32),
+                hash        bytea NOT NULL CHECK (octet_length(hash) = 32),
+                shipped_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+                PRIMARY KEY (host_id, seq)
+            )
+            """,
+            """
+            -- The last entry shipped by each host: a batch must continue from it (or repeat what is there, byte
+            -- for byte, when a shipment's answer was lost); gaps are entries the host trimmed before shipping.
+            CREATE TABLE credsd_audit_heads (
+                host_id     text PRIMARY KEY,
+                seq         bigint NOT NULL CHECK (seq > 0),
+                hash        bytea NOT NULL CHECK (octet_length(hash) = 32),
+                gaps        bigint NOT NULL DEFAULT 0,
+                updated_at  timestamptz NOT NULL DEFAULT clock_timestamp()
+            )
+            """,
         ]
     )
 }

@@ -19,6 +19,10 @@ struct ReplicaState {
     private(set) var passesCompleted = 0
     /// Rows applied closed since the last resync.
     private var refusedRows = 0
+    /// Audit entries written here and not yet shipped.
+    var auditBacklog: Int64 = 0
+    /// Why the database refused this host's audit chain (a fork or rewrite under its host id), if it did.
+    var auditRefusal: String?
 
     init(cursor: ReplicaCursor?) {
         self.cursor = cursor
@@ -32,7 +36,7 @@ struct ReplicaState {
         let lag = phase == .connected && !behind ? Duration.zero : now - (caughtUpAt ?? startedAt)
         return ClusterStatus(
             state: phase, seq: cursor?.seq ?? 0, lagSeconds: lag.components.seconds, lastContactAt: lastContactAt,
-            unreadableRecords: refusedRows)
+            unreadableRecords: refusedRows, auditBacklog: auditBacklog, auditRefusal: auditRefusal)
     }
 
     /// How long since the database last answered (since start when it never has).

@@ -297,6 +297,56 @@ struct ClusterConvergenceTests {
         try cluster.server.startAgain()
     }
 
+    @Test("every host's audit chain reaches PostgreSQL, dense, linked and hashed; a head that was rewritten is refused")
+    func auditShipping() throws {
+        let cluster = try ClusterFixture(hosts: 2)
+        let (one, two) = (cluster.hosts[0], cluster.hosts[1])
+        try one.addWriter()
+        for index in 0..<5 { _ = try Self.upsert(one, name: "a\(index)", key: "fal_audit_a_\(index)") }
+        try Self.eventually {
+            guard try Self.connectionCount(two) == 5 else { throw Pending() }
+        }
+        for index in 0..<5 { _ = try Self.upsert(two, name: "b\(index)", key: "fal_audit_b_\(index)") }
+        let server = cluster.server
+        for host in ["host-1", "host-2"] {
+            try Self.eventually {
+                let local = try (host == "host-1" ? one : two).adminCall("audit.verify")["checked"]?.intValue ?? 0
+                let shipped = try server.psql(
+                    "SELECT count(*) || ' ' || coalesce(max(seq), 0) FROM credsd_audit WHERE host_id = '\(host)'")
+                guard local > 0, shipped == "\(local) \(local)" else { throw Pending() }
+            }
+            // Linked: every entry's prev_hash is the hash of the one before; hashed: the hash covers the entry.
+            #expect(
+                try server.psql(
+                    """
+                    SELECT count(*) FROM credsd_audit a JOIN credsd_audit b
+                      ON b.host_id = a.host_id AND b.seq = a.seq + 1
+                    WHERE a.host_id = '\(host)' AND b.prev_hash <> a.hash
+                    """) == "0")
+            #expect(
+                try server.psql(
+                    """
+                    SELECT count(*) FROM credsd_audit WHERE host_id = '\(host)'
+                      AND sha256(substring(entry FROM 1 FOR length(entry) - 32)) <> hash
+                    """) == "0")
+            #expect(
+                try server.psql(
+                    "SELECT h.seq = max(a.seq) FROM credsd_audit_heads h JOIN credsd_audit a USING (host_id) "
+                        + "WHERE h.host_id = '\(host)' GROUP BY h.seq") == "t")
+        }
+        // What was shipped is rewritten in the database: the host's next batch is refused, nothing is written,
+        // and health says why.
+        let before = try server.psql("SELECT count(*) FROM credsd_audit WHERE host_id = 'host-2'")
+        try server.psql("UPDATE credsd_audit_heads SET hash = sha256('forged') WHERE host_id = 'host-2'")
+        _ = try Self.upsert(two, name: "after", key: "fal_audit_after")
+        try Self.eventually {
+            let problems = try two.adminCall("health")["problems"]?.arrayValue ?? []
+            guard problems.contains(where: { $0.stringValue?.contains("refuses this host's audit chain") == true })
+            else { throw Pending() }
+        }
+        #expect(try server.psql("SELECT count(*) FROM credsd_audit WHERE host_id = 'host-2'") == before)
+    }
+
     @Test("no credential, grant or webhook secret is in PostgreSQL in clear (raw, base64 or hex)")
     func noSecretInTheDatabase() throws {
         let cluster = try ClusterFixture(hosts: 2)

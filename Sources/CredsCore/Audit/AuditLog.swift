@@ -16,7 +16,7 @@ struct AuditLog: Sendable {
         (0..<8).reversed().map { UInt8(truncatingIfNeeded: seq >> ($0 * 8)) }
     }
 
-    private static let headKey = Array("audit.head".utf8)
+    static let headKey = Array("audit.head".utf8)
 
     /// Appends the drafts, in order, as the next links of the chain inside the caller's write transaction.
     ///

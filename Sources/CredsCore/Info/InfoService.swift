@@ -22,6 +22,9 @@ struct InfoService: Sendable {
             if let cluster, cluster.state != .connected {
                 problems.append(.string("the cluster database is not reachable: serving from this host's replica"))
             }
+            if let refusal = cluster?.auditRefusal {
+                problems.append(.string("the cluster database refuses this host's audit chain: \(refusal)"))
+            }
             if let cluster, cluster.unreadableRecords > 0 {
                 problems.append(
                     .string(

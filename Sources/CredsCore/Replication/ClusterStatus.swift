@@ -22,13 +22,27 @@ public struct ClusterStatus: Sendable, Equatable {
     public var lastContactAt: Timestamp?
     /// Records from the database this replica could not read (not served; `health` says so).
     public var unreadableRecords: Int
+    /// Audit entries written here and not yet shipped.
+    public var auditBacklog: Int64
+    /// Why the database refused this host's audit chain, if it did (`health` says so).
+    public var auditRefusal: String?
 
-    public init(state: State, seq: Int64, lagSeconds: Int64, lastContactAt: Timestamp?, unreadableRecords: Int = 0) {
+    public init(
+        state: State,
+        seq: Int64,
+        lagSeconds: Int64,
+        lastContactAt: Timestamp?,
+        unreadableRecords: Int = 0,
+        auditBacklog: Int64 = 0,
+        auditRefusal: String? = nil
+    ) {
         self.state = state
         self.seq = seq
         self.lagSeconds = lagSeconds
         self.lastContactAt = lastContactAt
         self.unreadableRecords = unreadableRecords
+        self.auditBacklog = auditBacklog
+        self.auditRefusal = auditRefusal
     }
 
     public var json: JSONValue {

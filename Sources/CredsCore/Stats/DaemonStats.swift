@@ -33,6 +33,7 @@ public final class DaemonStats: Sendable {
     private let clusterSeqGauge = Gauge(label: "credsd_cluster_seq")
     private let clusterLagGauge = Gauge(label: "credsd_cluster_lag_seconds")
     private let clusterConnectedGauge = Gauge(label: "credsd_cluster_connected")
+    private let clusterAuditBacklogGauge = Gauge(label: "credsd_cluster_audit_backlog")
     let startedAt = Timestamp.now()
 
     public init() {}
@@ -87,6 +88,7 @@ public final class DaemonStats: Sendable {
             clusterSeqGauge.record(cluster.seq)
             clusterLagGauge.record(cluster.lagSeconds)
             clusterConnectedGauge.record(cluster.state == .connected ? 1 : 0)
+            clusterAuditBacklogGauge.record(cluster.auditBacklog)
         }
     }
 

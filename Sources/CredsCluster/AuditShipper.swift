@@ -1,0 +1,95 @@
+import CredsCore
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// Ships this host's audit chain to PostgreSQL (SPEC 10), a batch at a time, each in one transaction checked
+/// against the host's central head: a batch continues the head (its first entry links to the head's hash), or
+/// repeats shipped entries byte for byte (a retry after a lost answer: idempotent); anything else is a fork or a
+/// rewrite of what was shipped, and is refused without writing.
+struct AuditShipper: Sendable {
+    let hostId: String
+    let logger: Logger
+
+    /// Entries per batch.
+    static let batch = 500
+
+    enum Outcome: Equatable {
+        /// Shipped through this sequence number.
+        case shipped(UInt64)
+        /// The chain does not continue what this host id shipped before.
+        case refused(String)
+    }
+
+    func ship(_ entries: [AuditShipment.Entry], on connection: PostgresConnection) async throws -> Outcome {
+        guard let last = entries.last else { return .shipped(0) }
+        try await connection.query("BEGIN", logger: logger)
+        do {
+            var head: (seq: Int64, hash: [UInt8])?
+            for try await (seq, hash) in try await connection.query(
+                "SELECT seq, hash FROM credsd_audit_heads WHERE host_id = \(hostId) FOR UPDATE", logger: logger
+            ).decode((Int64, ByteBuffer).self) {
+                head = (seq, Array(buffer: hash))
+            }
+            let headSeq = UInt64(max(0, head?.seq ?? 0))
+            // Entries at or below the head must be the ones shipped, byte for byte.
+            let repeated = entries.filter { $0.seq <= headSeq }
+            if let first = repeated.first {
+                var stored: [Int64: [UInt8]] = [:]
+                for try await (seq, hash) in try await connection.query(
+                    """
+                    SELECT seq, hash FROM credsd_audit WHERE host_id = \(hostId)
+                      AND seq BETWEEN \(Int64(first.seq)) AND \(Int64(headSeq))
+                    """, logger: logger
+                ).decode((Int64, ByteBuffer).self) {
+                    stored[seq] = Array(buffer: hash)
+                }
+                for entry in repeated where stored[Int64(entry.seq)].map({ $0 != entry.hash }) ?? false {
+                    try await connection.query("ROLLBACK", logger: logger)
+                    return .refused("entry \(entry.seq) differs from the one this host id shipped")
+                }
+            }
+            let fresh = entries.filter { $0.seq > headSeq }
+            var gaps: Int64 = 0
+            if let first = fresh.first, let head {
+                if first.seq == headSeq + 1 {
+                    guard first.prevHash == head.hash else {
+                        try await connection.query("ROLLBACK", logger: logger)
+                        return .refused("entry \(first.seq) does not link to entry \(headSeq) as shipped (a fork)")
+                    }
+                } else {
+                    gaps = 1
+                }
+            }
+            // Within the batch, each entry links to the one before.
+            for (earlier, later) in zip(fresh, fresh.dropFirst()) where later.seq == earlier.seq + 1 {
+                guard later.prevHash == earlier.hash else {
+                    try await connection.query("ROLLBACK", logger: logger)
+                    return .refused("entry \(later.seq) does not link to entry \(earlier.seq)")
+                }
+            }
+            if let newest = fresh.last {
+                try await connection.query(
+                    """
+                    INSERT INTO credsd_audit (host_id, seq, entry, prev_hash, hash)
+                    SELECT \(hostId), s, e, p, h
+                    FROM unnest(\(fresh.map { Int64($0.seq) })::int8[], \(fresh.map { ByteBuffer(bytes: $0.bytes) })::bytea[],
+                                \(fresh.map { ByteBuffer(bytes: $0.prevHash) })::bytea[],
+                                \(fresh.map { ByteBuffer(bytes: $0.hash) })::bytea[]) AS u(s, e, p, h)
+                    """, logger: logger)
+                try await connection.query(
+                    """
+                    INSERT INTO credsd_audit_heads (host_id, seq, hash, gaps)
+                    VALUES (\(hostId), \(Int64(newest.seq)), \(ByteBuffer(bytes: newest.hash)), \(gaps))
+                    ON CONFLICT (host_id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash,
+                        gaps = credsd_audit_heads.gaps + EXCLUDED.gaps, updated_at = clock_timestamp()
+                    """, logger: logger)
+            }
+            try await connection.query("COMMIT", logger: logger)
+            return .shipped(last.seq)
+        } catch {
+            _ = try? await connection.query("ROLLBACK", logger: logger)
+            throw error
+        }
+    }
+}

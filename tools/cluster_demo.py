@@ -111,8 +111,10 @@ def main():
         "workspaceId": "ws1", "provider": "fal", "displayName": "Team Fal", "actor": "alice",
         "credentialPayload": {"apiKey": "6f1c2a3b-1111-4222-8333-944455556666:0123456789abcdef0123456789abcdef"}}))
     grant = call(one["admin"], "grants.issue", {"workspaceId": "ws1", "ttlSeconds": 86400})["result"]["grant"]
-    with open(os.path.join(DEMO, "grant"), "w") as f:
-        os.fchmod(f.fileno(), 0o600)
+    grant_file = os.path.join(DEMO, "grant")
+    if os.path.exists(grant_file):
+        os.unlink(grant_file)
+    with os.fdopen(os.open(grant_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
         f.write(grant + "\n")
     print(f"   grants.issue: written to {DEMO}/grant")
 

@@ -249,6 +249,14 @@ public final class ClusterReplica: ClusterLink, Sendable {
         let connection = try await withDeadline(queryTimeout, "cluster connect") { [database] in
             try await database.connect()
         }
+        do {
+            try await withDeadline(queryTimeout, "cluster schema") { [self] in
+                try await checkSchema(on: connection)
+            }
+        } catch {
+            Task { try? await connection.close() }
+            throw error
+        }
         progress.mark()
         let poll = Duration.seconds(config.pollSeconds)
         let patience = poll + queryTimeout
@@ -264,6 +272,24 @@ public final class ClusterReplica: ClusterLink, Sendable {
         } catch {
             Task { try? await connection.close() }
             throw error
+        }
+    }
+
+    /// Refuses a database whose schema is not the one this build uses: older (run `credsd cluster init`: the
+    /// replica would fail on tables that are not there, and webhook or audit checks with it) or newer.
+    private func checkSchema(on connection: PostgresConnection) async throws {
+        var version = 0
+        for try await found in try await connection.query(
+            "SELECT coalesce(max(version), 0)::int8 FROM credsd_schema", logger: logger
+        ).decode(Int64.self) {
+            version = Int(found)
+        }
+        guard version == ClusterSchema.currentVersion else {
+            throw ClusterError(
+                code: version > ClusterSchema.currentVersion ? .schemaTooNew : .server, url: config.postgres,
+                problem:
+                    "the schema is at version \(version); this credsd uses \(ClusterSchema.currentVersion)"
+                    + (version < ClusterSchema.currentVersion ? ": run credsd cluster init" : ""))
         }
     }
 

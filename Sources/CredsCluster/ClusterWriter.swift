@@ -64,22 +64,6 @@ struct ClusterWriter: Sendable {
                 SELECT set_config('lock_timeout', \(limit), true), set_config('statement_timeout', \(limit), true),
                        set_config('idle_in_transaction_session_timeout', \(limit), true)
                 """, logger: logger)
-            if let lease {
-                // A refresh's write-back: only while this host still holds the lease it refreshed under (a host
-                // that waited past it lost it to another, whose token wins); the lease is given back with it.
-                var held = false
-                for try await _ in try await connection.query(
-                    """
-                    UPDATE credsd_refresh_leases SET lease_until = clock_timestamp(), holder = NULL
-                    WHERE connection_id = \(lease.connectionId.text) AND holder = \(hostId)
-                      AND fencing = \(lease.fencing) AND lease_until > clock_timestamp()
-                    RETURNING fencing
-                    """, logger: logger
-                ).decode(Int64.self) {
-                    held = true
-                }
-                guard held else { throw LeaseLost() }
-            }
             var versions: [UInt64] = []
             var feedChanges: [FeedChange] = []
             for change in changes {
@@ -107,6 +91,23 @@ struct ClusterWriter: Sendable {
                         workspaceId: change.workspaceId, key: change.key, version: version,
                         operation: change.value == nil ? .delete : .put))
             }
+            if let lease {
+                // A refresh's write-back: only while this host still holds the lease it refreshed under (a host
+                // that waited past it lost it to another, whose token wins); the lease is given back with it.
+                // Checked after the record's row is locked: record, then lease, the order a take locks them in.
+                var held = false
+                for try await _ in try await connection.query(
+                    """
+                    UPDATE credsd_refresh_leases SET lease_until = clock_timestamp(), holder = NULL
+                    WHERE connection_id = \(lease.connectionId.text) AND holder = \(hostId)
+                      AND fencing = \(lease.fencing)
+                    RETURNING fencing
+                    """, logger: logger
+                ).decode(Int64.self) {
+                    held = true
+                }
+                guard held else { throw LeaseLost() }
+            }
             let numbers = try await feed.record(feedChanges, on: connection)
             try await connection.query(
                 "SELECT pg_notify(\(Self.channel), \(String(numbers.upperBound)))", logger: logger)
@@ -126,6 +127,9 @@ extension ClusterWriter {
     /// How long a lease holds: the token endpoint's own timeout and the write-back fit in it.
     static let leaseSeconds = 30.0
 
+    /// The version subquery locks the record's row (`FOR SHARE`): a take that waited on a write-back of the
+    /// record reads the version it wrote, not the one before, and finds itself outdated. A lease that ends further
+    /// ahead than a lease can (set by hand, or under a clock jumped ahead) counts as expired.
     func takeRefreshLease(connectionId: Identifier, key: [UInt8], seenVersion: UInt64) async throws -> RefreshLease {
         do {
             return try await withDeadline(timeout, "cluster refresh lease") { [self] in
@@ -148,11 +152,13 @@ extension ClusterWriter {
             """
             INSERT INTO credsd_refresh_leases AS l (connection_id, holder, lease_until, fencing, seen_version)
             SELECT \(id.text), \(hostId), clock_timestamp() + make_interval(secs => \(Self.leaseSeconds)), 1, \(seen)
-            WHERE (SELECT version FROM credsd_records WHERE entity = 'connection' AND key = \(key)) = \(seen)
+            WHERE (SELECT version FROM credsd_records WHERE entity = 'connection' AND key = \(key) FOR SHARE) = \(seen)
             ON CONFLICT (connection_id) DO UPDATE
                 SET holder = EXCLUDED.holder, lease_until = EXCLUDED.lease_until, fencing = l.fencing + 1,
                     seen_version = EXCLUDED.seen_version
                 WHERE l.lease_until <= clock_timestamp()
+                   OR l.lease_until > clock_timestamp() + make_interval(secs => \(Self.leaseSeconds))
+                   OR l.holder IS NULL
             RETURNING fencing
             """, logger: logger
         ).decode(Int64.self) {

@@ -120,8 +120,7 @@ public final class CredsDaemon: Service {
                 try? await Task.sleep(for: .milliseconds(20))
             }
             if !cluster.hasSynced() {
-                following?.cancel()
-                await following?.value
+                if let following { await Self.stopFollowing(following, logger: logger) }
                 engine.database.close()
                 return
             }
@@ -160,8 +159,7 @@ public final class CredsDaemon: Service {
             for server in servers { try? await server.close() }
             for listener in listeners.prefix(servers.count) where listener.ownsSocketFile { unlink(listener.path) }
             await Self.shutDown(group)
-            following?.cancel()
-            await following?.value
+            if let following { await Self.stopFollowing(following, logger: logger) }
             engine.database.close()
             throw error
         }

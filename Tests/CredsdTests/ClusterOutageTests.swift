@@ -1,3 +1,4 @@
+import CredsCluster
 import CredsProtocol
 import Foundation
 import Testing
@@ -180,6 +181,22 @@ struct ClusterOutageTests {
             try two.start()
         }
         #expect(two.daemonLog.components(separatedBy: "credsd stopped").count == 6)
+    }
+
+    @Test("a database at an older schema is refused until cluster init: resolves served, writes store_unavailable")
+    func olderSchema() throws {
+        let cluster = try ClusterFixture(hosts: 1)
+        let host = cluster.hosts[0]
+        try host.addWriter()
+        try cluster.server.psql("DELETE FROM credsd_schema WHERE version = (SELECT max(version) FROM credsd_schema)")
+        try host.restart()
+        #expect(host.waitForLog("run credsd cluster init"))
+        #expect(reason { try Self.write(host, name: "old schema") } == "store_unavailable")
+        #expect(try host.adminCall("health")["status"] == "degraded")
+        try cluster.server.psql(
+            "INSERT INTO credsd_schema (version, name, applied_by) VALUES (\(ClusterSchema.currentVersion), 'back', 'test')"
+        )
+        try Self.eventually(within: 60) { try Self.write(host, name: "current schema") }
     }
 
     /// The value of the unlabelled sample `name` in Prometheus text.

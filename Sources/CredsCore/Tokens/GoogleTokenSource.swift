@@ -62,30 +62,52 @@ struct GoogleTokenSource: TokenSource {
                 lease = try await cluster.takeRefreshLease(connectionId: connection.id, key: key, seenVersion: seen)
             } catch {
                 // The database is away: Google's refresh tokens are not rotated, so this host may refresh alone.
+                // In contact but the lease could not be taken (a slow database, a lock): someone else may hold
+                // it; this host does not refresh without it.
+                guard cluster.writeRefusal() != nil else {
+                    return try await awaitOrServe(connection, fields: fields, within: .seconds(2))
+                }
                 return try await refresh(connection, fields: fields, lease: nil, on: eventLoop).get()
             }
             switch lease {
             case .won(let hold):
                 return try await refresh(connection, fields: fields, lease: hold, on: eventLoop).get()
             case .heldElsewhere(let remaining):
-                return try await awaitRefresh(of: connection, within: remaining + .seconds(1))
+                return try await awaitOrServe(connection, fields: fields, within: remaining + .seconds(1))
             case .outdated:
-                return try await awaitRefresh(of: connection, within: .seconds(2))
+                return try await awaitOrServe(connection, fields: fields, within: .seconds(2))
             }
         }
         return promise.futureResult
     }
 
+    /// Another host refreshes the connection: the current token answers while it is still valid (SPEC 10), else
+    /// this waits for the other host's change (`awaitRefresh`).
+    private func awaitOrServe(_ connection: ConnectionRecord, fields: [String: String], within: Duration)
+        async throws -> TokenReply
+    {
+        if let token = try current(connection, fields: fields), let expiresAt = token.expiresAt,
+            expiresAt > Timestamp.now()
+        {
+            return .issued(token)
+        }
+        return try await awaitRefresh(of: connection, within: within)
+    }
+
     /// Another host refreshes (or has refreshed) the connection: waits for its change to reach this replica, at
     /// most `within`, and answers the new token; `upstream_unavailable` when it does not come (the current token
-    /// still serves while valid).
+    /// still serves while valid), `connection_unavailable` when the connection is gone or no longer active.
     private func awaitRefresh(of connection: ConnectionRecord, within: Duration) async throws -> TokenReply {
         let deadline = ContinuousClock.now + min(within, .seconds(Int64(ClusterRefresh.longestWaitSeconds)))
         let window = Duration.seconds(core.resolveConfig.refreshWindowSeconds)
         repeat {
-            if let record = try core.read({ txn in try core.database.connection(txn, id: connection.id) }),
-                record.revision != connection.revision
-            {
+            let latest = try core.read { txn in try core.database.connection(txn, id: connection.id) }
+            guard let record = latest else {
+                throw RPCError(
+                    .connectionUnavailable, "the connection was deleted meanwhile",
+                    data: ["connectionId": connection.id.json])
+            }
+            if record.revision != connection.revision {
                 guard record.status == .active else {
                     throw RPCError(
                         .connectionUnavailable, "the connection changed meanwhile; try again",
@@ -178,7 +200,13 @@ struct GoogleTokenSource: TokenSource {
                 // Another host took the lease over and refreshes too: its token is stored, this one is still a
                 // valid token from Google and answers this call.
                 return fresh
-            case let error as RPCError where error.reason == .storeUnavailable && lease == nil && core.cluster != nil:
+            case let error as RPCError
+            where error.reason == .connectionUnavailable && core.cluster != nil
+                && sameAuthorization(connection):
+                // Another host's refresh of this connection was stored first: this token, from the same
+                // authorization, is valid too.
+                return fresh
+            case let error as RPCError where error.reason == .storeUnavailable && core.cluster != nil:
                 // The cluster database is away: held here (not written back) until it expires.
                 outageTokens.store(fresh, for: connection.id, revision: connection.revision)
                 return fresh
@@ -187,6 +215,14 @@ struct GoogleTokenSource: TokenSource {
             }
         }
     }
+
+    /// Whether the connection is still active under the authorization `connection` had (only a token refresh
+    /// or a re-seal changed it since).
+    private func sameAuthorization(_ connection: ConnectionRecord) -> Bool {
+        let latest = try? core.read { txn in try core.database.connection(txn, id: connection.id) }
+        return latest?.status == .active && latest?.authorizationVersion == connection.authorizationVersion
+    }
+
 }
 
 /// Bounds of waiting for another cluster host's refresh.

@@ -28,8 +28,9 @@ struct WebhookService: Sendable {
                     throw RPCError(
                         .replayed, "this svix-id was already verified", data: ["connectionId": connectionId.json])
                 }
-            } catch let error as RPCError where error.reason == .storeUnavailable {
-                // The database is away: this host's own memory of ids is all there is.
+            } catch let error as RPCError where error.reason == .storeUnavailable && cluster.writeRefusal() != nil {
+                // The database is away (the host knows it is out of contact): this host's own memory of ids is all
+                // there is. In contact but the check failed (a slow database): refused, and the sender retries.
             }
             return answer
         }

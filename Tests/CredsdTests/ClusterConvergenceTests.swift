@@ -6,18 +6,6 @@ import Testing
 /// Cluster mode (SPEC 10): how hosts converge, resync and recover, and what PostgreSQL holds.
 @Suite("cluster mode: convergence, resync, crashes, what the database holds", .serialized)
 struct ClusterConvergenceTests {
-    @discardableResult
-    private static func eventually<Value>(within seconds: Double = 5, _ body: () throws -> Value) throws -> Value {
-        let deadline = Date().addingTimeInterval(seconds)
-        while true {
-            do {
-                return try body()
-            } catch {
-                if Date() > deadline { throw error }
-                usleep(1_000)
-            }
-        }
-    }
 
     private static func upsert(_ host: DaemonFixture, name: String, key: String) throws -> String {
         host.remember(key)
@@ -45,7 +33,7 @@ struct ClusterConvergenceTests {
         try cluster.hosts[0].addWriter()
         let grant = try cluster.hosts[0].grant()
         for host in cluster.hosts {
-            try Self.eventually { guard try Self.connectionCount(host) == 0 else { throw Pending() } }
+            try eventually { guard try Self.connectionCount(host) == 0 else { throw Pending() } }
         }
         let clients = try cluster.hosts.map { try $0.resolver() }
         var delays: [Double] = []
@@ -54,7 +42,7 @@ struct ClusterConvergenceTests {
             let id = try Self.upsert(cluster.hosts[writer], name: "p\(index)", key: "fal_propagation_\(index)")
             let written = Date()
             for other in 0..<3 where other != writer {
-                try Self.eventually {
+                try eventually {
                     _ = try clients[other].call(
                         "resolve",
                         ["workspaceId": "ws1", "provider": "fal", "connectionId": .string(id), "grant": .string(grant)])
@@ -75,10 +63,7 @@ struct ClusterConvergenceTests {
         let cluster = try ClusterFixture(hosts: 3)
         try cluster.hosts[0].addWriter()
         for host in cluster.hosts {
-            try Self.eventually {
-                guard try host.adminCall("members.list", ["workspaceId": "ws1"])["members"]?.arrayValue?.count == 1
-                else { throw Pending() }
-            }
+            try awaitMembers(host)
         }
         let failures = Failures()
         DispatchQueue.concurrentPerform(iterations: 4) { writer in
@@ -94,7 +79,7 @@ struct ClusterConvergenceTests {
         }
         #expect(failures.all.isEmpty, "\(failures.all.prefix(3))")
         for host in cluster.hosts {
-            try Self.eventually { guard try Self.connectionCount(host) == 160 else { throw Pending() } }
+            try eventually { guard try Self.connectionCount(host) == 160 else { throw Pending() } }
         }
         let feed = try cluster.server.psql("SELECT count(*) || ' ' || min(seq) || ' ' || max(seq) FROM credsd_changes")
         let head = try cluster.server.psql("SELECT seq FROM credsd_feed_head")
@@ -107,7 +92,7 @@ struct ClusterConvergenceTests {
         let (one, two) = (cluster.hosts[0], cluster.hosts[1])
         try one.addWriter()
         for index in 0..<20 { _ = try Self.upsert(one, name: "c\(index)", key: "fal_wiped_\(index)") }
-        try Self.eventually { guard try Self.connectionCount(two) == 20 else { throw Pending() } }
+        try eventually { guard try Self.connectionCount(two) == 20 else { throw Pending() } }
         #expect(two.stop() == 0)
         try FileManager.default.removeItem(atPath: two.dataDir)
         try two.start()
@@ -120,10 +105,7 @@ struct ClusterConvergenceTests {
         let cluster = try ClusterFixture(hosts: 2)
         let (one, two) = (cluster.hosts[0], cluster.hosts[1])
         try one.addWriter()
-        try Self.eventually {
-            guard try two.adminCall("members.list", ["workspaceId": "ws1"])["members"]?.arrayValue?.count == 1
-            else { throw Pending() }
-        }
+        try awaitMembers(two)
         // Three rounds: the host is stopped while 500 writes land, resumed, and killed 20, 60 or 120 ms later
         // (catching up pages of 1,000), then started again.
         for (round, pause) in [20_000, 60_000, 120_000].enumerated() {
@@ -137,7 +119,7 @@ struct ClusterConvergenceTests {
             two.kill9()
             try two.start()
         }
-        try Self.eventually(within: 20) { guard try Self.connectionCount(two) == 1_500 else { throw Pending() } }
+        try eventually(within: 20) { guard try Self.connectionCount(two) == 1_500 else { throw Pending() } }
         // Only the first start resynced: every restart went on from the cursor it had kept.
         #expect(two.daemonLog.components(separatedBy: "cluster replica resyncing").count == 2, "\(two.daemonLog)")
     }
@@ -200,10 +182,7 @@ struct ClusterConvergenceTests {
         let cluster = try ClusterFixture(hosts: 2)
         let (one, two) = (cluster.hosts[0], cluster.hosts[1])
         try one.addWriter()
-        try Self.eventually {
-            guard try two.adminCall("members.list", ["workspaceId": "ws1"])["members"]?.arrayValue?.count == 1
-            else { throw Pending() }
-        }
+        try awaitMembers(two)
         // A record that does not decode, one whose revision would exhaust the counter, and a key LMDB cannot hold,
         // each with its change, written by hand (as a tampered or newer-version database would hold them).
         let huge = String(repeating: "k", count: 600)
@@ -223,7 +202,7 @@ struct ClusterConvergenceTests {
             NOTIFY credsd_changes, '0';
             """)
         for host in [one, two] {
-            try Self.eventually {
+            try eventually {
                 let problems = try host.adminCall("health")["problems"]?.arrayValue ?? []
                 guard problems.contains(where: { $0.stringValue?.contains("could not be read") == true }) else {
                     throw Pending()
@@ -232,7 +211,7 @@ struct ClusterConvergenceTests {
         }
         // Both hosts go on following and writing.
         let id = try Self.upsert(two, name: "after", key: "fal_after_bad_rows")
-        try Self.eventually {
+        try eventually {
             _ = try one.adminCall("connections.get", ["connectionId": .string(id), "actor": "alice"])
         }
         #expect(try Self.connectionCount(one) == 1)
@@ -250,7 +229,7 @@ struct ClusterConvergenceTests {
         for _ in 0..<10 {
             let grant = try one.grant()
             try two.adminCall("grants.revoke", ["grant": .string(grant)])
-            try Self.eventually {
+            try eventually {
                 let refusal = reason {
                     try one.resolveCall("resolve", ["workspaceId": "ws1", "provider": "fal", "grant": .string(grant)])
                 }
@@ -282,14 +261,14 @@ struct ClusterConvergenceTests {
                     ],
                 ])
         }
-        try Self.eventually { _ = try verify(two, id: "msg_warmup") }
+        try eventually { _ = try verify(two, id: "msg_warmup") }
         #expect(try verify(one, id: "msg_1")["verified"] == true)
         #expect(reason { try verify(two, id: "msg_1") } == "replayed")
         #expect(reason { try verify(one, id: "msg_1") } == "replayed")
         #expect(try cluster.server.psql("SELECT count(*) FROM credsd_webhook_ids") == "2")
         // The database away: each host still refuses what it saw itself.
         try cluster.server.stop(mode: "fast")
-        try Self.eventually {
+        try eventually {
             guard try two.adminCall("health")["cluster"]?["state"] == "disconnected" else { throw Pending() }
         }
         #expect(try verify(two, id: "msg_2")["verified"] == true)
@@ -303,13 +282,13 @@ struct ClusterConvergenceTests {
         let (one, two) = (cluster.hosts[0], cluster.hosts[1])
         try one.addWriter()
         for index in 0..<5 { _ = try Self.upsert(one, name: "a\(index)", key: "fal_audit_a_\(index)") }
-        try Self.eventually {
+        try eventually {
             guard try Self.connectionCount(two) == 5 else { throw Pending() }
         }
         for index in 0..<5 { _ = try Self.upsert(two, name: "b\(index)", key: "fal_audit_b_\(index)") }
         let server = cluster.server
         for host in ["host-1", "host-2"] {
-            try Self.eventually {
+            try eventually {
                 let local = try (host == "host-1" ? one : two).adminCall("audit.verify")["checked"]?.intValue ?? 0
                 let shipped = try server.psql(
                     "SELECT count(*) || ' ' || coalesce(max(seq), 0) FROM credsd_audit WHERE host_id = '\(host)'")
@@ -339,7 +318,7 @@ struct ClusterConvergenceTests {
         let before = try server.psql("SELECT count(*) FROM credsd_audit WHERE host_id = 'host-2'")
         try server.psql("UPDATE credsd_audit_heads SET hash = sha256('forged') WHERE host_id = 'host-2'")
         _ = try Self.upsert(two, name: "after", key: "fal_audit_after")
-        try Self.eventually {
+        try eventually {
             let problems = try two.adminCall("health")["problems"]?.arrayValue ?? []
             guard problems.contains(where: { $0.stringValue?.contains("refuses this host's audit chain") == true })
             else { throw Pending() }

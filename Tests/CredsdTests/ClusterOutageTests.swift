@@ -13,19 +13,6 @@ struct ClusterOutageTests {
         params.merging(["grant": .string(grant)]) { $1 }
     }
 
-    @discardableResult
-    private static func eventually<Value>(within seconds: Double = 5, _ body: () throws -> Value) throws -> Value {
-        let deadline = Date().addingTimeInterval(seconds)
-        while true {
-            do {
-                return try body()
-            } catch {
-                if Date() > deadline { throw error }
-                usleep(5_000)
-            }
-        }
-    }
-
     /// Two hosts with one connection and a grant both resolve.
     private static func cluster() throws -> (ClusterFixture, grant: String) {
         let cluster = try ClusterFixture(hosts: 2)
@@ -64,7 +51,7 @@ struct ClusterOutageTests {
         try cluster.server.stop(mode: mode)
         // The hosts notice (the connection closes), say so in health, and refuse writes without waiting.
         for host in [one, two] {
-            try Self.eventually {
+            try eventually {
                 guard try host.adminCall("health")["cluster"]?["state"] == "disconnected" else { throw Pending() }
             }
         }
@@ -78,12 +65,12 @@ struct ClusterOutageTests {
         usleep(500_000)
         try cluster.server.startAgain()
         for host in [one, two] {
-            try Self.eventually(within: 60) {
+            try eventually(within: 60) {
                 guard try host.adminCall("health")["status"] == "ok" else { throw Pending() }
             }
         }
         try Self.write(two, name: "after")
-        try Self.eventually {
+        try eventually {
             let list = try one.adminCall("connections.list", ["workspaceId": "ws1", "actor": "alice"])
             guard list["connections"]?.arrayValue?.count == 2 else { throw Pending() }
         }
@@ -111,17 +98,17 @@ struct ClusterOutageTests {
             #expect(reason { try Self.write(one, name: "frozen-again") } == "store_unavailable")
         }
         #expect(second < 0.5, "a write after the freeze was noticed took \(second) s")
-        try Self.eventually(within: 15) {
+        try eventually(within: 15) {
             guard try two.adminCall("health")["cluster"]?["state"] == "disconnected" else { throw Pending() }
         }
         cluster.server.signalAll(SIGCONT)
         for host in [one, two] {
-            try Self.eventually(within: 60) {
+            try eventually(within: 60) {
                 guard try host.adminCall("health")["status"] == "ok" else { throw Pending() }
             }
         }
         try Self.write(one, name: "thawed")
-        try Self.eventually {
+        try eventually {
             let list = try two.adminCall("connections.list", ["workspaceId": "ws1", "actor": "alice"])
             guard list["connections"]?.arrayValue?.count == 2 else { throw Pending() }
         }
@@ -147,13 +134,13 @@ struct ClusterOutageTests {
         try server.stop(mode: "fast")
         // Within the limit it still answers; past it, it refuses.
         try host.resolveCall("resolve", Self.resolveParams(grant))
-        try Self.eventually(within: 10) {
+        try eventually(within: 10) {
             guard reason({ try host.resolveCall("resolve", Self.resolveParams(grant)) }) == "store_unavailable" else {
                 throw Pending()
             }
         }
         try server.startAgain()
-        try Self.eventually(within: 60) { try host.resolveCall("resolve", Self.resolveParams(grant)) }
+        try eventually(within: 60) { try host.resolveCall("resolve", Self.resolveParams(grant)) }
     }
 
     @Test("SIGTERM while catching up after a reconnect: the host stops cleanly, within the replica's 5 s bound")
@@ -163,7 +150,7 @@ struct ClusterOutageTests {
         try cluster.server.stop(mode: "fast")
         usleep(1_500_000)
         try cluster.server.startAgain()
-        try Self.eventually(within: 60) {
+        try eventually(within: 60) {
             guard try one.adminCall("health")["status"] == "ok" else { throw Pending() }
         }
         // Writes on host 1 all the while: host 2 is in a catch-up pass (woken by each notification) most of the
@@ -172,7 +159,7 @@ struct ClusterOutageTests {
             one, ["workspaceId": "ws1", "provider": "fal", "mode": "byo", "actor": "alice"], method: "policy.set")
         defer { _ = writing.stop() }
         for round in 0..<5 {
-            try Self.eventually(within: 60) {
+            try eventually(within: 60) {
                 guard try two.adminCall("health")["status"] == "ok" else { throw Pending() }
             }
             usleep(useconds_t(20_000 * round))
@@ -196,7 +183,7 @@ struct ClusterOutageTests {
         try cluster.server.psql(
             "INSERT INTO credsd_schema (version, name, applied_by) VALUES (\(ClusterSchema.currentVersion), 'back', 'test')"
         )
-        try Self.eventually(within: 60) { try Self.write(host, name: "current schema") }
+        try eventually(within: 60) { try Self.write(host, name: "current schema") }
     }
 
     /// The value of the unlabelled sample `name` in Prometheus text.
@@ -212,7 +199,7 @@ struct ClusterOutageTests {
         try host.addWriter()
         try Self.write(host, name: "metrics")
         // The host answered its own write at once; its cursor follows when the feed brings the write back.
-        var body = try Self.eventually {
+        var body = try eventually {
             let body = try HTTPGet.get(port: port, path: "/metrics").body
             guard Self.sample(body, "credsd_cluster_seq") ?? 0 >= 2 else { throw Pending() }
             return body
@@ -221,13 +208,13 @@ struct ClusterOutageTests {
         #expect(Self.sample(body, "credsd_cluster_lag_seconds") == 0)
         #expect(Self.sample(body, "credsd_cluster_resyncs_total") == 1)
         try cluster.server.stop(mode: "fast")
-        try Self.eventually {
+        try eventually {
             body = try HTTPGet.get(port: port, path: "/metrics").body
             guard Self.sample(body, "credsd_cluster_connected") == 0 else { throw Pending() }
         }
         #expect(Self.sample(body, "credsd_cluster_reconnects_total") ?? 0 >= 1)
         try cluster.server.startAgain()
-        try Self.eventually(within: 60) {
+        try eventually(within: 60) {
             body = try HTTPGet.get(port: port, path: "/metrics").body
             guard Self.sample(body, "credsd_cluster_connected") == 1 else { throw Pending() }
         }
@@ -248,7 +235,7 @@ struct ClusterOutageTests {
             DELETE FROM credsd_changes WHERE seq > 1;
             UPDATE credsd_feed_head SET seq = 1;
             """)
-        try Self.eventually {
+        try eventually {
             guard reason({ try two.resolveCall("resolve", Self.resolveParams(grant)) }) == "no_credential" else {
                 throw Pending()
             }
@@ -264,7 +251,7 @@ struct ClusterOutageTests {
         try cluster.server.psql("UPDATE credsd_feed_head SET seq = seq + 1")
         try cluster.server.psql("NOTIFY credsd_changes, '0'")
         #expect(two.waitForLog("a hole in the feed"))
-        let health = try Self.eventually {
+        let health = try eventually {
             let health = try two.adminCall("health")
             guard health["status"] == "ok" else { throw Pending() }
             return health

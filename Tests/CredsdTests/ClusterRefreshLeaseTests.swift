@@ -5,18 +5,6 @@ import Testing
 /// Cluster mode (SPEC 10): one Google token refresh per connection across hosts, under a lease in PostgreSQL.
 @Suite("cluster mode: one token refresh across hosts", .serialized)
 struct ClusterRefreshLeaseTests {
-    @discardableResult
-    private static func eventually<Value>(within seconds: Double = 5, _ body: () throws -> Value) throws -> Value {
-        let deadline = Date().addingTimeInterval(seconds)
-        while true {
-            do {
-                return try body()
-            } catch {
-                if Date() > deadline { throw error }
-                usleep(5_000)
-            }
-        }
-    }
 
     private static let resolveParams: [String: JSONValue] = ["workspaceId": "ws1", "provider": "google-workspace"]
 
@@ -70,7 +58,7 @@ struct ClusterRefreshLeaseTests {
         #expect(fresh.count == 1, "\(tokens.all)")
         // Once the winner's change has reached them, every host serves the stored new token: still one call.
         for host in cluster.hosts {
-            try Self.eventually {
+            try eventually {
                 let answer = try host.resolveCall("resolve", Self.resolveParams)
                 guard answer["credential"]?["accessToken"]?.stringValue == fresh.first else { throw Pending() }
             }
@@ -96,7 +84,7 @@ struct ClusterRefreshLeaseTests {
         resolving.start()
         // While host 1 waits on the token endpoint, another holder takes the lease over (as a host would once the
         // lease expired).
-        try Self.eventually {
+        try eventually {
             guard try cluster.server.psql("SELECT count(*) FROM credsd_refresh_leases WHERE holder = 'host-1'") == "1"
             else { throw Pending() }
         }
@@ -105,7 +93,7 @@ struct ClusterRefreshLeaseTests {
             UPDATE credsd_refresh_leases SET holder = 'thief', fencing = fencing + 1,
                 lease_until = clock_timestamp() + interval '30 seconds'
             """)
-        try Self.eventually { guard !answered.all.isEmpty else { throw Pending() } }
+        try eventually { guard !answered.all.isEmpty else { throw Pending() } }
         let token = answered.all[0]
         #expect(token != "ya29.before" && !token.hasPrefix("error"), "\(token)")
         // Nothing was written: the record keeps its version, the feed has no change for it.

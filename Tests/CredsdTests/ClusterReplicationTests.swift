@@ -10,20 +10,6 @@ struct ClusterReplicationTests {
         ["workspaceId": "ws1", "provider": .string(provider), "grant": .string(grant)]
     }
 
-    /// Calls `body` until it does not throw, for up to `seconds`; returns its last value or rethrows.
-    @discardableResult
-    private static func eventually<Value>(within seconds: Double = 5, _ body: () throws -> Value) throws -> Value {
-        let deadline = Date().addingTimeInterval(seconds)
-        while true {
-            do {
-                return try body()
-            } catch {
-                if Date() > deadline { throw error }
-                usleep(2_000)
-            }
-        }
-    }
-
     @Test("a write on one host is resolvable on the others; the writing host reads its own write at once")
     func writeHereResolveThere() throws {
         let cluster = try ClusterFixture(hosts: 3)
@@ -34,7 +20,7 @@ struct ClusterReplicationTests {
         // Read-your-writes: no waiting on the host that took them.
         #expect(try one.resolveCall("resolve", Self.resolveParams(grant))["connectionId"] == .string(id))
         for host in [two, three] {
-            let answer = try Self.eventually { try host.resolveCall("resolve", Self.resolveParams(grant)) }
+            let answer = try eventually { try host.resolveCall("resolve", Self.resolveParams(grant)) }
             #expect(answer["connectionId"] == .string(id))
             #expect(answer["credential"] == ["apiKey": "vck_cluster_one"])
         }
@@ -46,7 +32,7 @@ struct ClusterReplicationTests {
                 "displayName": "Renamed", "credentialPayload": ["apiKey": "vck_cluster_two"], "actor": "alice",
             ])
         for host in [one, two, three] {
-            try Self.eventually {
+            try eventually {
                 let answer = try host.resolveCall("resolve", Self.resolveParams(grant))
                 guard answer["credential"] == ["apiKey": "vck_cluster_two"] else { throw Pending() }
             }
@@ -65,11 +51,11 @@ struct ClusterReplicationTests {
         try one.upsert(provider: "vercel-ai-gateway", payload: ["apiKey": "vck_grants"])
         let grant = try two.grant()
         for host in [one, three] {
-            try Self.eventually { try host.resolveCall("resolve", Self.resolveParams(grant)) }
+            try eventually { try host.resolveCall("resolve", Self.resolveParams(grant)) }
         }
         try three.adminCall("grants.revoke", ["grant": .string(grant)])
         for host in [one, two, three] {
-            try Self.eventually {
+            try eventually {
                 guard reason({ try host.resolveCall("resolve", Self.resolveParams(grant)) }) == "grant_invalid" else {
                     throw Pending()
                 }
@@ -82,10 +68,7 @@ struct ClusterReplicationTests {
         let cluster = try ClusterFixture(hosts: 3)
         try cluster.hosts[0].addWriter()
         for host in cluster.hosts {
-            try Self.eventually {
-                guard try host.adminCall("members.list", ["workspaceId": "ws1"])["members"]?.arrayValue?.count == 1
-                else { throw Pending() }
-            }
+            try awaitMembers(host)
         }
         let modes = ["auto", "byo", "built_in"]
         let failures = Failures()
@@ -106,7 +89,7 @@ struct ClusterReplicationTests {
         let final = try cluster.server.psql(
             "SELECT convert_from(value, 'UTF8') FROM credsd_records WHERE entity = 'policy'")
         for host in cluster.hosts {
-            try Self.eventually {
+            try eventually {
                 let policy = try host.adminCall(
                     "policy.get", ["workspaceId": "ws1", "provider": "fal", "actor": "alice"])
                 guard policy["mode"] == .string(final) else { throw Pending() }
@@ -114,9 +97,6 @@ struct ClusterReplicationTests {
         }
     }
 }
-
-/// Not there yet (for `eventually`).
-struct Pending: Error {}
 
 /// Errors collected from concurrent work.
 final class Failures: @unchecked Sendable {

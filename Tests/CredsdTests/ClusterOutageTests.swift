@@ -32,6 +32,22 @@ struct ClusterOutageTests {
             ])
     }
 
+    /// Waits (up to 60 s: reconnects back off) until `host` is healthy; says what it last saw when it is not.
+    private static func awaitHealthy(_ host: DaemonFixture, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        var last: JSONValue?
+        do {
+            try eventually(within: 60) {
+                last = try host.adminCall("health")
+                guard last?["status"] == "ok" else { throw Pending() }
+            }
+        } catch {
+            Issue.record(
+                "never healthy: \(String(describing: last))\n\(host.daemonLog.suffix(3000))",
+                sourceLocation: sourceLocation)
+            throw error
+        }
+    }
+
     /// Seconds `body` took.
     private static func timed(_ body: () throws -> Void) rethrows -> Double {
         let start = Date()
@@ -65,9 +81,7 @@ struct ClusterOutageTests {
         usleep(500_000)
         try cluster.server.startAgain()
         for host in [one, two] {
-            try eventually(within: 60) {
-                guard try host.adminCall("health")["status"] == "ok" else { throw Pending() }
-            }
+            try Self.awaitHealthy(host)
         }
         try Self.write(two, name: "after")
         try eventually {
@@ -103,9 +117,7 @@ struct ClusterOutageTests {
         }
         cluster.server.signalAll(SIGCONT)
         for host in [one, two] {
-            try eventually(within: 60) {
-                guard try host.adminCall("health")["status"] == "ok" else { throw Pending() }
-            }
+            try Self.awaitHealthy(host)
         }
         try Self.write(one, name: "thawed")
         try eventually {

@@ -13,6 +13,10 @@ struct ClusterMetrics: Sendable {
     let writeFailures = Counter(label: "credsd_cluster_write_failures_total")
     /// Changes applied from the feed (pages, not snapshots).
     let changesApplied = Counter(label: "credsd_cluster_changes_applied_total")
+    /// Refresh leases taken by this host, and found held by another or already outdated.
+    let leasesWon = Counter(label: "credsd_cluster_refresh_leases_total", dimensions: [("outcome", "won")])
+    let leasesLost = Counter(label: "credsd_cluster_refresh_leases_total", dimensions: [("outcome", "held_elsewhere")])
+    let leasesOutdated = Counter(label: "credsd_cluster_refresh_leases_total", dimensions: [("outcome", "outdated")])
     /// Audit entries shipped to the database.
     let auditShipped = Counter(label: "credsd_cluster_audit_shipped_total")
     /// Rows from the database that could not be read and were applied closed.

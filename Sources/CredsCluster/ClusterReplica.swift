@@ -80,7 +80,13 @@ public final class ClusterReplica: ClusterLink, Sendable {
         guard state.withLock({ $0.inContact }) else {
             throw RPCError(.storeUnavailable, "the cluster database is unreachable")
         }
-        return try await writer.takeRefreshLease(connectionId: connectionId, key: key, seenVersion: seenVersion)
+        let lease = try await writer.takeRefreshLease(connectionId: connectionId, key: key, seenVersion: seenVersion)
+        switch lease {
+        case .won: metrics.leasesWon.increment()
+        case .heldElsewhere: metrics.leasesLost.increment()
+        case .outdated: metrics.leasesOutdated.increment()
+        }
+        return lease
     }
 
     public func commit(_ changes: [ReplicatedChange], lease: LeaseHold?) async throws -> [UInt64] {

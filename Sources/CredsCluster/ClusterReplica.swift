@@ -67,6 +67,10 @@ public final class ClusterReplica: ClusterLink, Sendable {
             data: ["maxStalenessSeconds": .int(Int64(limit))])
     }
 
+    public func releaseRefreshLease(_ hold: LeaseHold) async {
+        await writer.releaseRefreshLease(hold)
+    }
+
     public func firstSighting(_ digest: [UInt8]) async throws -> Bool {
         guard state.withLock({ $0.inContact }) else {
             throw RPCError(.storeUnavailable, "the cluster database is unreachable")

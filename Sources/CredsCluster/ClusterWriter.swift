@@ -145,6 +145,25 @@ extension ClusterWriter {
         }
     }
 
+    /// Frees the lease if this host still holds it under `hold`; errors are only logged (it expires anyway).
+    func releaseRefreshLease(_ hold: LeaseHold) async {
+        do {
+            try await withDeadline(timeout, "cluster lease release") { [self] in
+                try await client.withConnection { connection in
+                    try await connection.query(
+                        """
+                        UPDATE credsd_refresh_leases SET holder = NULL, lease_until = clock_timestamp()
+                        WHERE connection_id = \(hold.connectionId.text) AND holder = \(hostId)
+                          AND fencing = \(hold.fencing)
+                        """, logger: logger)
+                }
+            }
+        } catch {
+            logger.debug(
+                "cluster refresh lease not released", metadata: ["cluster.error": "\(ClusterError(error, url: url))"])
+        }
+    }
+
     private func take(_ id: Identifier, key: ByteBuffer, seen: Int64, on connection: PostgresConnection)
         async throws -> RefreshLease
     {

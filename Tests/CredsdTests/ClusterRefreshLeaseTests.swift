@@ -66,6 +66,19 @@ struct ClusterRefreshLeaseTests {
         #expect(provider.read { $0.refreshCalls } == 1)
     }
 
+    @Test("a refresh Google fails gives its lease back at once; the current token still serves")
+    func failedRefreshReleasesTheLease() throws {
+        let (cluster, provider, id) = try Self.cluster(expiresIn: 60)
+        provider.configure { $0.behaviour = .serverError }
+        let answer = try cluster.hosts[0].resolveCall("resolve", Self.resolveParams)
+        #expect(answer["credential"]?["accessToken"] == "ya29.before")
+        #expect(provider.read { $0.refreshCalls } == 1)
+        let lease = try cluster.server.psql(
+            "SELECT coalesce(holder, 'free') || ' ' || (lease_until <= clock_timestamp())::text "
+                + "FROM credsd_refresh_leases WHERE connection_id = '\(id)'")
+        #expect(lease == "free true", "\(lease)")
+    }
+
     @Test("a write-back after the lease was taken over is discarded; the caller still gets a valid token")
     func staleWriteBackDiscarded() throws {
         let (cluster, provider, id) = try Self.cluster(expiresIn: 60)

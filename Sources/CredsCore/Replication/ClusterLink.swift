@@ -20,6 +20,10 @@ public protocol ClusterLink: Sendable {
     /// in PostgreSQL still has `seenVersion`; throws `store_unavailable` when the database cannot be asked.
     func takeRefreshLease(connectionId: Identifier, key: [UInt8], seenVersion: UInt64) async throws -> RefreshLease
 
+    /// Gives a refresh lease back after a refresh that stored nothing (the provider failed or refused), so the
+    /// next host does not wait for it to expire; best effort.
+    func releaseRefreshLease(_ hold: LeaseHold) async
+
     /// Records a verified webhook's id (the SHA-256 of its connection and `svix-id`) cluster-wide: false when any
     /// host recorded it within the replay window; `store_unavailable` when the database cannot say.
     func firstSighting(_ digest: [UInt8]) async throws -> Bool

@@ -71,7 +71,18 @@ struct GoogleTokenSource: TokenSource {
             }
             switch lease {
             case .won(let hold):
-                return try await refresh(connection, fields: fields, lease: hold, on: eventLoop).get()
+                // A refresh that stores nothing (Google failed or refused, the transport broke) gives the lease
+                // back at once: the next host need not wait 30 s for it.
+                let reply: TokenReply
+                do {
+                    reply = try await refresh(connection, fields: fields, lease: hold, on: eventLoop).get()
+                } catch {
+                    await cluster.releaseRefreshLease(hold)
+                    throw error
+                }
+                if case .issued = reply { return reply }
+                await cluster.releaseRefreshLease(hold)
+                return reply
             case .heldElsewhere(let remaining):
                 return try await awaitOrServe(connection, fields: fields, within: remaining + .seconds(1))
             case .outdated:

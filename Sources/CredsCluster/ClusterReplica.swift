@@ -2,6 +2,7 @@ public import CredsCore
 public import CredsProtocol
 import Foundation
 public import Logging
+import NIOCore
 import PostgresNIO
 import Synchronization
 
@@ -67,6 +68,45 @@ public final class ClusterReplica: ClusterLink, Sendable {
             data: ["maxStalenessSeconds": .int(Int64(limit))])
     }
 
+    public func shippedAudit(_ visit: @escaping @Sendable (ShippedAuditRow) throws -> Void) async throws
+        -> [String: ShippedAuditHead]
+    {
+        guard state.withLock({ $0.inContact }) else {
+            throw RPCError(.storeUnavailable, "the cluster database is unreachable")
+        }
+        do {
+            return try await withDeadline(queryTimeout * 12, "cluster audit read") { [client, logger] in
+                try await client.withConnection { connection in
+                    try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
+                    for try await (host, seq, entry, prevHash, hash) in try await connection.query(
+                        "SELECT host_id, seq, entry, prev_hash, hash FROM credsd_audit ORDER BY host_id, seq",
+                        logger: logger
+                    ).decode((String, Int64, ByteBuffer, ByteBuffer, ByteBuffer).self) {
+                        try visit(
+                            ShippedAuditRow(
+                                hostId: host, seq: UInt64(max(0, seq)), bytes: Array(buffer: entry),
+                                prevHash: Array(buffer: prevHash), hash: Array(buffer: hash)))
+                    }
+                    var heads: [String: ShippedAuditHead] = [:]
+                    for try await (host, seq, hash, gaps) in try await connection.query(
+                        "SELECT host_id, seq, hash, gaps FROM credsd_audit_heads", logger: logger
+                    ).decode((String, Int64, ByteBuffer, Int64).self) {
+                        heads[host] = ShippedAuditHead(seq: UInt64(max(0, seq)), hash: Array(buffer: hash), gaps: gaps)
+                    }
+                    try await connection.query("COMMIT", logger: logger)
+                    return heads
+                }
+            }
+        } catch let error as RPCError {
+            throw error
+        } catch {
+            logger.warning(
+                "cluster audit read failed", metadata: ["cluster.error": "\(ClusterError(error, url: config.postgres))"]
+            )
+            throw RPCError(.storeUnavailable, "the cluster database could not be read")
+        }
+    }
+
     public func releaseRefreshLease(_ hold: LeaseHold) async {
         await writer.releaseRefreshLease(hold)
     }
@@ -124,6 +164,8 @@ public final class ClusterReplica: ClusterLink, Sendable {
     }
 
     public var status: ClusterStatus { state.withLock { $0.status } }
+
+    public var hostId: String { config.hostId.text }
 
     /// Whether this replica has ever synced (a cursor is stored).
     public var hasSynced: Bool { state.withLock { $0.cursor != nil } }

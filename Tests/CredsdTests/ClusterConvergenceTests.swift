@@ -313,6 +313,24 @@ struct ClusterConvergenceTests {
                     "SELECT h.seq = max(a.seq) FROM credsd_audit_heads h JOIN credsd_audit a USING (host_id) "
                         + "WHERE h.host_id = '\(host)' GROUP BY h.seq") == "t")
         }
+        // audit.verify on either host checks both chains as shipped.
+        let verified = try one.adminCall("audit.verify")
+        #expect(verified["ok"] == true, "\(verified)")
+        #expect(verified["hosts"]?.arrayValue?.compactMap { $0["hostId"]?.stringValue } == ["host-1", "host-2"])
+        // A shipped entry changed in the database (one byte), then one removed: both are named.
+        try server.psql(
+            """
+            UPDATE credsd_audit SET entry = overlay(entry PLACING '\\xff'::bytea FROM 12 FOR 1)
+            WHERE host_id = 'host-1' AND seq = 2
+            """)
+        let tampered = try two.adminCall("audit.verify")
+        #expect(tampered["ok"] == false)
+        let hostOne = tampered["hosts"]?.arrayValue?.first { $0["hostId"] == "host-1" }
+        #expect(hostOne?["firstBroken"] == 2, "\(tampered)")
+        try server.psql("DELETE FROM credsd_audit WHERE host_id = 'host-2' AND seq = 3")
+        let removed = try one.adminCall("audit.verify")
+        let hostTwo = removed["hosts"]?.arrayValue?.first { $0["hostId"] == "host-2" }
+        #expect(hostTwo?["ok"] == false, "\(removed)")
         // What was shipped is rewritten in the database: the host's next batch is refused, nothing is written,
         // and health says why.
         let before = try server.psql("SELECT count(*) FROM credsd_audit WHERE host_id = 'host-2'")

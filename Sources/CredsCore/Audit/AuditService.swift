@@ -1,3 +1,4 @@
+import CredsCrypto
 import CredsProtocol
 import CredsStore
 import NIOCore
@@ -75,15 +76,46 @@ final class AuditService: Sendable {
         }
     }
 
-    /// `audit.verify`: walks the kept chain and names the first entry that was changed or removed.
+    /// `audit.verify`: walks the kept chain and names the first entry that was changed or removed. In cluster mode
+    /// also every host's shipped chain (`hosts`), and that this host's shipped entries are the ones it holds.
     func verify(_ params: NoParams, context: CallContext) -> MethodReply {
-        .now { () throws(RPCError) in
-            let outcome = try core.read { txn in try core.database.auditLog.verify(txn) }
-            var result: [String: JSONValue] = [
-                "ok": .bool(outcome.firstBroken == nil), "checked": .int(Int64(outcome.checked)),
-            ]
-            if let broken = outcome.firstBroken { result["firstBroken"] = .int(Int64(clamping: broken)) }
+        let outcome: (checked: Int, firstBroken: UInt64?)
+        do {
+            outcome = try core.read { txn in try core.database.auditLog.verify(txn) }
+        } catch {
+            return .now(.failure(error))
+        }
+        var result: [String: JSONValue] = [
+            "ok": .bool(outcome.firstBroken == nil), "checked": .int(Int64(outcome.checked)),
+        ]
+        if let broken = outcome.firstBroken { result["firstBroken"] = .int(Int64(clamping: broken)) }
+        guard let cluster = core.cluster else {
+            return .now(.success(MethodAnswer(JSONValue.object(result), facts: context.facts)))
+        }
+        let database = core.database
+        let promise = context.eventLoop.makePromise(of: MethodAnswer.self)
+        promise.completeWithTask {
+            let verifier = ShippedChainVerifier(hostId: cluster.hostId)
+            let heads = try await cluster.shippedAudit { verifier.visit($0) }
+            let outcomes = verifier.finish(heads: heads) { seq in
+                let stored = try? database.environment.read { txn in
+                    try txn.get(database.auditLog.entries, AuditLog.key(seq))
+                }
+                return stored.flatMap { $0 }.flatMap { AuditLog.decode($0) }.flatMap { Hex.decode($0.entry.hash) }
+            }
+            var hosts: [JSONValue] = []
+            for (host, outcome) in outcomes.sorted(by: { $0.key < $1.key }) {
+                var object: [String: JSONValue] = [
+                    "hostId": .string(host), "ok": .bool(outcome.firstBroken == nil),
+                    "checked": .int(Int64(outcome.checked)),
+                ]
+                if let broken = outcome.firstBroken { object["firstBroken"] = .int(Int64(clamping: broken)) }
+                if outcome.firstBroken != nil { result["ok"] = false }
+                hosts.append(.object(object))
+            }
+            result["hosts"] = .array(hosts)
             return MethodAnswer(JSONValue.object(result), facts: context.facts)
         }
+        return .later(promise.futureResult)
     }
 }

@@ -24,6 +24,11 @@ public protocol ClusterLink: Sendable {
     /// next host does not wait for it to expire; best effort.
     func releaseRefreshLease(_ hold: LeaseHold) async
 
+    /// Every host's shipped audit entries, host by host, oldest first, each passed to `visit` (streamed, not held),
+    /// and then every host's head; `store_unavailable` when the database cannot be read.
+    func shippedAudit(_ visit: @escaping @Sendable (ShippedAuditRow) throws -> Void) async throws
+        -> [String: ShippedAuditHead]
+
     /// Records a verified webhook's id (the SHA-256 of its connection and `svix-id`) cluster-wide: false when any
     /// host recorded it within the replay window; `store_unavailable` when the database cannot say.
     func firstSighting(_ digest: [UInt8]) async throws -> Bool
@@ -33,6 +38,9 @@ public protocol ClusterLink: Sendable {
 
     /// `health`'s `cluster` object.
     var status: ClusterStatus { get }
+
+    /// This host's id in the cluster (`[cluster] hostId`).
+    var hostId: String { get }
 }
 
 /// A record's version in PostgreSQL is not the one the write was computed from: another host wrote it first.

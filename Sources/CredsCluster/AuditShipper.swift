@@ -25,6 +25,13 @@ struct AuditShipper: Sendable {
         guard let last = entries.last else { return .shipped(0) }
         try await connection.query("BEGIN", logger: logger)
         do {
+            // As a write does: the server gives up before the shipper's deadline (a head locked by a stalled host
+            // with the same id), and ends the transaction if this host stalls in it.
+            try await connection.query(
+                """
+                SELECT set_config('lock_timeout', '4s', true), set_config('statement_timeout', '4s', true),
+                       set_config('idle_in_transaction_session_timeout', '4s', true)
+                """, logger: logger)
             var head: (seq: Int64, hash: [UInt8])?
             for try await (seq, hash) in try await connection.query(
                 "SELECT seq, hash FROM credsd_audit_heads WHERE host_id = \(hostId) FOR UPDATE", logger: logger
@@ -39,14 +46,16 @@ struct AuditShipper: Sendable {
                 for try await (seq, hash) in try await connection.query(
                     """
                     SELECT seq, hash FROM credsd_audit WHERE host_id = \(hostId)
-                      AND seq BETWEEN \(Int64(first.seq)) AND \(Int64(headSeq))
+                      AND seq BETWEEN \(Int64(clamping: first.seq)) AND \(Int64(clamping: headSeq))
                     """, logger: logger
                 ).decode((Int64, ByteBuffer).self) {
                     stored[seq] = Array(buffer: hash)
                 }
-                for entry in repeated where stored[Int64(entry.seq)].map({ $0 != entry.hash }) ?? false {
+                // A repeat must find its row: every entry at or below the head was stored by the batch that moved
+                // the head there (a missing one was removed, or the head was moved without them).
+                for entry in repeated where stored[Int64(clamping: entry.seq)].map({ $0 != entry.hash }) ?? true {
                     try await connection.query("ROLLBACK", logger: logger)
-                    return .refused("entry \(entry.seq) differs from the one this host id shipped")
+                    return .refused("entry \(entry.seq) is not the one this host id shipped, or is missing")
                 }
             }
             let fresh = entries.filter { $0.seq > headSeq }
@@ -62,7 +71,7 @@ struct AuditShipper: Sendable {
                 }
             }
             // Within the batch, each entry links to the one before.
-            for (earlier, later) in zip(fresh, fresh.dropFirst()) where later.seq == earlier.seq + 1 {
+            for (earlier, later) in zip(fresh, fresh.dropFirst()) where later.seq == earlier.seq &+ 1 {
                 guard later.prevHash == earlier.hash else {
                     try await connection.query("ROLLBACK", logger: logger)
                     return .refused("entry \(later.seq) does not link to entry \(earlier.seq)")
@@ -73,14 +82,14 @@ struct AuditShipper: Sendable {
                     """
                     INSERT INTO credsd_audit (host_id, seq, entry, prev_hash, hash)
                     SELECT \(hostId), s, e, p, h
-                    FROM unnest(\(fresh.map { Int64($0.seq) })::int8[], \(fresh.map { ByteBuffer(bytes: $0.bytes) })::bytea[],
+                    FROM unnest(\(fresh.map { Int64(clamping: $0.seq) })::int8[], \(fresh.map { ByteBuffer(bytes: $0.bytes) })::bytea[],
                                 \(fresh.map { ByteBuffer(bytes: $0.prevHash) })::bytea[],
                                 \(fresh.map { ByteBuffer(bytes: $0.hash) })::bytea[]) AS u(s, e, p, h)
                     """, logger: logger)
                 try await connection.query(
                     """
                     INSERT INTO credsd_audit_heads (host_id, seq, hash, gaps)
-                    VALUES (\(hostId), \(Int64(newest.seq)), \(ByteBuffer(bytes: newest.hash)), \(gaps))
+                    VALUES (\(hostId), \(Int64(clamping: newest.seq)), \(ByteBuffer(bytes: newest.hash)), \(gaps))
                     ON CONFLICT (host_id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash,
                         gaps = credsd_audit_heads.gaps + EXCLUDED.gaps, updated_at = clock_timestamp()
                     """, logger: logger)

@@ -78,23 +78,30 @@ public final class ClusterReplica: ClusterLink, Sendable {
             return try await withDeadline(queryTimeout * 12, "cluster audit read") { [client, logger] in
                 try await client.withConnection { connection in
                     try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
-                    for try await (host, seq, entry, prevHash, hash) in try await connection.query(
-                        "SELECT host_id, seq, entry, prev_hash, hash FROM credsd_audit ORDER BY host_id, seq",
-                        logger: logger
-                    ).decode((String, Int64, ByteBuffer, ByteBuffer, ByteBuffer).self) {
-                        try visit(
-                            ShippedAuditRow(
-                                hostId: host, seq: UInt64(max(0, seq)), bytes: Array(buffer: entry),
-                                prevHash: Array(buffer: prevHash), hash: Array(buffer: hash)))
+                    do {
+                        for try await (host, seq, entry, prevHash, hash) in try await connection.query(
+                            "SELECT host_id, seq, entry, prev_hash, hash FROM credsd_audit ORDER BY host_id, seq",
+                            logger: logger
+                        ).decode((String, Int64, ByteBuffer, ByteBuffer, ByteBuffer).self) {
+                            try visit(
+                                ShippedAuditRow(
+                                    hostId: host, seq: UInt64(max(0, seq)), bytes: Array(buffer: entry),
+                                    prevHash: Array(buffer: prevHash), hash: Array(buffer: hash)))
+                        }
+                        var heads: [String: ShippedAuditHead] = [:]
+                        for try await (host, seq, hash, gaps) in try await connection.query(
+                            "SELECT host_id, seq, hash, gaps FROM credsd_audit_heads", logger: logger
+                        ).decode((String, Int64, ByteBuffer, Int64).self) {
+                            heads[host] = ShippedAuditHead(
+                                seq: UInt64(max(0, seq)), hash: Array(buffer: hash), gaps: gaps)
+                        }
+                        try await connection.query("COMMIT", logger: logger)
+                        return heads
+                    } catch {
+                        // Not back to the pool inside a read-only snapshot.
+                        _ = try? await connection.query("ROLLBACK", logger: logger)
+                        throw error
                     }
-                    var heads: [String: ShippedAuditHead] = [:]
-                    for try await (host, seq, hash, gaps) in try await connection.query(
-                        "SELECT host_id, seq, hash, gaps FROM credsd_audit_heads", logger: logger
-                    ).decode((String, Int64, ByteBuffer, Int64).self) {
-                        heads[host] = ShippedAuditHead(seq: UInt64(max(0, seq)), hash: Array(buffer: hash), gaps: gaps)
-                    }
-                    try await connection.query("COMMIT", logger: logger)
-                    return heads
                 }
             }
         } catch let error as RPCError {

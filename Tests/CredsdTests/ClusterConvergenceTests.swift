@@ -342,6 +342,17 @@ struct ClusterConvergenceTests {
             else { throw Pending() }
         }
         #expect(try server.psql("SELECT count(*) FROM credsd_audit WHERE host_id = 'host-2'") == before)
+        // A head moved ahead in the database: the host's next entries fall "below" it without rows there, and are
+        // refused rather than taken as already shipped.
+        let beforeOne = try server.psql("SELECT count(*) FROM credsd_audit WHERE host_id = 'host-1'")
+        try server.psql("UPDATE credsd_audit_heads SET seq = seq + 1000000 WHERE host_id = 'host-1'")
+        _ = try Self.upsert(one, name: "after head moved", key: "fal_audit_moved")
+        try eventually {
+            let problems = try one.adminCall("health")["problems"]?.arrayValue ?? []
+            guard problems.contains(where: { $0.stringValue?.contains("refuses this host's audit chain") == true })
+            else { throw Pending() }
+        }
+        #expect(try server.psql("SELECT count(*) FROM credsd_audit WHERE host_id = 'host-1'") == beforeOne)
     }
 
     @Test("no credential, grant or webhook secret is in PostgreSQL in clear (raw, base64 or hex)")

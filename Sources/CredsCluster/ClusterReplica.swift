@@ -264,16 +264,6 @@ public final class ClusterReplica: ClusterLink, Sendable {
         }
     }
 
-    /// Waits until the replica has synced once (a new host's first start), or `timeout` passed; returns whether
-    /// it has.
-    public func waitUntilSynced(timeout: Duration) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while !hasSynced && ContinuousClock.now < deadline && !Task.isCancelled {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return hasSynced
-    }
-
     private func follow() async {
         while !Task.isCancelled {
             do {

@@ -20,7 +20,11 @@ struct InfoService: Sendable {
             }
             let cluster = core.cluster?.status
             if let cluster, cluster.state != .connected {
-                problems.append(.string("the cluster database is not reachable: serving from this host's replica"))
+                problems.append(
+                    .string(
+                        cluster.state == .resyncing
+                            ? "the replica is being resynced from the cluster database"
+                            : "the cluster database is not reachable: serving from this host's replica"))
             }
             if let refusal = cluster?.auditRefusal {
                 problems.append(.string("the cluster database refuses this host's audit chain: \(refusal)"))

@@ -38,64 +38,62 @@ struct WebhookService: Sendable {
     }
 
     private func verified(_ params: EventsVerifyParams, context: CallContext) throws(RPCError) -> MethodAnswer {
-        do {
-            guard let messageId = params.headers["svix-id"], let timestampText = params.headers["svix-timestamp"],
-                let signatures = params.headers["svix-signature"]
-            else {
-                throw RPCError(.invalidParams, "headers must include svix-id, svix-timestamp and svix-signature")
-            }
-            guard let timestamp = Int64(timestampText) else {
-                throw RPCError(.invalidParams, "svix-timestamp must be whole seconds since the epoch")
-            }
-            let (provider, connection) = try core.read { txn in
-                // The grant first: nothing a caller without one sends (a provider id, say) reaches an audit entry.
-                try grants.check(txn, grant: params.grant, workspaceId: params.workspaceId, provider: params.provider)
-                let provider = try core.catalog.connectableProvider(params.provider)
-                guard provider.fields.contains(where: { $0.name == "webhookSecret" }) else {
-                    throw RPCError(.invalidParams, "\(provider.displayName) has no webhook verification")
-                }
-                return (
-                    provider,
-                    try webhookConnection(
-                        txn, provider: provider, workspaceId: params.workspaceId, named: params.connectionId)
-                )
-            }
-            let now = Timestamp.now()
-            // Compared as a window around now: `timestamp` is whatever the sender put in the header, and
-            // `abs(now - timestamp)` trapped on -2^63 (one request took the daemon down).
-            let nowSeconds = now.seconds
-            guard timestamp >= nowSeconds - Self.tolerance, timestamp <= nowSeconds + Self.tolerance else {
-                throw RPCError(
-                    .timestampOutOfTolerance, "the webhook timestamp is more than 5 minutes from now",
-                    data: ["connectionId": connection.id.json]
-                )
-            }
-            let secret = try webhookKey(connection)
-            let expected = HMAC.sha256(key: secret, message: Array("\(messageId).\(timestampText).\(params.body)".utf8))
-            let matched = signatures.split(separator: " ").contains { candidate in
-                let parts = candidate.split(separator: ",", maxSplits: 1)
-                guard parts.count == 2, parts[0] == "v1", let given = Base64.decode(String(parts[1])) else {
-                    return false
-                }
-                return HMAC.constantTimeEquals(given, expected)
-            }
-            guard matched else {
-                throw RPCError(.signatureInvalid, "no signature matches", data: ["connectionId": connection.id.json])
-            }
-            guard replayCache.firstSighting("\(connection.id)\u{0}\(messageId)", now: now) else {
-                throw RPCError(
-                    .replayed, "this svix-id was already verified", data: ["connectionId": connection.id.json])
-            }
-            let event = (try? JSONValue.parse(Array(params.body.utf8))) ?? .string(params.body)
-            let result: JSONValue = [
-                "verified": true, "event": event, "workspaceId": params.workspaceId.json,
-                "provider": .string(provider.id),
-                "connectionId": connection.id.json,
-            ]
-            var facts = context.facts
-            facts.connectionId = connection.id
-            return MethodAnswer(result, facts: facts)
+        guard let messageId = params.headers["svix-id"], let timestampText = params.headers["svix-timestamp"],
+            let signatures = params.headers["svix-signature"]
+        else {
+            throw RPCError(.invalidParams, "headers must include svix-id, svix-timestamp and svix-signature")
         }
+        guard let timestamp = Int64(timestampText) else {
+            throw RPCError(.invalidParams, "svix-timestamp must be whole seconds since the epoch")
+        }
+        let (provider, connection) = try core.read { txn in
+            // The grant first: nothing a caller without one sends (a provider id, say) reaches an audit entry.
+            try grants.check(txn, grant: params.grant, workspaceId: params.workspaceId, provider: params.provider)
+            let provider = try core.catalog.connectableProvider(params.provider)
+            guard provider.fields.contains(where: { $0.name == "webhookSecret" }) else {
+                throw RPCError(.invalidParams, "\(provider.displayName) has no webhook verification")
+            }
+            return (
+                provider,
+                try webhookConnection(
+                    txn, provider: provider, workspaceId: params.workspaceId, named: params.connectionId)
+            )
+        }
+        let now = Timestamp.now()
+        // Compared as a window around now: `timestamp` is whatever the sender put in the header, and
+        // `abs(now - timestamp)` trapped on -2^63 (one request took the daemon down).
+        let nowSeconds = now.seconds
+        guard timestamp >= nowSeconds - Self.tolerance, timestamp <= nowSeconds + Self.tolerance else {
+            throw RPCError(
+                .timestampOutOfTolerance, "the webhook timestamp is more than 5 minutes from now",
+                data: ["connectionId": connection.id.json]
+            )
+        }
+        let secret = try webhookKey(connection)
+        let expected = HMAC.sha256(key: secret, message: Array("\(messageId).\(timestampText).\(params.body)".utf8))
+        let matched = signatures.split(separator: " ").contains { candidate in
+            let parts = candidate.split(separator: ",", maxSplits: 1)
+            guard parts.count == 2, parts[0] == "v1", let given = Base64.decode(String(parts[1])) else {
+                return false
+            }
+            return HMAC.constantTimeEquals(given, expected)
+        }
+        guard matched else {
+            throw RPCError(.signatureInvalid, "no signature matches", data: ["connectionId": connection.id.json])
+        }
+        guard replayCache.firstSighting("\(connection.id)\u{0}\(messageId)", now: now) else {
+            throw RPCError(
+                .replayed, "this svix-id was already verified", data: ["connectionId": connection.id.json])
+        }
+        let event = (try? JSONValue.parse(Array(params.body.utf8))) ?? .string(params.body)
+        let result: JSONValue = [
+            "verified": true, "event": event, "workspaceId": params.workspaceId.json,
+            "provider": .string(provider.id),
+            "connectionId": connection.id.json,
+        ]
+        var facts = context.facts
+        facts.connectionId = connection.id
+        return MethodAnswer(result, facts: facts)
     }
 
     /// The connection whose webhook secret verifies: the named one (active), else the newest active one.

@@ -80,11 +80,13 @@ struct AuditShipper: Sendable {
             if let newest = fresh.last {
                 try await connection.query(
                     """
-                    INSERT INTO credsd_audit (host_id, seq, entry, prev_hash, hash)
-                    SELECT \(hostId), s, e, p, h
+                    -- An empty workspace is none (a workspace id is never empty): an array cannot carry NULL here.
+                    INSERT INTO credsd_audit (host_id, seq, entry, prev_hash, hash, workspace_id)
+                    SELECT \(hostId), s, e, p, h, nullif(w, '')
                     FROM unnest(\(fresh.map { Int64(clamping: $0.seq) })::int8[], \(fresh.map { ByteBuffer(bytes: $0.bytes) })::bytea[],
                                 \(fresh.map { ByteBuffer(bytes: $0.prevHash) })::bytea[],
-                                \(fresh.map { ByteBuffer(bytes: $0.hash) })::bytea[]) AS u(s, e, p, h)
+                                \(fresh.map { ByteBuffer(bytes: $0.hash) })::bytea[],
+                                \(fresh.map { $0.workspaceId ?? "" })::text[]) AS u(s, e, p, h, w)
                     """, logger: logger)
                 try await connection.query(
                     """

@@ -114,6 +114,26 @@ public final class ClusterReplica: ClusterLink, Sendable {
         }
     }
 
+    public func shippedAuditEntries(_ query: ShippedAuditQuery) async throws -> [ShippedAuditRow] {
+        guard state.withLock({ $0.inContact }) else {
+            throw RPCError(
+                .storeUnavailable,
+                "the cluster database is unreachable; audit.list with this host's hostId still answers")
+        }
+        do {
+            return try await withDeadline(queryTimeout, "cluster audit list") { [client, logger] in
+                try await client.withConnection { connection in
+                    try await ShippedAuditReader(logger: logger).page(query, on: connection)
+                }
+            }
+        } catch {
+            logger.warning(
+                "cluster audit list failed", metadata: ["cluster.error": "\(ClusterError(error, url: config.postgres))"]
+            )
+            throw RPCError(.storeUnavailable, "the cluster database could not be read")
+        }
+    }
+
     public func releaseRefreshLease(_ hold: LeaseHold) async {
         await writer.releaseRefreshLease(hold)
     }

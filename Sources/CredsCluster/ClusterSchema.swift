@@ -25,7 +25,7 @@ public enum ClusterSchema {
     static let migrationLockKey: Int64 = 0x6372_6564_7364_7363
 
     /// Every migration, oldest first; versions are 1, 2, 3, ... with no gap.
-    public static let migrations: [Migration] = [initial, oneRecordsTable, webhookIds, auditChains]
+    public static let migrations: [Migration] = [initial, oneRecordsTable, webhookIds, auditChains, auditListing]
 
     /// The version this build creates.
     public static var currentVersion: Int { migrations.last?.version ?? 0 }
@@ -237,6 +237,22 @@ public enum ClusterSchema {
                 updated_at  timestamptz NOT NULL DEFAULT clock_timestamp()
             )
             """,
+        ]
+    )
+
+    /// Version 5: `audit.list` across hosts (SPEC 10) reads shipped entries by number and by workspace without
+    /// decoding every row.
+    static let auditListing = Migration(
+        version: 5,
+        name: "audit listing by number and workspace",
+        statements: [
+            """
+            -- The entry's workspace, copied from its bytes by the shipping host (NULL for entries without one, and
+            -- for entries shipped before version 5, which a workspace filter therefore does not list).
+            ALTER TABLE credsd_audit ADD COLUMN workspace_id text
+            """,
+            "CREATE INDEX credsd_audit_by_seq ON credsd_audit (seq, host_id)",
+            "CREATE INDEX credsd_audit_by_workspace ON credsd_audit (workspace_id, seq, host_id)",
         ]
     )
 }

@@ -14,12 +14,14 @@ struct Audit: ParsableCommand {
         @Option(name: .long, help: "Show entries after this sequence number.") var since: Int?
         @Option(name: .long, help: "At most this many entries (1 to 1000, default 100).") var limit: Int?
         @Option(name: .long, help: "Only this workspace.") var workspace: String?
+        @Option(name: .customLong("host-id"), help: "Cluster mode: only this host's chain.") var hostId: String?
 
         func run() throws {
             var params: [String: JSONValue] = [:]
             if let since { params["since"] = .int(Int64(since)) }
             if let limit { params["limit"] = .int(Int64(limit)) }
             if let workspace { params["workspaceId"] = .string(workspace) }
+            if let hostId { params["hostId"] = .string(hostId) }
             _ = try Invocation.run("audit.list", params, options: global)
         }
     }

@@ -63,17 +63,31 @@ final class AuditService: Sendable {
         core.auditWriter.flushGathered()
     }
 
-    /// `audit.list`: entries after sequence number `since`, oldest first.
+    /// `audit.list`: entries after sequence number `since`, oldest first. In cluster mode entries name their
+    /// `hostId` and come from every host (`AuditListing`).
     func list(_ params: AuditListParams, context: CallContext) -> MethodReply {
-        .now { () throws(RPCError) in
-            let entries = try core.read { txn in
-                try core.database.auditLog.list(
-                    txn, since: params.since, limit: params.limit, workspaceId: params.workspaceId)
+        guard let cluster = core.cluster else {
+            guard params.hostId == nil else {
+                return .now(.failure(RPCError.invalidParams("hostId applies only in cluster mode")))
             }
-            var result: [String: JSONValue] = ["entries": .array(entries.map(\.json))]
-            result["nextSince"] = .int(Int64(clamping: entries.last?.seq ?? params.since))
-            return MethodAnswer(JSONValue.object(result), facts: context.facts)
+            return .now { () throws(RPCError) in
+                let entries = try AuditListing(core: core, params: params, hostId: nil).local(limit: params.limit)
+                return MethodAnswer(AuditListing.answer(entries, since: params.since), facts: context.facts)
+            }
         }
+        let listing = AuditListing(core: core, params: params, hostId: cluster.hostId)
+        if params.hostId?.text == cluster.hostId {
+            return .now { () throws(RPCError) in
+                let entries = try listing.local(limit: params.limit)
+                return MethodAnswer(AuditListing.answer(entries, since: params.since), facts: context.facts)
+            }
+        }
+        let promise = context.eventLoop.makePromise(of: MethodAnswer.self)
+        promise.completeWithTask {
+            let entries = try await listing.acrossHosts(cluster)
+            return MethodAnswer(AuditListing.answer(entries, since: params.since), facts: context.facts)
+        }
+        return .later(promise.futureResult)
     }
 
     /// `audit.verify`: walks the kept chain and names the first entry that was changed or removed. In cluster mode
@@ -93,8 +107,10 @@ final class AuditService: Sendable {
             return .now(.success(MethodAnswer(JSONValue.object(result), facts: context.facts)))
         }
         let database = core.database
+        let local = result
         let promise = context.eventLoop.makePromise(of: MethodAnswer.self)
         promise.completeWithTask {
+            var result = local
             let verifier = ShippedChainVerifier(hostId: cluster.hostId)
             let heads = try await cluster.shippedAudit { verifier.visit($0) }
             let outcomes = verifier.finish(heads: heads) { seq in

@@ -7,6 +7,8 @@ public struct AuditShipment: Sendable {
         public let bytes: [UInt8]
         public let prevHash: [UInt8]
         public let hash: [UInt8]
+        /// The entry's workspace, stored beside it so `audit.list` can filter without decoding every entry.
+        public let workspaceId: String?
     }
 
     /// Entries after the shipped cursor, oldest first.

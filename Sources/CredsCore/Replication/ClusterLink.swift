@@ -29,6 +29,10 @@ public protocol ClusterLink: Sendable {
     func shippedAudit(_ visit: @escaping @Sendable (ShippedAuditRow) throws -> Void) async throws
         -> [String: ShippedAuditHead]
 
+    /// A page of shipped audit entries for `audit.list`, oldest first by (seq, hostId); `store_unavailable` when
+    /// the database cannot be read.
+    func shippedAuditEntries(_ query: ShippedAuditQuery) async throws -> [ShippedAuditRow]
+
     /// Records a verified webhook's id (the SHA-256 of its connection and `svix-id`) cluster-wide: false when any
     /// host recorded it within the replay window; `store_unavailable` when the database cannot say.
     func firstSighting(_ digest: [UInt8]) async throws -> Bool

@@ -18,7 +18,9 @@ extension CredsDatabase {
                 guard let (entry, intact) = AuditLog.decode(value), intact,
                     let prevHash = Hex.decode(entry.prevHash), let hash = Hex.decode(entry.hash)
                 else { return false }
-                entries.append(AuditShipment.Entry(seq: entry.seq, bytes: value, prevHash: prevHash, hash: hash))
+                entries.append(
+                    AuditShipment.Entry(
+                        seq: entry.seq, bytes: value, prevHash: prevHash, hash: hash, workspaceId: entry.workspaceId))
                 return entries.count < limit
             }
             return AuditShipment(entries: entries, shipped: shipped, head: head)

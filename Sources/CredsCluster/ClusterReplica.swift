@@ -221,8 +221,8 @@ public final class ClusterReplica: ClusterLink, Sendable {
     /// How often a host offers to do the database's upkeep (one host does it each time).
     static let maintenanceInterval: Duration = .seconds(600)
 
-    /// Prunes the feed (7 days), webhook ids (10 minutes) and stale leases, every `interval`, first a minute after
-    /// start; one host at a time.
+    /// Offers to do the database's upkeep (`ClusterUpkeep`) every `interval`, first a minute after start; one host
+    /// at a time does it.
     private func maintainEvery(_ interval: Duration) async {
         var wait = Duration.seconds(60)
         while !Task.isCancelled {
@@ -230,7 +230,11 @@ public final class ClusterReplica: ClusterLink, Sendable {
             wait = interval
             guard !Task.isCancelled, state.withLock({ $0.inContact }) else { continue }
             do {
-                if try await writer.maintain(feed: feed) { logger.debug("cluster upkeep done") }
+                let upkeep = ClusterUpkeep(hostId: config.hostId.text, logger: logger)
+                let report = try await withDeadline(queryTimeout * 12, "cluster upkeep") { [client] in
+                    try await client.withConnection { connection in try await upkeep.run(on: connection) }
+                }
+                if let report { logger.info("cluster upkeep done", metadata: ["cluster.upkeep": "\(report)"]) }
             } catch {
                 logger.warning(
                     "cluster upkeep failed", metadata: ["cluster.error": "\(ClusterError(error, url: config.postgres))"]

@@ -66,14 +66,16 @@ struct ClusterWriter: Sendable {
                 """, logger: logger)
             var versions: [UInt64] = []
             var feedChanges: [FeedChange] = []
+            // A new row starts above the feed's head, so above any version a tombstone the upkeep purged had (a
+            // version never exceeds the number of its record's last change): replicas that kept that version apply it.
             for change in changes {
                 let value = change.value.map { ByteBuffer(bytes: $0) }
                 let expected = Int64(clamping: change.expectedVersion)
                 let rows = try await connection.query(
                     """
                     INSERT INTO credsd_records AS r (entity, key, workspace_id, version, deleted, value, host_id)
-                    VALUES (\(change.entity.rawValue), \(ByteBuffer(bytes: change.key)), \(change.workspaceId), 1,
-                            \(value == nil), \(value), \(hostId))
+                    VALUES (\(change.entity.rawValue), \(ByteBuffer(bytes: change.key)), \(change.workspaceId),
+                            (SELECT seq + 1 FROM credsd_feed_head WHERE id = 1), \(value == nil), \(value), \(hostId))
                     ON CONFLICT (entity, key) DO UPDATE
                         SET version = r.version + 1, deleted = EXCLUDED.deleted, value = EXCLUDED.value,
                             workspace_id = EXCLUDED.workspace_id, host_id = EXCLUDED.host_id, updated_at = now()
@@ -198,7 +200,7 @@ extension ClusterWriter {
     }
 }
 
-/// `events.verify` across hosts, and the database's periodic upkeep.
+/// `events.verify` across hosts.
 extension ClusterWriter {
     /// Records a webhook id; false when it was there already (within its 10 minutes).
     func firstSighting(_ digest: [UInt8]) async throws -> Bool {
@@ -225,43 +227,6 @@ extension ClusterWriter {
             throw RPCError(.storeUnavailable, "the cluster database is unreachable")
         }
     }
-
-    /// Upkeep one host does at a time (a transaction-scoped advisory lock; the others skip it): changes older
-    /// than 7 days, webhook ids older than 10 minutes, expired leases. Returns whether this host did it.
-    func maintain(feed: ChangeFeed) async throws -> Bool {
-        try await withDeadline(timeout * 6, "cluster upkeep") { [self] in
-            try await client.withConnection { connection in
-                try await connection.query("BEGIN", logger: logger)
-                do {
-                    var locked = false
-                    for try await got in try await connection.query(
-                        "SELECT pg_try_advisory_xact_lock(\(Self.maintenanceLockKey))", logger: logger
-                    ).decode(Bool.self) {
-                        locked = got
-                    }
-                    if locked {
-                        try await feed.prune(on: connection)
-                        try await connection.query(
-                            "DELETE FROM credsd_webhook_ids WHERE seen_at < clock_timestamp() - interval '10 minutes'",
-                            logger: logger)
-                        try await connection.query(
-                            """
-                            DELETE FROM credsd_refresh_leases
-                            WHERE lease_until < clock_timestamp() - interval '1 hour'
-                            """, logger: logger)
-                    }
-                    try await connection.query("COMMIT", logger: logger)
-                    return locked
-                } catch {
-                    _ = try? await connection.query("ROLLBACK", logger: logger)
-                    throw error
-                }
-            }
-        }
-    }
-
-    /// The key of the upkeep lock (ASCII "credsdmt").
-    static let maintenanceLockKey: Int64 = 0x6372_6564_7364_6D74
 }
 
 /// How far a write got: its connection, and whether COMMIT was sent (then a failure leaves the outcome unknown).

@@ -5,6 +5,6 @@ struct ClusterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cluster",
         abstract: "Cluster mode: many hosts, one PostgreSQL.",
-        subcommands: [ClusterInitCommand.self, ClusterImportCommand.self]
+        subcommands: [ClusterInitCommand.self, ClusterImportCommand.self, ClusterUpkeepCommand.self]
     )
 }

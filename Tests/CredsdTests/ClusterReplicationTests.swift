@@ -83,9 +83,12 @@ struct ClusterReplicationTests {
             }
         }
         #expect(failures.all.isEmpty, "\(failures.all)")
-        // 30 writes of one row, each a new version: none lost to another.
+        // 30 writes of one row, each a new version (the first above the feed's head, then +1): none lost to another.
         #expect(
-            try cluster.server.psql("SELECT version FROM credsd_records WHERE entity = 'policy'") == "30")
+            try cluster.server.psql(
+                "SELECT count(*) || ' ' || (max(version) - min(version) + 1) || ' ' || "
+                    + "(max(version) = (SELECT version FROM credsd_records WHERE entity = 'policy')) "
+                    + "FROM credsd_changes WHERE entity = 'policy'") == "30 30 true")
         let final = try cluster.server.psql(
             "SELECT convert_from(value, 'UTF8') FROM credsd_records WHERE entity = 'policy'")
         for host in cluster.hosts {

@@ -116,4 +116,37 @@ struct ClusterRefreshLeaseTests {
                 == version)
         #expect(provider.read { $0.refreshCalls } == 1)
     }
+
+    @Test("with the database away a host refreshes alone; when it returns the token is written back to every host")
+    func outageRefreshWrittenBack() throws {
+        let (cluster, provider, id) = try Self.cluster(expiresIn: 60)
+        let (one, two) = (cluster.hosts[0], cluster.hosts[1])
+        let version = try cluster.server.psql("SELECT version FROM credsd_records WHERE entity = 'connection'")
+        try cluster.server.stop(mode: "fast")
+        try eventually {
+            guard try one.adminCall("health")["cluster"]?["state"] == "disconnected" else { throw Pending() }
+        }
+        let fresh = try one.resolveCall("resolve", Self.resolveParams)["credential"]?["accessToken"]?.stringValue
+        #expect(fresh != nil && fresh != "ya29.before")
+        #expect(provider.read { $0.refreshCalls } == 1)
+        // Held in memory meanwhile: served again without another call.
+        #expect(try one.resolveCall("resolve", Self.resolveParams)["credential"]?["accessToken"]?.stringValue == fresh)
+        try cluster.server.startAgain()
+        try eventually(within: 30) {
+            guard one.daemonLog.contains("token refreshed during a cluster outage written back") else {
+                throw Pending()
+            }
+        }
+        #expect(try cluster.server.psql("SELECT version FROM credsd_records WHERE entity = 'connection'") != version)
+        let head = try cluster.server.psql("SELECT seq FROM credsd_feed_head")
+        try eventually(within: 30) {
+            guard try two.adminCall("health")["cluster"]?["seq"]?.intValue.map(String.init) == head else {
+                throw Pending()
+            }
+        }
+        // The other host serves the written-back token: no refresh of its own.
+        #expect(try two.resolveCall("resolve", Self.resolveParams)["credential"]?["accessToken"]?.stringValue == fresh)
+        #expect(provider.read { $0.refreshCalls } == 1)
+        _ = id
+    }
 }

@@ -8,13 +8,14 @@ import NIOCore
 ///
 /// In cluster mode one host refreshes a connection at a time (SPEC 10): it takes the connection's refresh lease
 /// first; the others wait for its change (bounded by the lease) while the current token serves. While the
-/// database is away a host refreshes on its own and keeps the new token in memory (`outageTokens`), since it
-/// cannot write it back.
+/// database is away a host refreshes on its own and keeps the new token in memory (`outageTokens`), and writes it
+/// back once the database returns if the connection did not change meanwhile (`writeBacks`).
 struct GoogleTokenSource: TokenSource {
     let core: EngineCore
     let settings: GoogleOAuthSettings?
     let tokenClient: TokenEndpointClient
     let outageTokens: HeldTokenCache
+    let writeBacks: OutageWriteBacks
 
     func current(_ connection: ConnectionRecord, fields: [String: String]) throws(RPCError) -> AccessToken? {
         guard let accessToken = fields["accessToken"] else {
@@ -166,9 +167,65 @@ struct GoogleTokenSource: TokenSource {
         }
     }
 
-    /// Stores a refreshed token (and a rotated refresh token) durably before it is answered; only if the record is
-    /// still the one the refresh started from (a re-authorization meanwhile wins, and this result is dropped).
+    /// Stores a refreshed token (and a rotated refresh token) durably before it is answered (`persist`). In cluster
+    /// mode a token another host's refresh or a lost lease kept out still answers this call; one the database was
+    /// away for is held in memory and written back when it returns.
     private func store(
+        _ grant: TokenGrant,
+        keepRefreshToken: String,
+        for connection: ConnectionRecord,
+        lease: LeaseHold?,
+        on eventLoop: any EventLoop
+    ) -> EventLoopFuture<AccessToken> {
+        let fresh = AccessToken(
+            token: SecretBytes(copying: Array(grant.accessToken.utf8), storage: .transient), tokenType: "Bearer",
+            expiresAt: grant.expiresAt, scopes: grant.scopes ?? connection.scopes ?? [])
+        let (core, outageTokens, writeBacks) = (self.core, self.outageTokens, self.writeBacks)
+        let source = self
+        return persist(grant, keepRefreshToken: keepRefreshToken, for: connection, lease: lease, on: eventLoop)
+            .flatMapErrorThrowing { error in
+                switch error {
+                case is LeaseLost:
+                    // Another host took the lease over and refreshes too: its token is stored, this one is still a
+                    // valid token from Google and answers this call.
+                    return fresh
+                case let error as RPCError
+                where error.reason == .connectionUnavailable && core.cluster != nil
+                    && sameAuthorization(connection):
+                    // Another host's refresh of this connection was stored first: this token, from the same
+                    // authorization, is valid too.
+                    return fresh
+                case let error as RPCError where error.reason == .storeUnavailable:
+                    guard let cluster = core.cluster else { throw error }
+                    // The cluster database is away: held here until it returns, then written back if the
+                    // connection is still the one this refresh started from.
+                    outageTokens.store(fresh, for: connection.id, revision: connection.revision)
+                    writeBacks.schedule(connection.id, expiresAt: grant.expiresAt, cluster: cluster) {
+                        do {
+                            _ = try await source.persist(
+                                grant, keepRefreshToken: keepRefreshToken, for: connection, lease: nil, on: eventLoop
+                            ).get()
+                            core.logger.info(
+                                "token refreshed during a cluster outage written back",
+                                metadata: ["connectionId": "\(connection.id)"])
+                            return true
+                        } catch let error as RPCError where error.reason == .storeUnavailable {
+                            return false
+                        } catch {
+                            // The connection changed meanwhile (a refresh on another host, a revoke): it wins.
+                            return true
+                        }
+                    }
+                    return fresh
+                default:
+                    throw error
+                }
+            }
+    }
+
+    /// The write of a refreshed token: only if the record is still the one the refresh started from (a
+    /// re-authorization or another refresh meanwhile wins, and this result is dropped: `connection_unavailable`).
+    private func persist(
         _ grant: TokenGrant,
         keepRefreshToken: String,
         for connection: ConnectionRecord,
@@ -182,10 +239,6 @@ struct GoogleTokenSource: TokenSource {
         let core = self.core
         let id = connection.id
         let revision = connection.revision
-        let fresh = AccessToken(
-            token: SecretBytes(copying: Array(grant.accessToken.utf8), storage: .transient), tokenType: "Bearer",
-            expiresAt: grant.expiresAt, scopes: grant.scopes ?? connection.scopes ?? [])
-        let outageTokens = self.outageTokens
         return core.write(on: eventLoop, lease: lease) { txn -> AccessToken in
             var record = try core.existingConnection(txn, id: id)
             guard record.revision == revision, record.status == .active,
@@ -205,25 +258,6 @@ struct GoogleTokenSource: TokenSource {
                 token: SecretBytes(copying: Array(grant.accessToken.utf8), storage: .transient), tokenType: "Bearer",
                 expiresAt: grant.expiresAt, scopes: record.scopes ?? []
             )
-        }.flatMapErrorThrowing { error in
-            switch error {
-            case is LeaseLost:
-                // Another host took the lease over and refreshes too: its token is stored, this one is still a
-                // valid token from Google and answers this call.
-                return fresh
-            case let error as RPCError
-            where error.reason == .connectionUnavailable && core.cluster != nil
-                && sameAuthorization(connection):
-                // Another host's refresh of this connection was stored first: this token, from the same
-                // authorization, is valid too.
-                return fresh
-            case let error as RPCError where error.reason == .storeUnavailable && core.cluster != nil:
-                // The cluster database is away: held here (not written back) until it expires.
-                outageTokens.store(fresh, for: connection.id, revision: connection.revision)
-                return fresh
-            default:
-                throw error
-            }
         }
     }
 

@@ -13,13 +13,16 @@ final class TokenService: Sendable {
     let installationTokens = HeldTokenCache()
     /// Google tokens refreshed while the cluster database was away (`GoogleTokenSource`).
     let outageTokens = HeldTokenCache()
+    /// Those tokens, to write back once the database returns.
+    let writeBacks = OutageWriteBacks()
     private let google: GoogleTokenSource
     private let github: GitHubTokenSource
 
     init(core: EngineCore, oauth: OAuthSettings, tokenClient: TokenEndpointClient) {
         self.core = core
         google = GoogleTokenSource(
-            core: core, settings: oauth.google, tokenClient: tokenClient, outageTokens: outageTokens)
+            core: core, settings: oauth.google, tokenClient: tokenClient, outageTokens: outageTokens,
+            writeBacks: writeBacks)
         github = GitHubTokenSource(
             settings: oauth.github, tokenClient: tokenClient, installationTokens: installationTokens)
     }

@@ -19,9 +19,15 @@ struct AuditShipper: Sendable {
         case shipped(UInt64)
         /// The chain does not continue what this host id shipped before.
         case refused(String)
+        /// The database holds this host's chain only through this number, behind what the host shipped (a restore,
+        /// or entries removed there): the host ships again from there.
+        case behind(UInt64)
     }
 
-    func ship(_ entries: [AuditShipment.Entry], on connection: PostgresConnection) async throws -> Outcome {
+    /// Ships `entries`, the ones after `shipped` (the host's shipped cursor).
+    func ship(_ entries: [AuditShipment.Entry], shipped: UInt64, on connection: PostgresConnection) async throws
+        -> Outcome
+    {
         guard let last = entries.last else { return .shipped(0) }
         try await connection.query("BEGIN", logger: logger)
         do {
@@ -39,6 +45,10 @@ struct AuditShipper: Sendable {
                 head = (seq, Array(buffer: hash))
             }
             let headSeq = UInt64(max(0, head?.seq ?? 0))
+            guard headSeq >= shipped else {
+                try await connection.query("ROLLBACK", logger: logger)
+                return .behind(headSeq)
+            }
             // Entries at or below the head must be the ones shipped, byte for byte.
             let repeated = entries.filter { $0.seq <= headSeq }
             if let first = repeated.first {
@@ -60,7 +70,11 @@ struct AuditShipper: Sendable {
             }
             let fresh = entries.filter { $0.seq > headSeq }
             var gaps: Int64 = 0
-            if let first = fresh.first, let head {
+            if let first = fresh.first, head == nil, first.seq > 1 {
+                // The host's first shipment does not start its chain (entries trimmed before it ever shipped): a
+                // gap too, so that verify can tell it from entries removed from the start in the database.
+                gaps = 1
+            } else if let first = fresh.first, let head {
                 if first.seq == headSeq + 1 {
                     guard first.prevHash == head.hash else {
                         try await connection.query("ROLLBACK", logger: logger)
@@ -78,16 +92,26 @@ struct AuditShipper: Sendable {
                 }
             }
             if let newest = fresh.last {
-                try await connection.query(
+                var inserted = 0
+                for try await _ in try await connection.query(
                     """
-                    -- An empty workspace is none (a workspace id is never empty): an array cannot carry NULL here.
-                    INSERT INTO credsd_audit (host_id, seq, entry, prev_hash, hash, workspace_id)
-                    SELECT \(hostId), s, e, p, h, nullif(w, '')
+                    INSERT INTO credsd_audit (host_id, seq, entry, prev_hash, hash)
+                    SELECT \(hostId), s, e, p, h
                     FROM unnest(\(fresh.map { Int64(clamping: $0.seq) })::int8[], \(fresh.map { ByteBuffer(bytes: $0.bytes) })::bytea[],
                                 \(fresh.map { ByteBuffer(bytes: $0.prevHash) })::bytea[],
-                                \(fresh.map { ByteBuffer(bytes: $0.hash) })::bytea[],
-                                \(fresh.map { $0.workspaceId ?? "" })::text[]) AS u(s, e, p, h, w)
+                                \(fresh.map { ByteBuffer(bytes: $0.hash) })::bytea[]) AS u(s, e, p, h)
+                    ON CONFLICT (host_id, seq) DO NOTHING
+                    RETURNING 1
                     """, logger: logger)
+                {
+                    inserted += 1
+                }
+                // Rows above the head are not this host's to overwrite (the head was moved back over them, or
+                // deleted with them left in place).
+                guard inserted == fresh.count else {
+                    try await connection.query("ROLLBACK", logger: logger)
+                    return .refused("entries of this host id are in the database beyond its head")
+                }
                 try await connection.query(
                     """
                     INSERT INTO credsd_audit_heads (host_id, seq, hash, gaps)

@@ -26,14 +26,17 @@ public struct ChangeFeed: Sendable {
         var last: Int64 = 0
         for try await seq in try await connection.query(bump, logger: logger).decode(Int64.self) { last = seq }
         let first = last - count + 1
-        for (offset, change) in changes.enumerated() {
-            let insert: PostgresQuery = """
-                INSERT INTO credsd_changes (seq, entity, workspace_id, entity_key, version, op, host_id)
-                VALUES (\(first + Int64(offset)), \(change.entity.rawValue), \(change.workspaceId),
-                        \(ByteBuffer(bytes: change.key)), \(change.version), \(change.operation.rawValue), \(hostId))
-                """
-            try await connection.query(insert, logger: logger)
-        }
+        // One statement, however many changes: the head's row lock is held until COMMIT, and every writer of every
+        // host waits behind it.
+        let insert: PostgresQuery = """
+            INSERT INTO credsd_changes (seq, entity, workspace_id, entity_key, version, op, host_id)
+            SELECT s, e, w, k, v, o, \(hostId)
+            FROM unnest(\(changes.indices.map { first + Int64($0) })::int8[], \(changes.map(\.entity.rawValue))::text[],
+                        \(changes.map(\.workspaceId))::text[], \(changes.map { ByteBuffer(bytes: $0.key) })::bytea[],
+                        \(changes.map(\.version))::int8[], \(changes.map(\.operation.rawValue))::text[])
+                AS u(s, e, w, k, v, o)
+            """
+        try await connection.query(insert, logger: logger)
         return first...last
     }
 

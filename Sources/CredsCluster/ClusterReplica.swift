@@ -79,14 +79,18 @@ public final class ClusterReplica: ClusterLink, Sendable {
                 try await client.withConnection { connection in
                     try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
                     do {
-                        for try await (host, seq, entry, prevHash, hash) in try await connection.query(
-                            "SELECT host_id, seq, entry, prev_hash, hash FROM credsd_audit ORDER BY host_id, seq",
+                        for try await (host, seq, entry, prevHash, hash, workspace) in try await connection.query(
+                            """
+                            SELECT host_id, seq, entry, prev_hash, hash, workspace_id
+                            FROM credsd_audit ORDER BY host_id, seq
+                            """,
                             logger: logger
-                        ).decode((String, Int64, ByteBuffer, ByteBuffer, ByteBuffer).self) {
+                        ).decode((String, Int64, ByteBuffer, ByteBuffer, ByteBuffer, String?).self) {
                             try visit(
                                 ShippedAuditRow(
                                     hostId: host, seq: UInt64(max(0, seq)), bytes: Array(buffer: entry),
-                                    prevHash: Array(buffer: prevHash), hash: Array(buffer: hash)))
+                                    prevHash: Array(buffer: prevHash), hash: Array(buffer: hash),
+                                    workspaceId: workspace))
                         }
                         var heads: [String: ShippedAuditHead] = [:]
                         for try await (host, seq, hash, gaps) in try await connection.query(
@@ -257,20 +261,41 @@ public final class ClusterReplica: ClusterLink, Sendable {
                     state.withLock {
                         $0.auditBacklog = Int64(clamping: shipment.head) - Int64(clamping: shipment.shipped)
                     }
-                    guard !shipment.entries.isEmpty else { break }
+                    guard !shipment.entries.isEmpty else {
+                        if let seq = shipment.unreadable {
+                            let reason =
+                                "audit shipping stopped: entry \(seq) on this host cannot be read (audit.verify names it)"
+                            state.withLock { $0.auditProblem = reason }
+                            if reported != reason {
+                                reported = reason
+                                logger.error(
+                                    "audit shipping stopped: an entry on this host cannot be read (audit.verify names it)",
+                                    metadata: ["cluster.seq": "\(seq)"])
+                            }
+                        }
+                        break
+                    }
                     let outcome = try await withDeadline(queryTimeout, "cluster audit shipping") { [client] in
                         try await client.withConnection { connection in
-                            try await shipper.ship(shipment.entries, on: connection)
+                            try await shipper.ship(shipment.entries, shipped: shipment.shipped, on: connection)
                         }
                     }
                     switch outcome {
                     case .shipped(let seq):
                         try await store.markAuditShipped(through: seq)
                         metrics.auditShipped.increment(by: Int64(shipment.entries.count))
-                        state.withLock { $0.auditRefusal = nil }
+                        state.withLock { $0.auditProblem = nil }
                         reported = nil
+                    case .behind(let seq):
+                        logger.warning(
+                            "the cluster database holds less of this host's audit chain than it shipped (a restore, or entries removed there): shipping again after the entry it holds",
+                            metadata: ["cluster.seq": "\(seq)", "cluster.shipped": "\(shipment.shipped)"])
+                        try await store.rewindAuditShipped(to: seq)
+                        continue
                     case .refused(let reason):
-                        state.withLock { $0.auditRefusal = reason }
+                        state.withLock {
+                            $0.auditProblem = "the cluster database refuses this host's audit chain: \(reason)"
+                        }
                         if reported != reason {
                             reported = reason
                             logger.error(

@@ -241,18 +241,50 @@ public enum ClusterSchema {
     )
 
     /// Version 5: `audit.list` across hosts (SPEC 10) reads shipped entries by number and by workspace without
-    /// decoding every row.
+    /// decoding every row; the upkeep finds tombstones no change names by index.
     static let auditListing = Migration(
         version: 5,
-        name: "audit listing by number and workspace",
+        name: "audit listing by number and workspace, changes by record",
         statements: [
             """
-            -- The entry's workspace, copied from its bytes by the shipping host (NULL for entries without one, and
-            -- for entries shipped before version 5, which a workspace filter therefore does not list).
-            ALTER TABLE credsd_audit ADD COLUMN workspace_id text
+            -- An audit entry's workspace, read from its stored bytes (the binary record, or a JSON entry written
+            -- before it); NULL when it has none or the bytes cannot be read. PostgreSQL computes it, so a shipping
+            -- host cannot put anything else beside an entry, and entries shipped before version 5 have it too.
+            CREATE FUNCTION credsd_audit_workspace(entry bytea) RETURNS text
+            LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+            DECLARE
+                present int;
+                at int;
+                len bigint;
+            BEGIN
+                IF length(entry) = 0 THEN RETURN NULL; END IF;
+                IF get_byte(entry, 0) = 123 THEN
+                    RETURN convert_from(entry, 'UTF8')::jsonb ->> 'workspaceId';
+                END IF;
+                -- version 1, seq 8, time 8, socket 1, present 1; then peerUid 4, peerPid 4, suppressed 8 by bits.
+                present := get_byte(entry, 18);
+                at := 19 + (present & 1) * 4 + ((present >> 1) & 1) * 4 + ((present >> 2) & 1) * 8;
+                -- method: a 4-byte length (0xFFFFFFFF: none) and its bytes; then the workspace the same way.
+                len := (get_byte(entry, at)::bigint << 24) | (get_byte(entry, at + 1) << 16)
+                     | (get_byte(entry, at + 2) << 8) | get_byte(entry, at + 3);
+                at := at + 4 + CASE WHEN len = 4294967295 THEN 0 ELSE len END;
+                len := (get_byte(entry, at)::bigint << 24) | (get_byte(entry, at + 1) << 16)
+                     | (get_byte(entry, at + 2) << 8) | get_byte(entry, at + 3);
+                IF len = 4294967295 THEN RETURN NULL; END IF;
+                RETURN convert_from(substring(entry FROM at + 5 FOR len::int), 'UTF8');
+            EXCEPTION WHEN others THEN
+                RETURN NULL;
+            END
+            $$
+            """,
+            """
+            ALTER TABLE credsd_audit
+                ADD COLUMN workspace_id text GENERATED ALWAYS AS (credsd_audit_workspace(entry)) STORED
             """,
             "CREATE INDEX credsd_audit_by_seq ON credsd_audit (seq, host_id)",
             "CREATE INDEX credsd_audit_by_workspace ON credsd_audit (workspace_id, seq, host_id)",
+            "-- The upkeep purges tombstones no change names any more.",
+            "CREATE INDEX credsd_changes_by_record ON credsd_changes (entity, entity_key)",
         ]
     )
 }

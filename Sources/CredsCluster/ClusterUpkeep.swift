@@ -10,7 +10,8 @@ public import PostgresNIO
 ///    10 minutes, leases expired over an hour ago, and tombstones no change names any more (older than the feed
 ///    keeps). A replica whose cursor is before such a tombstone's change finds a hole and resyncs, so none can miss
 ///    the delete. A record created again later starts above any version it had (`ClusterWriter`).
-/// 2. Then grants and OAuth states that expired by the database's clock (not a host's: hosts' clocks differ) are
+/// 2. Then (after the lock is released; two hosts may overlap here, which version checks make harmless) grants and
+///    OAuth states that expired by the database's clock (not a host's: hosts' clocks differ) are
 ///    deleted as any write deletes them: version-checked, with their change records and a wake-up, so every
 ///    replica drops them. A single host sweeps them from LMDB as it issues new ones; cluster hosts do not.
 public struct ClusterUpkeep: Sendable {
@@ -33,8 +34,10 @@ public struct ClusterUpkeep: Sendable {
     let hostId: String
     let logger: Logger
 
-    /// Rows of expiring records read per page, and at most deleted per transaction.
+    /// Rows of expiring records read per page.
     static let page = 1_000
+    /// At most deleted per transaction (the feed's head stays locked until it commits: every writer waits).
+    static let batch = 100
     /// The key of the upkeep lock (ASCII "credsdmt").
     static let lockKey: Int64 = 0x6372_6564_7364_6D74
 
@@ -64,6 +67,12 @@ public struct ClusterUpkeep: Sendable {
                 try await connection.query("COMMIT", logger: logger)
                 return nil
             }
+            // Longer than a write's limits (these deletes can be large), still bounded: the server ends them.
+            try await connection.query(
+                """
+                SELECT set_config('lock_timeout', '4s', true), set_config('statement_timeout', '50s', true),
+                       set_config('idle_in_transaction_session_timeout', '10s', true)
+                """, logger: logger)
             var report = Report()
             report.changesPruned = try await feed.prune(on: connection)
             report.webhookIdsPruned = try await count(
@@ -90,7 +99,7 @@ public struct ClusterUpkeep: Sendable {
 
     /// Deletes expiring records whose expiry is past by the database's clock; how many.
     private func deleteExpired(on connection: PostgresConnection) async throws -> Int {
-        var now: Int64 = .max
+        var now: Int64 = .min
         for try await micros in try await connection.query(
             "SELECT \(unescaped: ChangeFeed.micros("clock_timestamp()"))", logger: logger
         ).decode(Int64.self) {
@@ -111,12 +120,16 @@ public struct ClusterUpkeep: Sendable {
                 ).decode((ByteBuffer, Int64, ByteBuffer?).self) {
                     read += 1
                     after = Array(buffer: key)
-                    guard let value, let expiry = entity.expiry(of: Array(buffer: value)),
+                    // A version at the end of the range (written by hand) cannot take one more: left alone.
+                    guard let value, version < Int64.max, let expiry = entity.expiry(of: Array(buffer: value)),
                         expiry.microseconds <= now
                     else { continue }
                     expired.append((after, version))
                 }
-                if !expired.isEmpty { deleted += try await delete(expired, of: entity, on: connection) }
+                for start in stride(from: 0, to: expired.count, by: Self.batch) {
+                    let slice = Array(expired[start..<min(expired.count, start + Self.batch)])
+                    deleted += try await delete(slice, of: entity, on: connection)
+                }
                 if read < Self.page { break }
             }
         }

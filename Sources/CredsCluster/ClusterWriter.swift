@@ -71,17 +71,31 @@ struct ClusterWriter: Sendable {
             for change in changes {
                 let value = change.value.map { ByteBuffer(bytes: $0) }
                 let expected = Int64(clamping: change.expectedVersion)
-                let rows = try await connection.query(
-                    """
-                    INSERT INTO credsd_records AS r (entity, key, workspace_id, version, deleted, value, host_id)
-                    VALUES (\(change.entity.rawValue), \(ByteBuffer(bytes: change.key)), \(change.workspaceId),
-                            (SELECT seq + 1 FROM credsd_feed_head WHERE id = 1), \(value == nil), \(value), \(hostId))
-                    ON CONFLICT (entity, key) DO UPDATE
-                        SET version = r.version + 1, deleted = EXCLUDED.deleted, value = EXCLUDED.value,
-                            workspace_id = EXCLUDED.workspace_id, host_id = EXCLUDED.host_id, updated_at = now()
-                        WHERE r.version = \(expected) OR (\(expected) = 0 AND r.deleted)
-                    RETURNING version
-                    """, logger: logger)
+                let rows: PostgresRowSequence
+                if change.replacesExisting, value != nil {
+                    // An update: onto the row this replica saw, live, and nothing else. A row that is gone (its
+                    // tombstone purged while this replica was away) must not be created again from a stale copy.
+                    rows = try await connection.query(
+                        """
+                        UPDATE credsd_records SET version = version + 1, deleted = false, value = \(value),
+                            workspace_id = \(change.workspaceId), host_id = \(hostId), updated_at = now()
+                        WHERE entity = \(change.entity.rawValue) AND key = \(ByteBuffer(bytes: change.key))
+                          AND version = \(expected) AND NOT deleted
+                        RETURNING version
+                        """, logger: logger)
+                } else {
+                    rows = try await connection.query(
+                        """
+                        INSERT INTO credsd_records AS r (entity, key, workspace_id, version, deleted, value, host_id)
+                        VALUES (\(change.entity.rawValue), \(ByteBuffer(bytes: change.key)), \(change.workspaceId),
+                                (SELECT seq + 1 FROM credsd_feed_head WHERE id = 1), \(value == nil), \(value), \(hostId))
+                        ON CONFLICT (entity, key) DO UPDATE
+                            SET version = r.version + 1, deleted = EXCLUDED.deleted, value = EXCLUDED.value,
+                                workspace_id = EXCLUDED.workspace_id, host_id = EXCLUDED.host_id, updated_at = now()
+                            WHERE r.version = \(expected) OR (\(expected) = 0 AND r.deleted)
+                        RETURNING version
+                        """, logger: logger)
+                }
                 var version: Int64?
                 for try await returned in rows.decode(Int64.self) { version = returned }
                 // No row: the record moved past the version this host computed the write from.

@@ -21,8 +21,8 @@ struct ReplicaState {
     private var refusedRows = 0
     /// Audit entries written here and not yet shipped.
     var auditBacklog: Int64 = 0
-    /// Why the database refused this host's audit chain (a fork or rewrite under its host id), if it did.
-    var auditRefusal: String?
+    /// What stops this host's audit shipping (the database refuses its chain, an entry here cannot be read), if anything.
+    var auditProblem: String?
 
     init(cursor: ReplicaCursor?) {
         self.cursor = cursor
@@ -36,7 +36,7 @@ struct ReplicaState {
         let lag = phase == .connected && !behind ? Duration.zero : now - (caughtUpAt ?? startedAt)
         return ClusterStatus(
             state: phase, seq: cursor?.seq ?? 0, lagSeconds: lag.components.seconds, lastContactAt: lastContactAt,
-            unreadableRecords: refusedRows, auditBacklog: auditBacklog, auditRefusal: auditRefusal)
+            unreadableRecords: refusedRows, auditBacklog: auditBacklog, auditProblem: auditProblem)
     }
 
     /// How long since the database last answered (since start when it never has).

@@ -17,7 +17,7 @@ struct ShippedAuditReader: Sendable {
         case .only(let host):
             rows = try await connection.query(
                 """
-                SELECT host_id, seq, entry, prev_hash, hash FROM credsd_audit
+                SELECT host_id, seq, entry, prev_hash, hash, workspace_id FROM credsd_audit
                 WHERE host_id = \(host) AND seq > \(after) AND seq <= \(through)
                   AND (\(query.workspaceId)::text IS NULL OR workspace_id = \(query.workspaceId))
                 ORDER BY seq LIMIT \(limit)
@@ -25,20 +25,20 @@ struct ShippedAuditReader: Sendable {
         case .allBut(let host):
             rows = try await connection.query(
                 """
-                SELECT host_id, seq, entry, prev_hash, hash FROM credsd_audit
+                SELECT host_id, seq, entry, prev_hash, hash, workspace_id FROM credsd_audit
                 WHERE host_id <> \(host) AND seq > \(after) AND seq <= \(through)
                   AND (\(query.workspaceId)::text IS NULL OR workspace_id = \(query.workspaceId))
                 ORDER BY seq, host_id LIMIT \(limit)
                 """, logger: logger)
         }
         var page: [ShippedAuditRow] = []
-        for try await (host, seq, entry, prevHash, hash) in rows.decode(
-            (String, Int64, ByteBuffer, ByteBuffer, ByteBuffer).self)
+        for try await (host, seq, entry, prevHash, hash, workspace) in rows.decode(
+            (String, Int64, ByteBuffer, ByteBuffer, ByteBuffer, String?).self)
         {
             page.append(
                 ShippedAuditRow(
                     hostId: host, seq: UInt64(max(0, seq)), bytes: Array(buffer: entry),
-                    prevHash: Array(buffer: prevHash), hash: Array(buffer: hash)))
+                    prevHash: Array(buffer: prevHash), hash: Array(buffer: hash), workspaceId: workspace))
         }
         return page
     }

@@ -43,14 +43,14 @@ final class RPCHandler: ChannelInboundHandler {
         switch unwrapInboundIn(data) {
         case .empty:
             let error = RPCError(.invalidRequest, "empty frame")
-            auditRefusal(context: context, error)
+            auditProblem(context: context, error)
             send(context: context, RPCResponse.frame(id: .null, error: error, allocator: allocator(context)))
         case .tooLarge(let announced):
             let error = RPCError(
                 .frameTooLarge, "the frame is larger than this socket accepts; closing the connection",
                 data: ["announced": .int(Int64(announced)), "limit": .int(Int64(maxFrameBytes))]
             )
-            auditRefusal(context: context, error)
+            auditProblem(context: context, error)
             let frame = RPCResponse.frame(id: .null, error: error, allocator: allocator(context))
             context.writeAndFlush(wrapOutboundOut(frame)).assumeIsolated().whenComplete { _ in
                 context.close(promise: nil)
@@ -90,7 +90,7 @@ final class RPCHandler: ChannelInboundHandler {
         switch dispatch {
         case .unreadable(let refusal):
             statistics.recordRequest(method: "unknown", outcome: refusal.error.reason.rawValue, micros: 0)
-            auditRefusal(context: context, refusal.error)
+            auditProblem(context: context, refusal.error)
             send(
                 context: context, RPCResponse.frame(id: refusal.id, error: refusal.error, allocator: allocator(context))
             )
@@ -184,7 +184,7 @@ final class RPCHandler: ChannelInboundHandler {
 
     /// Audits a request refused before it named a method this socket has (an unreadable frame or request):
     /// the entry holds method `unknown`, the reason and the peer, never what was sent.
-    private func auditRefusal(context: ChannelHandlerContext, _ error: RPCError) {
+    private func auditProblem(context: ChannelHandlerContext, _ error: RPCError) {
         let callContext = CallContext(
             socket: socket, eventLoop: context.eventLoop, method: "unknown", peerUid: peer?.uid, peerPid: peer?.pid
         )

@@ -43,6 +43,8 @@ public struct Transaction: ~Copyable {
 
     /// Stores `value` under `key`, replacing any value there.
     public func put(_ database: LMDBDatabase, _ key: [UInt8], _ value: [UInt8]) throws(LMDBError) {
+        // A journaled put notes whether it replaces a record (an update) or creates one.
+        let existed = database.replicated && journal != nil ? try get(database, key) != nil : false
         var keyValue = MDB_val()
         var data = MDB_val()
         let code = key.withUnsafeBytes { keyBytes in
@@ -56,7 +58,9 @@ public struct Transaction: ~Copyable {
             }
         }
         try LMDBError.check(code, "put")
-        if database.replicated, let journal { journal.note(database, key, value: value, previous: nil) }
+        if database.replicated, let journal {
+            journal.note(database, key, value: value, previous: nil, existed: existed)
+        }
     }
 
     /// Removes `key`; returns whether it was there.
@@ -72,7 +76,9 @@ public struct Transaction: ~Copyable {
         }
         // Journaled even when the key is absent here: on a stale replica "already gone" may be wrong, and the
         // source of truth decides (by version) whether the delete stands.
-        if let journal, database.replicated { journal.note(database, key, value: nil, previous: previous) }
+        if let journal, database.replicated {
+            journal.note(database, key, value: nil, previous: previous, existed: previous != nil)
+        }
         if code == MDB_NOTFOUND { return false }
         try LMDBError.check(code, "delete")
         return true

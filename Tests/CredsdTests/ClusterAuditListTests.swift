@@ -3,8 +3,9 @@ import Foundation
 import Testing
 
 /// `audit.list` in cluster mode (SPEC 10): every host's shipped entries plus this host's unshipped ones, each
-/// naming its host, filtered by `hostId` and `workspaceId`, paged by a number that is on every host's chain.
-@Suite("cluster mode: audit.list across hosts", .serialized)
+/// naming its host, filtered by `hostId` and `workspaceId`, paged by a number that is on every host's chain. And
+/// `audit.verify` and shipping against a database that lost entries, or holds some it should not.
+@Suite("cluster mode: audit.list and audit.verify across hosts", .serialized)
 struct ClusterAuditListTests {
     /// An entry's place in the merged listing.
     private struct Place: Hashable, Comparable {
@@ -111,6 +112,13 @@ struct ClusterAuditListTests {
             "audit.list", ["workspaceId": "ws2", "hostId": "host-3", "limit": 1000])["entries"]?.arrayValue
         #expect(ws2OnHostThree?.count == 1)
         #expect(ws2OnHostThree?.first?["method"] == "connections.upsert")
+        // PostgreSQL's reading of each entry's workspace agrees with credsd's (verify compares them all).
+        #expect(try hosts[2].adminCall("audit.verify")["ok"] == true)
+        #expect(
+            try cluster.server.psql(
+                "SELECT string_agg(DISTINCT workspace_id, ',') FROM credsd_audit"
+            )
+                == "ws1,ws2")
         // A host no one has heard of has no entries; a hostId that is not an identifier is refused.
         #expect(Self.places(try hosts[0].adminCall("audit.list", ["hostId": "host-9"])).isEmpty)
         #expect(reason { try hosts[0].adminCall("audit.list", ["hostId": "a b"]) } == "invalid_params")
@@ -133,5 +141,115 @@ struct ClusterAuditListTests {
         let entries = try daemon.adminCall("audit.list")["entries"]?.arrayValue ?? []
         #expect(entries.first?["method"] == "members.set")
         #expect(entries.allSatisfy { $0["hostId"] == nil })
+    }
+
+    /// Waits until the database holds `host`'s chain as far as the host has written it.
+    private static func awaitShipped(_ cluster: ClusterFixture, _ index: Int) throws {
+        let id = "host-\(index + 1)"
+        try eventually(within: 10) {
+            let own = places(try cluster.hosts[index].adminCall("audit.list", ["hostId": .string(id), "limit": 1000]))
+            let shipped = try cluster.server.psql(
+                "SELECT count(*) || ' ' || coalesce(max(seq), 0) FROM credsd_audit WHERE host_id = '\(id)'")
+            guard let last = own.last, shipped == "\(own.count) \(last.seq)" else { throw Pending() }
+        }
+    }
+
+    private static func verdict(_ host: DaemonFixture, on id: String) throws -> JSONValue? {
+        try host.adminCall("audit.verify")["hosts"]?.arrayValue?.first { $0["hostId"]?.stringValue == id }
+    }
+
+    private static func write(_ host: DaemonFixture, _ name: String) throws {
+        try host.upsert(provider: "fal", payload: ["apiKey": .string("fal_verify_\(name)")], name: name)
+    }
+
+    @Test("a database that lost entries: verify names them, and a host ships again what the database lost of its chain")
+    func lostEntries() throws {
+        let cluster = try ClusterFixture(hosts: 2)
+        let (one, two) = (cluster.hosts[0], cluster.hosts[1])
+        let server = cluster.server
+        try one.addWriter()
+        try awaitMembers(two)
+        for index in 0..<3 {
+            try Self.write(one, "one-\(index)")
+            try Self.write(two, "two-\(index)")
+        }
+        try Self.awaitShipped(cluster, 0)
+        try Self.awaitShipped(cluster, 1)
+        #expect(try one.adminCall("audit.verify")["ok"] == true)
+        // host-2's first two entries removed in the database: its chain no longer starts at 1 and no gap was
+        // reported. Both hosts see it.
+        try server.psql("DELETE FROM credsd_audit WHERE host_id = 'host-2' AND seq <= 2")
+        #expect(try Self.verdict(one, on: "host-2")?["ok"] == false)
+        #expect(try Self.verdict(two, on: "host-2")?["ok"] == false)
+        // host-1's last entry removed and its head moved back over it: the chain left is consistent, so another
+        // host cannot tell; host-1 can (it shipped that entry), and its next shipment ships it again.
+        let last = try server.psql("SELECT max(seq) FROM credsd_audit WHERE host_id = 'host-1'")
+        try server.psql(
+            """
+            DELETE FROM credsd_audit WHERE host_id = 'host-1' AND seq = \(last);
+            UPDATE credsd_audit_heads SET seq = \(last) - 1,
+                hash = (SELECT hash FROM credsd_audit WHERE host_id = 'host-1' AND seq = \(last) - 1)
+              WHERE host_id = 'host-1'
+            """)
+        #expect(try Self.verdict(two, on: "host-1")?["ok"] == true)
+        let own = try Self.verdict(one, on: "host-1")
+        #expect(own?["ok"] == false)
+        #expect(own?["firstBroken"]?.intValue.map(String.init) == last)
+        try Self.write(one, "after-tail")
+        try Self.awaitShipped(cluster, 0)
+        #expect(try Self.verdict(one, on: "host-1")?["ok"] == true)
+        #expect(one.waitForLog("holds less of this host's audit chain than it shipped"))
+        // host-1 erased from the database, rows and head: it names itself, and ships its whole chain again.
+        try server.psql(
+            "DELETE FROM credsd_audit WHERE host_id = 'host-1'; DELETE FROM credsd_audit_heads WHERE host_id = 'host-1'"
+        )
+        #expect(try Self.verdict(one, on: "host-1")?["ok"] == false)
+        try Self.write(one, "after-erase")
+        try Self.awaitShipped(cluster, 0)
+        #expect(try Self.verdict(one, on: "host-1")?["ok"] == true)
+        #expect(try Self.verdict(two, on: "host-1")?["ok"] == true)
+        // Its head deleted with its rows left in place: the next shipment is refused, nothing is overwritten, and
+        // health says why.
+        try server.psql("DELETE FROM credsd_audit_heads WHERE host_id = 'host-1'")
+        let rows = try server.psql("SELECT count(*) FROM credsd_audit WHERE host_id = 'host-1'")
+        try Self.write(one, "after-head")
+        try eventually {
+            let problems = try one.adminCall("health")["problems"]?.arrayValue ?? []
+            guard problems.contains(where: { $0.stringValue?.contains("beyond its head") == true }) else {
+                throw Pending()
+            }
+        }
+        #expect(try server.psql("SELECT count(*) FROM credsd_audit WHERE host_id = 'host-1'") == rows)
+    }
+
+    @Test("an entry on the host that cannot be read stops its shipping before it, and health says so")
+    func unreadableLocalEntry() throws {
+        let cluster = try ClusterFixture(hosts: 1)
+        let one = cluster.hosts[0]
+        try one.addWriter()
+        try Self.awaitShipped(cluster, 0)
+        // A write refused while the database is away is audited here, not shipped.
+        try cluster.server.stop(mode: "fast")
+        try eventually {
+            guard try one.adminCall("health")["cluster"]?["state"] == "disconnected" else { throw Pending() }
+        }
+        #expect(reason { try Self.write(one, "refused") } == "store_unavailable")
+        let unshipped = try #require(
+            Self.places(try one.adminCall("audit.list", ["hostId": "host-1", "limit": 1000])).last?.seq)
+        _ = one.stop()
+        let surgery = try StoreSurgery(dataDir: one.dataDir)
+        try surgery.put("audit", StoreSurgery.auditKey(UInt64(unshipped)), Array("not an entry".utf8))
+        surgery.close()
+        // The database first, so the host does not start in a reconnect backoff.
+        try cluster.server.startAgain()
+        try one.start()
+        try eventually(within: 20) {
+            let problems = try one.adminCall("health")["problems"]?.arrayValue ?? []
+            guard problems.contains(where: { $0.stringValue?.contains("entry \(unshipped) on this host") == true })
+            else { throw Pending() }
+        }
+        #expect(
+            try cluster.server.psql("SELECT coalesce(max(seq), 0) FROM credsd_audit WHERE host_id = 'host-1'")
+                == "\(unshipped - 1)")
     }
 }

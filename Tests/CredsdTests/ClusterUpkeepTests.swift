@@ -99,4 +99,29 @@ struct ClusterUpkeepTests {
         // No host resynced on the way (a resync would have forgotten the tombstone, and proved nothing).
         #expect(hosts.map { $0.daemonLog.components(separatedBy: "cluster replica resyncing").count } == resyncs)
     }
+
+    @Test("an update from a replica whose record is gone in the database is refused, never created again from it")
+    func updateOfAGoneRecord() throws {
+        let cluster = try ClusterFixture(hosts: 1)
+        let one = cluster.hosts[0]
+        try one.addWriter()
+        let id = try one.upsert(provider: "fal", payload: ["apiKey": "fal_gone_before"], name: "gone")
+        // The row removed with no change record, as a purge does while a host is away: this replica still holds it.
+        try cluster.server.psql("DELETE FROM credsd_records WHERE entity = 'connection'")
+        let update = reason {
+            try one.adminCall(
+                "connections.upsert",
+                [
+                    "workspaceId": "ws1", "provider": "fal", "displayName": "gone", "connectionId": .string(id),
+                    "credentialPayload": ["apiKey": "fal_gone_update"], "actor": "alice",
+                ])
+        }
+        // Every attempt conflicts (no row holds the version this replica saw); after them the caller is told to try
+        // again, by when this replica has caught up or resynced.
+        #expect(update == "overloaded")
+        #expect(
+            try cluster.server.psql(
+                "SELECT count(*) FROM credsd_records WHERE entity = 'connection' AND key = convert_to('\(id)', 'UTF8')")
+                == "0")
+    }
 }

@@ -67,7 +67,10 @@ struct AuditListing: Sendable {
 
     /// A shipped entry as listed; `integrity_error` when its bytes are not an entry (changed in the database).
     static func listed(_ row: ShippedAuditRow) throws(RPCError) -> Listed {
-        guard let (entry, _) = AuditLog.decode(row.bytes), entry.seq == row.seq else {
+        // The workspace PostgreSQL read from the bytes must be the one credsd reads (the filter relies on it).
+        guard let (entry, _) = AuditLog.decode(row.bytes), entry.seq == row.seq,
+            entry.workspaceId == row.workspaceId
+        else {
             throw RPCError(
                 .integrityError,
                 "shipped audit entry \(row.seq) of host \(row.hostId) is unreadable; audit.verify names it",

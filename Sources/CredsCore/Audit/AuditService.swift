@@ -112,8 +112,10 @@ final class AuditService: Sendable {
         promise.completeWithTask {
             var result = local
             let verifier = ShippedChainVerifier(hostId: cluster.hostId)
+            // Read before the database's snapshot: every entry shipped by then is in it.
+            let ownShipped = try database.auditShippedKept()
             let heads = try await cluster.shippedAudit { verifier.visit($0) }
-            let outcomes = verifier.finish(heads: heads) { seq in
+            let outcomes = verifier.finish(heads: heads, ownShipped: ownShipped) { seq in
                 let stored = try? database.environment.read { txn in
                     try txn.get(database.auditLog.entries, AuditLog.key(seq))
                 }

@@ -26,9 +26,7 @@ struct InfoService: Sendable {
                             ? "the replica is being resynced from the cluster database"
                             : "the cluster database is not reachable: serving from this host's replica"))
             }
-            if let refusal = cluster?.auditRefusal {
-                problems.append(.string("the cluster database refuses this host's audit chain: \(refusal)"))
-            }
+            if let problem = cluster?.auditProblem { problems.append(.string(problem)) }
             if let cluster, cluster.unreadableRecords > 0 {
                 problems.append(
                     .string(

@@ -7,8 +7,6 @@ public struct AuditShipment: Sendable {
         public let bytes: [UInt8]
         public let prevHash: [UInt8]
         public let hash: [UInt8]
-        /// The entry's workspace, stored beside it so `audit.list` can filter without decoding every entry.
-        public let workspaceId: String?
     }
 
     /// Entries after the shipped cursor, oldest first.
@@ -17,4 +15,7 @@ public struct AuditShipment: Sendable {
     public let shipped: UInt64
     /// The chain's head: how far this host has written.
     public let head: UInt64
+    /// The number of an entry after the shipped ones that cannot be read (changed on disk): shipping stops before
+    /// it, and `health` names it.
+    public let unreadable: UInt64?
 }

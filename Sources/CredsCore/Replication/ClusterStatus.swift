@@ -24,8 +24,8 @@ public struct ClusterStatus: Sendable, Equatable {
     public var unreadableRecords: Int
     /// Audit entries written here and not yet shipped.
     public var auditBacklog: Int64
-    /// Why the database refused this host's audit chain, if it did (`health` says so).
-    public var auditRefusal: String?
+    /// What stops this host's audit shipping, as `health` says it (a refusal, an unreadable entry); nil if nothing.
+    public var auditProblem: String?
 
     public init(
         state: State,
@@ -34,7 +34,7 @@ public struct ClusterStatus: Sendable, Equatable {
         lastContactAt: Timestamp?,
         unreadableRecords: Int = 0,
         auditBacklog: Int64 = 0,
-        auditRefusal: String? = nil
+        auditProblem: String? = nil
     ) {
         self.state = state
         self.seq = seq
@@ -42,7 +42,7 @@ public struct ClusterStatus: Sendable, Equatable {
         self.lastContactAt = lastContactAt
         self.unreadableRecords = unreadableRecords
         self.auditBacklog = auditBacklog
-        self.auditRefusal = auditRefusal
+        self.auditProblem = auditProblem
     }
 
     public var json: JSONValue {

@@ -72,7 +72,8 @@ extension CredsDatabase {
             return ReplicatedChange(
                 entity: entity, key: entry.key,
                 workspaceId: Self.workspaceId(entity, key: entry.key, value: entry.value ?? entry.previous),
-                value: entry.value, expectedVersion: try replicaVersion(txn, entity, entry.key))
+                value: entry.value, expectedVersion: try replicaVersion(txn, entity, entry.key),
+                replacesExisting: entry.existed)
         }
     }
 

@@ -8,12 +8,23 @@ public struct ReplicatedChange: Sendable, Equatable {
     /// The record as stored in LMDB (a connection's sealed payload inside, as sealed); nil for a delete.
     public let value: [UInt8]?
     public let expectedVersion: UInt64
+    /// Whether the write replaces a record the replica holds (an update), rather than creating one: an update
+    /// commits only onto that record's row, never onto an absent one (purged while this replica was away).
+    public let replacesExisting: Bool
 
-    public init(entity: ReplicatedEntity, key: [UInt8], workspaceId: String, value: [UInt8]?, expectedVersion: UInt64) {
+    public init(
+        entity: ReplicatedEntity,
+        key: [UInt8],
+        workspaceId: String,
+        value: [UInt8]?,
+        expectedVersion: UInt64,
+        replacesExisting: Bool = false
+    ) {
         self.entity = entity
         self.key = key
         self.workspaceId = workspaceId
         self.value = value
         self.expectedVersion = expectedVersion
+        self.replacesExisting = replacesExisting
     }
 }

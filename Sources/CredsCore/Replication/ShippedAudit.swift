@@ -5,13 +5,17 @@ public struct ShippedAuditRow: Sendable {
     public let bytes: [UInt8]
     public let prevHash: [UInt8]
     public let hash: [UInt8]
+    /// The workspace PostgreSQL read from the entry's bytes (schema version 5), for `audit.list`'s filter; checked
+    /// against the bytes as credsd reads them.
+    public let workspaceId: String?
 
-    public init(hostId: String, seq: UInt64, bytes: [UInt8], prevHash: [UInt8], hash: [UInt8]) {
+    public init(hostId: String, seq: UInt64, bytes: [UInt8], prevHash: [UInt8], hash: [UInt8], workspaceId: String?) {
         self.hostId = hostId
         self.seq = seq
         self.bytes = bytes
         self.prevHash = prevHash
         self.hash = hash
+        self.workspaceId = workspaceId
     }
 }
 

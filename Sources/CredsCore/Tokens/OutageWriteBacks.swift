@@ -42,7 +42,8 @@ final class OutageWriteBacks: Sendable {
                     if finish(connectionId, generation: current.generation) { return }
                     continue
                 }
-                guard cluster.writeRefusal() == nil else { continue }
+                // Connected and following the feed (not resyncing): the write is computed from a current replica.
+                guard cluster.status.state == .connected else { continue }
                 if await current.attempt(), finish(connectionId, generation: current.generation) { return }
             }
         }

@@ -148,9 +148,15 @@ final class PostgresServer: @unchecked Sendable {
 
     /// Starts the stopped server again, with its data.
     func startAgain() throws {
-        try run(
-            Self.binDirectory + "/pg_ctl",
-            ["-D", directory + "/data", "-l", directory + "/server.log", "-w", "-t", "60", "start"])
+        do {
+            try run(
+                Self.binDirectory + "/pg_ctl",
+                ["-D", directory + "/data", "-l", directory + "/server.log", "-w", "-t", "60", "start"])
+        } catch {
+            // What the server said is in its log, not in pg_ctl's output.
+            let log = (try? String(contentsOfFile: directory + "/server.log", encoding: .utf8)) ?? ""
+            throw FixtureError.didNotStart(log: "\(error)\n" + String(log.suffix(2000)))
+        }
     }
 
     /// The postmaster's process id (for SIGSTOP/SIGCONT of the whole server: its backends are its children).

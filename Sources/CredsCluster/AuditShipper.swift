@@ -33,11 +33,7 @@ struct AuditShipper: Sendable {
         do {
             // As a write does: the server gives up before the shipper's deadline (a head locked by a stalled host
             // with the same id), and ends the transaction if this host stalls in it.
-            try await connection.query(
-                """
-                SELECT set_config('lock_timeout', '4s', true), set_config('statement_timeout', '4s', true),
-                       set_config('idle_in_transaction_session_timeout', '4s', true)
-                """, logger: logger)
+            try await TransactionLimits(all: .seconds(4)).apply(on: connection, logger: logger)
             var head: (seq: Int64, hash: [UInt8])?
             for try await (seq, hash) in try await connection.query(
                 "SELECT seq, hash FROM credsd_audit_heads WHERE host_id = \(hostId) FOR UPDATE", logger: logger

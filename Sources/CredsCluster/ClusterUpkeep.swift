@@ -68,11 +68,8 @@ public struct ClusterUpkeep: Sendable {
                 return nil
             }
             // Longer than a write's limits (these deletes can be large), still bounded: the server ends them.
-            try await connection.query(
-                """
-                SELECT set_config('lock_timeout', '4s', true), set_config('statement_timeout', '50s', true),
-                       set_config('idle_in_transaction_session_timeout', '10s', true)
-                """, logger: logger)
+            try await TransactionLimits(lock: .seconds(4), statement: .seconds(50), idle: .seconds(10))
+                .apply(on: connection, logger: logger)
             var report = Report()
             report.changesPruned = try await feed.prune(on: connection)
             report.webhookIdsPruned = try await count(
@@ -145,11 +142,7 @@ public struct ClusterUpkeep: Sendable {
     ) async throws -> Int {
         try await connection.query("BEGIN", logger: logger)
         do {
-            try await connection.query(
-                """
-                SELECT set_config('lock_timeout', '4s', true), set_config('statement_timeout', '4s', true),
-                       set_config('idle_in_transaction_session_timeout', '4s', true)
-                """, logger: logger)
+            try await TransactionLimits(all: .seconds(4)).apply(on: connection, logger: logger)
             var changes: [FeedChange] = []
             for record in records {
                 for try await (version, workspace) in try await connection.query(

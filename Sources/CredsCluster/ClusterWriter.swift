@@ -58,12 +58,7 @@ struct ClusterWriter: Sendable {
         do {
             // The server gives up before this host does (a lock held by a stalled host, a slow disk), and ends the
             // transaction itself if this host stalls in it.
-            let limit = "\(max(1, timeout.components.seconds - 1))s"
-            try await connection.query(
-                """
-                SELECT set_config('lock_timeout', \(limit), true), set_config('statement_timeout', \(limit), true),
-                       set_config('idle_in_transaction_session_timeout', \(limit), true)
-                """, logger: logger)
+            try await TransactionLimits.write(within: timeout).apply(on: connection, logger: logger)
             var versions: [UInt64] = []
             var feedChanges: [FeedChange] = []
             // A new row starts above the feed's head, so above any version a tombstone the upkeep purged had (a

@@ -234,8 +234,13 @@ struct ClusterAuditListTests {
             guard try one.adminCall("health")["cluster"]?["state"] == "disconnected" else { throw Pending() }
         }
         #expect(reason { try Self.write(one, "refused") } == "store_unavailable")
-        let unshipped = try #require(
-            Self.places(try one.adminCall("audit.list", ["hostId": "host-1", "limit": 1000])).last?.seq)
+        // The refusal's entry is written just after its answer: wait for it.
+        let unshipped = try eventually {
+            let entries = try one.adminCall("audit.list", ["hostId": "host-1", "limit": 1000])["entries"]?.arrayValue
+            guard let last = entries?.last, last["outcome"] == "store_unavailable", let seq = last["seq"]?.intValue
+            else { throw Pending() }
+            return seq
+        }
         _ = one.stop()
         let surgery = try StoreSurgery(dataDir: one.dataDir)
         try surgery.put("audit", StoreSurgery.auditKey(UInt64(unshipped)), Array("not an entry".utf8))

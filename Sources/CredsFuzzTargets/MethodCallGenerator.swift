@@ -38,6 +38,7 @@ struct MethodCallGenerator {
         (.admin, "keys.status", []),
         (.admin, "keys.rotate", []),
         (.admin, "audit.list", ["since", "limit", "workspaceId", "hostId"]),
+        (.admin, "events.list", ["since", "limit", "workspaceId"]),
         (.admin, "audit.verify", []),
         (.admin, "stats", []),
         (.admin, "health", []),

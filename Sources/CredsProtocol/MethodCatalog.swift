@@ -11,7 +11,7 @@ public enum MethodCatalog {
     public static let adminOnly = [
         "connections.upsert", "connections.revoke", "connections.delete", "connections.get", "connections.list",
         "policy.set", "policy.get", "members.set", "members.list", "grants.issue", "grants.revoke", "keys.rotate",
-        "keys.status", "oauth.begin", "oauth.complete", "explain", "audit.list", "audit.verify", "stats",
+        "keys.status", "oauth.begin", "oauth.complete", "explain", "audit.list", "audit.verify", "events.list", "stats",
     ]
 
     /// Whether `method` is answered on the resolve socket only.

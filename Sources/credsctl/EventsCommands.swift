@@ -3,7 +3,24 @@ import CredsProtocol
 
 /// `credsctl events verify`
 struct Events: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Webhook verification.", subcommands: [Verify.self])
+    static let configuration = CommandConfiguration(
+        abstract: "Connection health events, and webhook verification.", subcommands: [List.self, Verify.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Events after a number, oldest first (admin).")
+        @OptionGroup var global: GlobalOptions
+        @Option(name: .long, help: "Show events after this number.") var since: Int?
+        @Option(name: .long, help: "At most this many events (1 to 1000, default 100).") var limit: Int?
+        @Option(name: .long, help: "Only this workspace.") var workspace: String?
+
+        func run() throws {
+            var params: [String: JSONValue] = [:]
+            if let since { params["since"] = .int(Int64(since)) }
+            if let limit { params["limit"] = .int(Int64(limit)) }
+            if let workspace { params["workspaceId"] = .string(workspace) }
+            _ = try Invocation.run("events.list", params, options: global)
+        }
+    }
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -39,6 +39,7 @@ struct ConnectionService: Sendable {
                     sealed: record.sealed
                 )
             }
+            record.statusReason = params.connectionId == nil ? "created" : "credential_replaced"
             record.revision = try core.database.nextRevision(txn)
             try core.database.put(txn, record)
             var written = facts
@@ -121,6 +122,7 @@ struct ConnectionService: Sendable {
         let database = core.database
         return change(params, context: context) { txn, record in
             record.status = .revoked
+            record.statusReason = "revoked"
             record.sealed = nil
             record.lastError = nil
             record.updatedAt = Timestamp.now()

@@ -13,6 +13,7 @@ public import NIOCore
 public final class CredsEngine: Sendable {
     let core: EngineCore
     let audit: AuditService
+    let events: EventService
     let grants: GrantService
     let tokens: TokenService
     let resolution: ResolutionService
@@ -44,6 +45,7 @@ public final class CredsEngine: Sendable {
         )
         self.core = core
         audit = AuditService(core: core)
+        events = EventService(core: core)
         grants = GrantService(core: core)
         tokens = TokenService(core: core, oauth: oauth, tokenClient: tokenClient)
         resolution = ResolutionService(core: core, grants: grants, tokens: tokens)

@@ -298,19 +298,21 @@ final class EngineCore: Sendable {
         return fields
     }
 
-    /// Puts a connection in `error` with `lastError`, inside a write transaction; only if `stillValid` holds
+    /// Puts a connection in `error` with `lastError` and `reason` (its event's), inside a write transaction; only if `stillValid` holds
     /// for the stored record (the caller's view of it is not out of date), else `changed` is thrown and nothing
     /// is written.
     func setErrorStatus(
         _ txn: borrowing Transaction,
         connectionId: Identifier,
         message: String,
+        reason: String,
         if stillValid: (ConnectionRecord) -> Bool,
         else changed: RPCError
     ) throws -> ConnectionRecord {
         var record = try existingConnection(txn, id: connectionId)
         guard stillValid(record) else { throw changed }
         record.status = .error
+        record.statusReason = reason
         record.lastError = message
         record.updatedAt = Timestamp.now()
         record.revision = try database.nextRevision(txn)

@@ -382,6 +382,7 @@ struct OAuthFlowService: Sendable {
             }
             record.sealed = sealed
             record.status = .active
+            record.statusReason = "authorized"
             record.lastError = nil
             record.expiresAt = expiresAt
             record.scopes = scopes
@@ -401,7 +402,7 @@ struct OAuthFlowService: Sendable {
         let core = self.core
         return core.writeAnswer(context: context) { txn in
             let record = try core.setErrorStatus(
-                txn, connectionId: state.connectionId, message: message,
+                txn, connectionId: state.connectionId, message: message, reason: "authorization_failed",
                 if: { $0.authorizationVersion == completing.revision }, else: Self.changedDuringCompletion(state)
             )
             return MethodAnswer(["connection": record.publicJSON] as JSONValue, facts: completing.facts)

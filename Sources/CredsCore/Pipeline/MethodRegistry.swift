@@ -62,6 +62,7 @@ public struct MethodRegistry: Sendable {
                 .typed("explain", .read, engine.resolution.explain),
                 .typed("audit.list", .read, engine.audit.list),
                 .typed("audit.verify", .read, engine.audit.verify),
+                .typed("events.list", .read, engine.events.list),
                 .typed("stats", .read, engine.info.stats),
             ]
         )

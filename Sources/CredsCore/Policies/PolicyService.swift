@@ -18,9 +18,9 @@ struct PolicyService: Sendable {
         let facts = context.facts
         return core.write(context: context) { txn in
             try core.authorize(txn, actor: params.actor, workspaceId: params.workspaceId, write: true)
-            try txn.put(
-                core.database.policies, StoreKeys.policy(params.workspaceId, provider.identifier),
-                Array(params.mode.rawValue.utf8))
+            try core.database.putPolicy(
+                txn, key: StoreKeys.policy(params.workspaceId, provider.identifier),
+                value: Array(params.mode.rawValue.utf8))
             let result: JSONValue = [
                 "workspaceId": params.workspaceId.json, "provider": .string(provider.id),
                 "mode": .string(params.mode.rawValue),

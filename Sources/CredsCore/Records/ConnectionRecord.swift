@@ -14,6 +14,9 @@ public struct ConnectionRecord: Sendable, Codable {
     /// Access-token expiry (OAuth).
     public var expiresAt: Timestamp?
     public var lastError: String?
+    /// Why the status is what it is, as a stable word (`created`, `unauthorized_reports`, `invalid_grant`, …):
+    /// the `reason` of the event the change makes. Not shown in answers; nil in records written before it.
+    public var statusReason: String? = nil
     public let createdAt: Timestamp
     public var updatedAt: Timestamp
     /// Store-wide write counter at the last update: orders updates made within the same microsecond.

@@ -14,6 +14,8 @@ public final class CredsDatabase: Sendable {
     let meta: LMDBDatabase
     let oauthStates: LMDBDatabase
     let auditLog: AuditLog
+    /// The event outbox (SPEC 11).
+    let events: EventLog
     /// Cluster mode: the version PostgreSQL gave each replicated record (`CredsDatabase+Replica`).
     let replicaVersions: LMDBDatabase
     /// Where the next sweep of expired grants and OAuth states starts, by table (`CredsDatabase+Expiry`).
@@ -34,6 +36,7 @@ public final class CredsDatabase: Sendable {
         oauthStates = try environment.openDatabase("oauth_states", replicated: true)
         auditLog = AuditLog(entries: try environment.openDatabase("audit"), meta: meta, maxEntries: auditMaxEntries)
         replicaVersions = try environment.openDatabase("replica_versions")
+        events = EventLog(entries: try environment.openDatabase("events"), meta: meta)
         writer = StoreWriter(environment: environment)
     }
 
@@ -110,14 +113,18 @@ public final class CredsDatabase: Sendable {
     }
 
     /// Writes `record` as the bytes `stored` (its encoding, or the bytes another cluster host wrote), with its
-    /// owner index entry and the per-key record counts.
-    func put(_ txn: borrowing Transaction, _ record: ConnectionRecord, stored: [UInt8]) throws {
+    /// owner index entry, the per-key record counts and the events the change makes (`EventDraft`; none while a
+    /// cluster replica resyncs, which rewrites every record).
+    func put(_ txn: borrowing Transaction, _ record: ConnectionRecord, stored: [UInt8], recordEvents: Bool = true)
+        throws
+    {
         let previous = try connection(txn, id: record.id)
         if let previous, previous.workspaceId != record.workspaceId || previous.provider != record.provider {
             // Owners never change here; a replicated row that says otherwise must not leave a stale index entry.
             try remove(txn, previous)
-            return try put(txn, record, stored: stored)
+            return try put(txn, record, stored: stored, recordEvents: recordEvents)
         }
+        if recordEvents { try events.append(txn, EventDraft.connectionChanges(from: previous, to: record)) }
         if previous?.sealed?.keyId != record.sealed?.keyId {
             if let keyId = previous?.sealed?.keyId { try adjustKeyCount(txn, keyId: keyId, by: -1) }
             if let keyId = record.sealed?.keyId { try adjustKeyCount(txn, keyId: keyId, by: 1) }

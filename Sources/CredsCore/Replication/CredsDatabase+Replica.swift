@@ -96,7 +96,9 @@ extension CredsDatabase {
     /// applied *closed* instead: the key is removed here and the version kept, so one bad row never stops the
     /// feed and never serves a record credsd cannot read.
     @discardableResult
-    func apply(_ txn: borrowing Transaction, _ rows: [ReplicatedRow]) throws -> [ReplicatedRow] {
+    func apply(_ txn: borrowing Transaction, _ rows: [ReplicatedRow], recordEvents: Bool = true) throws
+        -> [ReplicatedRow]
+    {
         var refused: [ReplicatedRow] = []
         for row in rows {
             // LMDB keys are 1 to 511 bytes: a key outside that cannot be stored here in any form.
@@ -106,12 +108,14 @@ extension CredsDatabase {
             }
             guard try row.version > replicaVersion(txn, row.entity, row.key) else { continue }
             do {
-                try applyRow(txn, row)
+                try applyRow(txn, row, recordEvents: recordEvents)
             } catch let error as LMDBError {
                 throw error
             } catch {
                 refused.append(row)
-                try applyRow(txn, ReplicatedRow(entity: row.entity, key: row.key, version: row.version, value: nil))
+                try applyRow(
+                    txn, ReplicatedRow(entity: row.entity, key: row.key, version: row.version, value: nil),
+                    recordEvents: false)
             }
         }
         return refused
@@ -124,14 +128,14 @@ extension CredsDatabase {
     /// end, so `nextRevision` can always add one.
     static let maxRevision: UInt64 = 1 << 62
 
-    private func applyRow(_ txn: borrowing Transaction, _ row: ReplicatedRow) throws {
+    private func applyRow(_ txn: borrowing Transaction, _ row: ReplicatedRow, recordEvents: Bool) throws {
         let table = table(for: row.entity)
         switch (row.entity, row.value) {
         case (.connection, let value?):
             let record = try RecordCoding.decode(ConnectionRecord.self, from: value)
             guard StoreKeys.connection(record.id) == row.key else { throw ReplicaError.keyMismatch }
             guard record.revision <= Self.maxRevision else { throw ReplicaError.revisionOutOfRange }
-            try put(txn, record, stored: value)
+            try put(txn, record, stored: value, recordEvents: recordEvents)
             try raiseRevision(txn, to: record.revision)
         case (.connection, nil):
             if let existing = try? connection(txn, id: StoreKeys.lastPart(row.key)) {
@@ -139,6 +143,8 @@ extension CredsDatabase {
             } else {
                 try txn.delete(table, row.key)
             }
+        case (.policy, let value?):
+            try putPolicy(txn, key: row.key, value: value, recordEvents: recordEvents)
         case (_, let value?):
             try txn.put(table, row.key, value)
         case (_, nil):
@@ -176,7 +182,8 @@ extension CredsDatabase {
                 return true
             }
             for key in counts { try txn.delete(self.meta, key) }
-            let refused = try self.apply(txn, rows)
+            // Every record is written again: none of it is news (no events).
+            let refused = try self.apply(txn, rows, recordEvents: false)
             try txn.put(self.meta, Self.cursorKey, cursor.stored)
             return refused
         }

@@ -160,7 +160,7 @@ final class TokenService: Sendable {
         let states = self.states
         return core.write(on: eventLoop) { [core] txn in
             _ = try core.setErrorStatus(
-                txn, connectionId: id, message: message, if: { $0.revision == revision },
+                txn, connectionId: id, message: message, reason: "reauth_required", if: { $0.revision == revision },
                 else: RPCError(
                     .connectionUnavailable, "the connection changed meanwhile; try again",
                     data: ["connectionId": id.json])

@@ -1,0 +1,30 @@
+public import CredsProtocol
+
+/// One event of the outbox (SPEC 11): what happened to which connection or policy, never a secret. `reason` is a
+/// stable word for programs; `detail` a sentence for people.
+public struct EventRecord: Sendable, Codable, Equatable {
+    public var seq: UInt64
+    public var time: Timestamp
+    public var type: EventType
+    public var workspaceId: String
+    public var provider: String?
+    public var connectionId: String?
+    public var from: String?
+    public var to: String?
+    public var reason: String
+    public var detail: String?
+
+    /// The event as `events.list` and `watch` show it.
+    public var json: JSONValue {
+        var object: [String: JSONValue] = [
+            "seq": .int(Int64(clamping: seq)), "time": .string(time.rfc3339), "type": .string(type.rawValue),
+            "workspaceId": .string(workspaceId), "reason": .string(reason),
+        ]
+        object["provider"] = provider.map { .string($0) } ?? .null
+        object["connectionId"] = connectionId.map { .string($0) } ?? .null
+        if let from { object["from"] = .string(from) }
+        if let to { object["to"] = .string(to) }
+        object["detail"] = detail.map { .string($0) } ?? .null
+        return .object(object)
+    }
+}

@@ -1,0 +1,42 @@
+import CredsProtocol
+import Foundation
+import Testing
+
+/// Events in cluster mode (SPEC 11 over SPEC 10): every host records the events of the changes it applies, its own
+/// and those the feed brings, in the same transaction; a resync, which rewrites every record, makes none.
+@Suite("cluster mode: events on every host", .serialized)
+struct ClusterEventsTests {
+    private static func types(_ host: DaemonFixture) throws -> [String] {
+        (try host.adminCall("events.list", ["limit": 1000])["events"]?.arrayValue ?? []).map {
+            $0["type"]?.stringValue ?? ""
+        }
+    }
+
+    @Test("a change on one host is an event on both; a resync makes no event")
+    func eventsFollowTheFeed() throws {
+        let cluster = try ClusterFixture(hosts: 2)
+        let (one, two) = (cluster.hosts[0], cluster.hosts[1])
+        try one.addWriter()
+        try awaitMembers(two)
+        let id = try one.upsert(provider: "fal", payload: ["apiKey": "fal_cluster_events"])
+        try two.adminCall("policy.set", ["workspaceId": "ws1", "provider": "fal", "mode": "byo", "actor": "alice"])
+        for host in [one, two] {
+            try eventually {
+                guard try Self.types(host) == ["connection.created", "policy.changed"] else { throw Pending() }
+            }
+        }
+        let created = try two.adminCall("events.list")["events"]?.arrayValue?.first
+        #expect(created?["connectionId"] == .string(id))
+        // A new epoch makes every host resync: every record is written again, and no event comes of it.
+        try cluster.server.psql("UPDATE credsd_feed_head SET epoch = gen_random_uuid()")
+        try eventually(within: 10) {
+            guard two.daemonLog.components(separatedBy: "cluster replica resynced").count > 2 else { throw Pending() }
+        }
+        try one.adminCall("connections.revoke", ["connectionId": .string(id), "actor": "alice"])
+        try eventually {
+            guard
+                try Self.types(two) == ["connection.created", "policy.changed", "connection.status_changed"]
+            else { throw Pending() }
+        }
+    }
+}

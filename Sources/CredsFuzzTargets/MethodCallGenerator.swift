@@ -12,6 +12,13 @@ struct MethodCallGenerator {
     /// not listed here is appended, with param names drawn from every list.
     static let methods: [(socket: SocketKind, name: String, params: [String])] = [
         (.resolve, "resolve", ["workspaceId", "provider", "grant", "connectionId", "requiredScopes"]),
+        (
+            .resolve, "resolve.report",
+            [
+                "workspaceId", "provider", "grant", "connectionId", "source", "builtinKeyId", "outcome", "httpStatus",
+                "retryAfterSeconds", "units",
+            ]
+        ),
         (.resolve, "events.verify", ["workspaceId", "provider", "grant", "connectionId", "headers", "body"]),
         (.resolve, "health", []),
         (.resolve, "providers.list", []),

@@ -5,7 +5,7 @@ public enum MethodCatalog {
     public static let common = ["health", "providers.list"]
 
     /// Methods of the resolve socket only.
-    public static let resolveOnly = ["resolve", "events.verify"]
+    public static let resolveOnly = ["resolve", "resolve.report", "events.verify"]
 
     /// Methods of the admin socket only.
     public static let adminOnly = [

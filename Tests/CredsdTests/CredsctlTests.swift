@@ -65,6 +65,22 @@ struct CredsctlTests {
         #expect(result.stdout.contains("ok: yes"))
         result = try ProcessResult.run(Binaries.credsctl, ["audit", "list", "--workspace", "ws1"], environment: env)
         #expect(result.stdout.contains("connections.upsert"))
+
+        // An executor's report of a 429, then the settings page's view: the event.
+        result = try ProcessResult.run(
+            Binaries.credsctl,
+            [
+                "report", "--workspace", "ws1", "--provider", "elevenlabs", "--grant-file", grantFile, "--outcome",
+                "rate_limited", "--http-status", "429", "--retry-after", "30",
+            ],
+            environment: env
+        )
+        #expect(result.status == 0, "\(result.stderr)")
+        result = try ProcessResult.run(
+            Binaries.credsctl, ["events", "list", "--workspace", "ws1", "--json"], environment: env)
+        #expect(result.status == 0, "\(result.stderr)")
+        let events = try JSONValue.parse(Array(result.stdout.utf8))["events"]?.arrayValue ?? []
+        #expect(events.map { $0["type"]?.stringValue ?? "" } == ["connection.created", "connection.cooling_down"])
     }
 
     @Test("a failure exits non-zero with the reason; usage errors exit 64; an unreachable socket is exit 3")

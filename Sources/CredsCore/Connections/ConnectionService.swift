@@ -166,6 +166,7 @@ struct ConnectionService: Sendable {
             let connectionId = record.id
             try core.database.removeOAuthStates(txn) { $0.connectionId == connectionId }
             tokens.forget(connectionId)
+            core.health.forget(connectionId)
             var written = facts
             written.workspaceId = record.workspaceId
             written.provider = record.provider

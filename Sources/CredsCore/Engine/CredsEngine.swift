@@ -14,6 +14,7 @@ public final class CredsEngine: Sendable {
     let core: EngineCore
     let audit: AuditService
     let events: EventService
+    let reports: ReportService
     let grants: GrantService
     let tokens: TokenService
     let resolution: ResolutionService
@@ -47,6 +48,7 @@ public final class CredsEngine: Sendable {
         audit = AuditService(core: core)
         events = EventService(core: core)
         grants = GrantService(core: core)
+        reports = ReportService(core: core, grants: grants)
         tokens = TokenService(core: core, oauth: oauth, tokenClient: tokenClient)
         resolution = ResolutionService(core: core, grants: grants, tokens: tokens)
         connections = ConnectionService(core: core, tokens: tokens)

@@ -14,6 +14,8 @@ final class EngineCore: Sendable {
     let resolveConfig: ResolveConfig
     let logger: Logger
     let statistics: DaemonStats
+    /// What executors reported about credentials: cooldowns, recent refusals (`resolve.report`).
+    let health = ConnectionHealth()
     /// Audit entries nobody waits for, on their way to the writer.
     let auditWriter: AuditWriter
     let startedAt = Timestamp.now()

@@ -28,13 +28,14 @@ public struct MethodRegistry: Sendable {
         ]
     }
 
-    /// The resolve socket: `resolve`, `events.verify`, `health`, `providers.list`.
+    /// The resolve socket: `resolve`, `resolve.report`, `events.verify`, `health`, `providers.list`.
     public static func resolveSocket(_ engine: CredsEngine) -> MethodRegistry {
         MethodRegistry(
             engine: engine, socket: .resolve,
             entries: common(engine) + [
                 .typed("resolve", .use, engine.resolution.resolve),
                 .typed("events.verify", .use, engine.webhooks.verify),
+                .typed("resolve.report", .use, engine.reports.report),
             ]
         )
     }

@@ -34,7 +34,7 @@ extension ResolutionService {
             }
             return RoutingDecision(
                 provider: provider, workspaceId: workspaceId, policy: policy, source: .builtIn, connection: nil,
-                fallbackReason: nil)
+                fallbackReason: nil, coolingDownUntil: core.health.coolingDown(builtin: provider.identifier))
         }
         let all =
             named == nil
@@ -42,13 +42,14 @@ extension ResolutionService {
         if let connection = named ?? Self.newestActive(all) {
             return RoutingDecision(
                 provider: provider, workspaceId: workspaceId, policy: policy, source: .byo, connection: connection,
-                fallbackReason: nil)
+                fallbackReason: nil, coolingDownUntil: core.health.coolingDown(connection: connection.id))
         }
         let newest = Self.newest(all)
         if policy == .auto, hasBuiltin {
             return RoutingDecision(
                 provider: provider, workspaceId: workspaceId, policy: policy, source: .builtIn, connection: nil,
-                fallbackReason: Self.fallbackReason(newest)
+                fallbackReason: Self.fallbackReason(newest),
+                coolingDownUntil: core.health.coolingDown(builtin: provider.identifier)
             )
         }
         if provider.mode == .oauthUser, let newest, newest.status == .error {

@@ -15,6 +15,8 @@ final class RoutingDecision: Sendable {
     let connection: ConnectionRecord?
     /// Why `auto` fell back to the platform key.
     let fallbackReason: String?
+    /// Until when the credential serving the call cools down after an executor's report (`resolve.report`).
+    let coolingDownUntil: Timestamp?
 
     init(
         provider: Provider,
@@ -22,7 +24,8 @@ final class RoutingDecision: Sendable {
         policy: RoutingMode?,
         source: CredentialSource,
         connection: ConnectionRecord?,
-        fallbackReason: String?
+        fallbackReason: String?,
+        coolingDownUntil: Timestamp? = nil
     ) {
         self.provider = provider
         self.workspaceId = workspaceId
@@ -30,6 +33,7 @@ final class RoutingDecision: Sendable {
         self.source = source
         self.connection = connection
         self.fallbackReason = fallbackReason
+        self.coolingDownUntil = coolingDownUntil
     }
 
     /// Fields `resolve` and `explain` share, as a JSON object (`explain` merges them into its answer).
@@ -54,6 +58,10 @@ final class RoutingDecision: Sendable {
         if let fallbackReason {
             writer.key("fallbackReason")
             writer.string(fallbackReason)
+        }
+        if let coolingDownUntil {
+            writer.key("coolingDownUntil")
+            writer.string(coolingDownUntil.rfc3339)
         }
     }
 

@@ -1,0 +1,121 @@
+import CredsCatalog
+import CredsProtocol
+import CredsStore
+
+/// `resolve.report` (SPEC 11): what the provider answered a call made with a resolved credential. Checked under
+/// the caller's grant as `resolve` is; the credential it names must be one of the grant's workspace.
+///
+/// - `unauthorized` about a `byo` API key: three within 5 minutes put the connection in `error`
+///   (`unauthorized_reports`), with one `connection.status_changed` event.
+/// - `rate_limited`, `quota_exceeded`, `upstream_error`: the connection (or the platform's key for the provider)
+///   cools down for `retryAfterSeconds` (default 60 s, at most 1 h); resolves meanwhile carry `coolingDownUntil`.
+///   A cooldown that starts is a `connection.cooling_down` event.
+/// - `ok` ends a cooldown, and earlier `unauthorized` reports stop counting.
+struct ReportService: Sendable {
+    let core: EngineCore
+    let grants: GrantService
+
+    /// The connection or platform key a report is about.
+    private struct Subject {
+        let provider: Provider
+        let connection: ConnectionRecord?
+    }
+
+    func report(_ params: ResolveReportParams, context: CallContext) -> MethodReply {
+        let subject: Subject
+        do throws(RPCError) {
+            subject = try core.read { txn in try find(txn, params) }
+        } catch {
+            return .now(.failure(error))
+        }
+        var facts = params.facts
+        facts.connectionId = subject.connection?.id
+        let answer = MethodAnswer(JSONValue.object([:]), facts: facts)
+        let now = Timestamp.now()
+        let health = core.health
+        switch params.outcome {
+        case .ok:
+            health.clear(connection: subject.connection?.id, builtin: subject.provider.identifier)
+            return .now(.success(answer))
+        case .unauthorized:
+            guard let connection = subject.connection, subject.provider.mode == .service,
+                connection.status == .active, health.unauthorized(connection: connection.id, now: now)
+            else { return .now(.success(answer)) }
+            return markUnauthorized(connection, httpStatus: params.httpStatus, answer: answer, context: context)
+        case .rateLimited, .quotaExceeded, .upstreamError:
+            let (until, started) = health.coolDown(
+                connection: subject.connection?.id,
+                builtin: subject.connection == nil ? subject.provider.identifier : nil,
+                seconds: params.retryAfterSeconds, now: now)
+            guard started else { return .now(.success(answer)) }
+            let event = EventDraft(
+                type: .connectionCoolingDown, workspaceId: params.workspaceId, provider: subject.provider.identifier,
+                connectionId: subject.connection?.id, from: nil, to: nil, reason: params.outcome.rawValue,
+                detail: Self.coolingDetail(params, until: until, builtin: subject.connection == nil))
+            let events = core.database.events
+            return .later(
+                core.write(on: context.eventLoop) { txn in try events.append(txn, [event]) }.map { _ in answer })
+        }
+    }
+
+    /// The subject: the named connection, or the workspace's newest active one for `byo`; the provider's platform
+    /// key for `built_in`.
+    private func find(_ txn: borrowing Transaction, _ params: ResolveReportParams) throws -> Subject {
+        try grants.check(txn, grant: params.grant, workspaceId: params.workspaceId, provider: params.provider)
+        let provider = try core.catalog.connectableProvider(params.provider)
+        guard params.source == .byo else {
+            guard core.secrets.builtinKeys[provider.id] != nil else {
+                throw RPCError(
+                    .builtinUnavailable, "the platform has no built-in \(provider.displayName) key",
+                    data: ["provider": .string(provider.id)])
+            }
+            return Subject(provider: provider, connection: nil)
+        }
+        if let id = params.connectionId {
+            let connection = try core.ownedConnection(
+                txn, id: id, workspaceId: params.workspaceId, provider: provider.identifier)
+            return Subject(provider: provider, connection: connection)
+        }
+        let newest = try core.database.connections(
+            txn, workspaceId: params.workspaceId, provider: provider.identifier
+        ).filter { $0.status == .active }.max { !$0.isNewer(than: $1) }
+        guard let newest else {
+            throw RPCError(
+                .noCredential, "workspace has no active \(provider.displayName) connection to report on",
+                data: ["provider": .string(provider.id)])
+        }
+        return Subject(provider: provider, connection: newest)
+    }
+
+    /// Puts the connection in `error`, unless it changed meanwhile (then the reports were about a key it no
+    /// longer holds, and nothing is written).
+    private func markUnauthorized(
+        _ connection: ConnectionRecord,
+        httpStatus: Int?,
+        answer: MethodAnswer,
+        context: CallContext
+    ) -> MethodReply {
+        let revision = connection.revision
+        let status = httpStatus.map { " (HTTP \($0))" } ?? ""
+        let message =
+            "the provider refused this key \(ConnectionHealth.unauthorizedReports) times within 5 minutes\(status); "
+            + "store a new key to use the connection again"
+        return .later(
+            core.write(on: context.eventLoop) { [core] txn in
+                _ = try core.setErrorStatus(
+                    txn, connectionId: connection.id, message: message, reason: "unauthorized_reports",
+                    if: { $0.revision == revision && $0.status == .active },
+                    else: RPCError(.connectionUnavailable, "the connection changed meanwhile"))
+            }.map { _ in answer }.flatMapErrorThrowing { error in
+                // Changed meanwhile (a new key stored, revoked): the reports were about what it held before.
+                if (error as? RPCError)?.reason == .connectionUnavailable { return answer }
+                throw error
+            })
+    }
+
+    private static func coolingDetail(_ params: ResolveReportParams, until: Timestamp, builtin: Bool) -> String {
+        let what = builtin ? "the platform's \(params.provider.text) key" : "this connection"
+        let status = params.httpStatus.map { " (HTTP \($0))" } ?? ""
+        return "the provider answered \(params.outcome.rawValue)\(status): \(what) cools down until \(until.rfc3339)"
+    }
+}

@@ -165,4 +165,66 @@ struct ReportTests {
             "connections.get", ["connectionId": .string(other), "actor": "alice"])
         #expect(otherConnection["connection"]?["status"] == "active")
     }
+
+    @Test("unauthorized about an OAuth connection: 10 reports at once make one refresh; a refused one means error")
+    func oauthForcedRefresh() throws {
+        let provider = try FakeOAuthProvider()
+        let daemon = try DaemonFixture(configExtra: "[resolve]\nrequireGrant = false\n\n" + provider.configSections())
+        daemon.remember(FakeOAuthProvider.clientSecret)
+        daemon.remember(FakeOAuthProvider.githubClientSecret)
+        try daemon.addWriter()
+        try daemon.addWriter(workspace: "ws2")
+        provider.configure {
+            $0.refreshTokens.insert("1//report-refresh")
+            $0.refreshDelay = 0.2
+        }
+        func connect(_ workspace: String, refreshToken: String) throws -> String {
+            daemon.remember(refreshToken)
+            let result = try daemon.adminCall(
+                "connections.upsert",
+                [
+                    "workspaceId": .string(workspace), "provider": "google-workspace", "displayName": "Drive",
+                    "actor": "alice",
+                    "credentialPayload": [
+                        "accessToken": "ya29.report-before", "refreshToken": .string(refreshToken),
+                        "expiresAt": .string(ISO8601DateFormatter().string(from: Date().addingTimeInterval(3_600))),
+                        "scopes": ["https://www.googleapis.com/auth/drive.file"],
+                    ],
+                ])
+            return try #require(result["connection"]?["id"]?.stringValue)
+        }
+        let id = try connect("ws1", refreshToken: "1//report-refresh")
+        let google: [String: JSONValue] = ["workspaceId": "ws1", "provider": "google-workspace"]
+        #expect(try daemon.resolveCall("resolve", google)["credential"]?["accessToken"] == "ya29.report-before")
+        #expect(provider.read { $0.refreshCalls } == 0)
+        var report = google
+        report["source"] = "byo"
+        report["outcome"] = "unauthorized"
+        report["httpStatus"] = 401
+        let failures = Failures()
+        let sent = report
+        DispatchQueue.concurrentPerform(iterations: 10) { _ in
+            do { try daemon.resolveCall("resolve.report", sent) } catch { failures.add("\(error)") }
+        }
+        #expect(failures.all.isEmpty, "\(failures.all)")
+        #expect(provider.read { $0.refreshCalls } == 1)
+        let fresh = try daemon.resolveCall("resolve", google)["credential"]?["accessToken"]?.stringValue
+        #expect(fresh != nil && fresh != "ya29.report-before")
+        // Within the minute another report asks nothing of the provider.
+        try daemon.resolveCall("resolve.report", report)
+        #expect(provider.read { $0.refreshCalls } == 1)
+        // A connection whose refresh token the provider no longer honours: the forced refresh is refused, and the
+        // connection is in error, with its events.
+        let broken = try connect("ws2", refreshToken: "1//report-revoked")
+        var brokenReport = report
+        brokenReport["workspaceId"] = "ws2"
+        try daemon.resolveCall("resolve.report", brokenReport)
+        let status = try daemon.adminCall("connections.get", ["connectionId": .string(broken), "actor": "alice"])
+        #expect(status["connection"]?["status"] == "error")
+        let types = (try daemon.adminCall("events.list", ["workspaceId": "ws2"])["events"]?.arrayValue ?? []).map {
+            $0["type"]?.stringValue ?? ""
+        }
+        #expect(types == ["connection.created", "connection.status_changed", "connection.reauth_required"])
+        _ = id
+    }
 }

@@ -16,6 +16,7 @@ final class ConnectionHealth: Sendable {
         var connections: [Identifier: Timestamp] = [:]
         var builtinKeys: [Identifier: Timestamp] = [:]
         var unauthorized: [Identifier: [Timestamp]] = [:]
+        var forcedRefreshes: [Identifier: Timestamp] = [:]
     }
 
     private let state = Mutex(State())
@@ -91,8 +92,29 @@ final class ConnectionHealth: Sendable {
         }
     }
 
+    /// Whether an `unauthorized` report about an OAuth connection may force a refresh now: at most one a minute
+    /// per connection (SPEC 11).
+    func mayForceRefresh(connection connectionId: Identifier, now: Timestamp) -> Bool {
+        state.withLock { state in
+            if let last = state.forcedRefreshes[connectionId],
+                now.microseconds &- last.microseconds < Self.forcedRefreshIntervalMicros
+            {
+                return false
+            }
+            // Entries older than the interval mean nothing: dropped as they are passed, so the table stays small.
+            state.forcedRefreshes = state.forcedRefreshes.filter {
+                now.microseconds &- $0.value.microseconds < Self.forcedRefreshIntervalMicros
+            }
+            state.forcedRefreshes[connectionId] = now
+            return true
+        }
+    }
+
+    static let forcedRefreshIntervalMicros: Int64 = 60 * 1_000_000
+
     /// Forgets a connection that was deleted or revoked.
     func forget(_ connectionId: Identifier) {
         clear(connection: connectionId, builtin: nil)
+        state.withLock { _ = $0.forcedRefreshes.removeValue(forKey: connectionId) }
     }
 }

@@ -6,7 +6,8 @@ import CredsStore
 /// the caller's grant as `resolve` is; the credential it names must be one of the grant's workspace.
 ///
 /// - `unauthorized` about a `byo` API key: three within 5 minutes put the connection in `error`
-///   (`unauthorized_reports`), with one `connection.status_changed` event.
+///   (`unauthorized_reports`), with one `connection.status_changed` event. About an OAuth connection: one refresh,
+///   through the token single flight, at most one a minute per connection; a refusal puts it in `error`.
 /// - `rate_limited`, `quota_exceeded`, `upstream_error`: the connection (or the platform's key for the provider)
 ///   cools down for `retryAfterSeconds` (default 60 s, at most 1 h); resolves meanwhile carry `coolingDownUntil`.
 ///   A cooldown that starts is a `connection.cooling_down` event.
@@ -14,6 +15,7 @@ import CredsStore
 struct ReportService: Sendable {
     let core: EngineCore
     let grants: GrantService
+    let tokens: TokenService
 
     /// The connection or platform key a report is about.
     private struct Subject {
@@ -38,6 +40,16 @@ struct ReportService: Sendable {
             health.clear(connection: subject.connection?.id, builtin: subject.provider.identifier)
             return .now(.success(answer))
         case .unauthorized:
+            if let connection = subject.connection, subject.provider.mode == .oauthUser, connection.status == .active {
+                // The token may be valid by its expiry and still refused: one refresh, shared, at most a minute.
+                guard health.mayForceRefresh(connection: connection.id, now: now) else { return .now(.success(answer)) }
+                return .later(
+                    tokens.forceRefresh(connection, on: context.eventLoop).map { answer }.flatMapErrorThrowing { _ in
+                        // The refresh failed or was refused: that is the refresh's outcome (an `error` status on a
+                        // refusal), not the report's.
+                        answer
+                    })
+            }
             guard let connection = subject.connection, subject.provider.mode == .service,
                 connection.status == .active, health.unauthorized(connection: connection.id, now: now)
             else { return .now(.success(answer)) }

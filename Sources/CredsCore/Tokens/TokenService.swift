@@ -95,6 +95,38 @@ final class TokenService: Sendable {
         }
     }
 
+    /// A refresh asked for by an executor's `unauthorized` report (SPEC 11): the token on hand may be valid by its
+    /// expiry and still refused. It joins a refresh already in flight, or starts one through the same single
+    /// flight; the back-off after failures, a provider's refusal or a changed record make it do nothing. A refusal
+    /// (`invalid_grant`) puts the connection in `error` as any refresh does. The caller limits how often.
+    func forceRefresh(_ connection: ConnectionRecord, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+        let source: any TokenSource
+        switch connection.provider.text {
+        case "google-workspace": source = google
+        case "github": source = github
+        default: return eventLoop.makeSucceededFuture(())
+        }
+        let fields: [String: String]
+        do {
+            fields = try core.openPayload(connection, sealer: core.sealer)
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+        if let message = source.refusedWithoutAsking(connection, fields: fields) {
+            return requireReauth(connection, message, on: eventLoop).map { _ in }
+        }
+        guard source.unavailable(connection, fields: fields) == nil else { return eventLoop.makeSucceededFuture(()) }
+        switch states.admit(connection.id, revision: connection.revision, now: Timestamp.now(), on: eventLoop) {
+        case .join(let flight):
+            return flight.map { _ in }
+        case .start(let promise):
+            promise.completeWith(fly(source, connection, fields: fields, on: eventLoop))
+            return promise.futureResult.map { _ in }
+        case .backingOff, .reauthRequired, .stale:
+            return eventLoop.makeSucceededFuture(())
+        }
+    }
+
     /// One refresh or mint, start to end: the reply moves the state machine and the figures, a refusal puts the
     /// connection in `error`, a failure is logged without a secret and answered `upstream_unavailable`.
     private func fly(

@@ -39,4 +39,25 @@ struct ClusterEventsTests {
             else { throw Pending() }
         }
     }
+
+    @Test("a report while the database is away: the cooldown holds and its event is in this host's outbox")
+    func reportDuringOutage() throws {
+        let cluster = try ClusterFixture(hosts: 1)
+        let one = cluster.hosts[0]
+        try one.addWriter()
+        try one.upsert(provider: "fal", payload: ["apiKey": "fal_cluster_report"])
+        let grant = try one.grant()
+        try cluster.server.stop(mode: "fast")
+        try eventually {
+            guard try one.adminCall("health")["cluster"]?["state"] == "disconnected" else { throw Pending() }
+        }
+        let report: [String: JSONValue] = [
+            "workspaceId": "ws1", "provider": "fal", "grant": .string(grant), "source": "byo",
+            "outcome": "rate_limited",
+        ]
+        #expect(try one.resolveCall("resolve.report", report) == .object([:]))
+        let answer = try one.resolveCall("resolve", ["workspaceId": "ws1", "provider": "fal", "grant": .string(grant)])
+        #expect(answer["coolingDownUntil"]?.stringValue != nil)
+        #expect(try Self.types(one).last == "connection.cooling_down")
+    }
 }

@@ -57,20 +57,29 @@ struct EventLog: Sendable {
         for key in doomed { try txn.delete(entries, key) }
     }
 
-    /// Events after `since`, oldest first, at most `limit`, optionally of one workspace; an event that does not
-    /// decode is skipped (an outbox is a notification channel, not a record of truth: the audit trail is).
+    /// Events after `since`, oldest first, at most `limit`, optionally of one workspace, and the number of the last
+    /// event looked at (`since` when none): the next page starts after it, so a filter that matches nothing still
+    /// moves on. At most `maxScanned` events are looked at per call. An event that does not decode is skipped (an
+    /// outbox is a notification channel, not a record of truth: the audit trail is).
     func list(_ txn: borrowing Transaction, since: UInt64, limit: Int, workspaceId: Identifier?) throws
-        -> [EventRecord]
+        -> (events: [EventRecord], scannedThrough: UInt64)
     {
         var found: [EventRecord] = []
-        try txn.scan(entries, from: Self.key(since &+ 1)) { _, value in
+        var scanned = 0
+        var last = since
+        try txn.scan(entries, from: Self.key(since &+ 1)) { key, value in
+            scanned += 1
+            last = StoreKeys.uint64(key)
             if let event = try? RecordCoding.decode(EventRecord.self, from: value),
                 workspaceId == nil || event.workspaceId == workspaceId?.text
             {
                 found.append(event)
             }
-            return found.count < limit
+            return found.count < limit && scanned < Self.maxScanned
         }
-        return found
+        return (found, last)
     }
+
+    /// Events looked at per `events.list` at most (a filter matching few keeps each call short).
+    static let maxScanned = 10_000
 }

@@ -2,92 +2,124 @@ import CredsProtocol
 import Synchronization
 
 /// What executors reported about the credentials they were given (SPEC 11), held in memory on this host:
-/// cooldowns of connections and of built-in keys (per provider), and recent `unauthorized` reports per connection.
-/// A restart forgets them: a cooldown lasts at most an hour, and three fresh reports put a broken key in `error`
-/// again. In cluster mode each host keeps its own (an `error` status it sets is a write, and reaches every host).
+/// cooldowns of connections and of the platform's keys, recent `unauthorized` reports, forced refreshes.
+///
+/// - A connection's state is bound to its authorization (`authorizationVersion`): a new key stored, or a new
+///   authorization, starts it afresh, so reports about the old key never count against the new one.
+/// - A platform key cools down for the workspace that reported it only: one workspace's executors cannot throttle
+///   (or un-throttle) the key every other workspace is served.
+/// - A cooldown that starts is an event at most once a minute per subject, whatever `ok` reports come between.
+///
+/// A restart forgets all of it: a cooldown lasts at most an hour, and three fresh reports put a broken key in
+/// `error` again. In cluster mode each host keeps its own (an `error` status it sets is a write, and reaches every
+/// host).
 final class ConnectionHealth: Sendable {
-    /// Reports of `unauthorized` that put an API-key connection in `error`, within `unauthorizedWindow`.
+    /// Reports of `unauthorized` that put an API-key connection in `error`, within `unauthorizedWindowMicros`.
     static let unauthorizedReports = 3
     static let unauthorizedWindowMicros: Int64 = 5 * 60 * 1_000_000
     static let defaultCooldownSeconds: Int64 = 60
     static let maxCooldownSeconds: Int64 = 3_600
+    static let forcedRefreshIntervalMicros: Int64 = 60 * 1_000_000
+    /// The least time between two `connection.cooling_down` events about one subject.
+    static let coolingEventIntervalMicros: Int64 = 60 * 1_000_000
+    /// Cooldowns held past which a new one sweeps out the expired.
+    static let sweepAbove = 1_024
+
+    /// What a cooldown is about: a connection, or the platform's key for a provider as one workspace uses it.
+    enum Subject: Hashable, Sendable {
+        case connection(Identifier)
+        case builtin(workspace: Identifier, provider: Identifier)
+    }
+
+    private struct Cooldown {
+        /// The connection's `authorizationVersion` (0 for a platform key).
+        var version: UInt64
+        var until: Timestamp
+    }
+
+    private struct Refusals {
+        var version: UInt64
+        var times: [Timestamp]
+    }
 
     private struct State {
-        var connections: [Identifier: Timestamp] = [:]
-        var builtinKeys: [Identifier: Timestamp] = [:]
-        var unauthorized: [Identifier: [Timestamp]] = [:]
+        var cooldowns: [Subject: Cooldown] = [:]
+        var coolingEvents: [Subject: Timestamp] = [:]
+        var unauthorized: [Identifier: Refusals] = [:]
         var forcedRefreshes: [Identifier: Timestamp] = [:]
     }
 
     private let state = Mutex(State())
-    /// How many cooldowns are held (expired ones included until looked at): resolves skip the lock while 0.
-    private let cooldowns = Atomic<Int>(0)
+    /// How many cooldowns are held: resolves take no lock and read no clock while it is 0. Kept under the lock with
+    /// the table; expired cooldowns are removed (and counted off) when a resolve finds them.
+    private let held = Atomic<Int>(0)
 
-    /// Until when `connectionId` cools down; nil when it does not (any more). On every resolve: no lock and no
-    /// clock while no cooldown is held.
-    func coolingDown(connection connectionId: Identifier) -> Timestamp? {
-        guard cooldowns.load(ordering: .relaxed) > 0 else { return nil }
+    /// Until when `subject` cools down for a credential at `version`; nil when it does not.
+    func coolingDown(_ subject: Subject, version: UInt64 = 0) -> Timestamp? {
+        guard held.load(ordering: .relaxed) > 0 else { return nil }
         let now = Timestamp.now()
-        return state.withLock { $0.connections[connectionId] }.flatMap { $0 > now ? $0 : nil }
+        return state.withLock { state in
+            guard let cooldown = state.cooldowns[subject] else { return nil }
+            guard cooldown.until > now, cooldown.version == version else {
+                if cooldown.until <= now || cooldown.version < version { remove(subject, from: &state) }
+                return nil
+            }
+            return cooldown.until
+        }
     }
 
-    /// Until when the platform's key for `provider` cools down; nil when it does not.
-    func coolingDown(builtin provider: Identifier) -> Timestamp? {
-        guard cooldowns.load(ordering: .relaxed) > 0 else { return nil }
-        let now = Timestamp.now()
-        return state.withLock { $0.builtinKeys[provider] }.flatMap { $0 > now ? $0 : nil }
-    }
-
-    /// Starts (or extends) a cooldown of `seconds` (default 60, at most 3,600); returns its end, and whether it is
-    /// new (none was running): only a new one is an event.
-    func coolDown(connection connectionId: Identifier?, builtin provider: Identifier?, seconds: Int64?, now: Timestamp)
-        -> (until: Timestamp, started: Bool)
+    /// Starts (or extends) a cooldown of `seconds` (default 60, at least 1, at most 3,600); returns its end, and
+    /// whether it is news worth an event (no cooldown was running, and none was announced within a minute).
+    func coolDown(_ subject: Subject, version: UInt64 = 0, seconds: Int64?, now: Timestamp)
+        -> (until: Timestamp, announce: Bool)
     {
         let length = min(max(seconds ?? Self.defaultCooldownSeconds, 1), Self.maxCooldownSeconds)
-        let until = Timestamp(microseconds: now.microseconds &+ length * 1_000_000)
+        let requested = Timestamp(microseconds: now.microseconds &+ length * 1_000_000)
         return state.withLock { state in
-            let previous: Timestamp?
-            if let connectionId {
-                previous = state.connections[connectionId]
-                state.connections[connectionId] = max(previous ?? until, until)
-            } else if let provider {
-                previous = state.builtinKeys[provider]
-                state.builtinKeys[provider] = max(previous ?? until, until)
-            } else {
-                return (until, false)
+            let running = state.cooldowns[subject].flatMap { $0.version == version && $0.until > now ? $0 : nil }
+            let until = max(running?.until ?? requested, requested)
+            if state.cooldowns[subject] == nil { held.add(1, ordering: .relaxed) }
+            state.cooldowns[subject] = Cooldown(version: version, until: until)
+            if state.cooldowns.count > Self.sweepAbove {
+                // Cooldowns nobody resolves again would stay: past this many, the expired ones go.
+                for (key, cooldown) in state.cooldowns where cooldown.until <= now { remove(key, from: &state) }
             }
-            if previous == nil { cooldowns.add(1, ordering: .relaxed) }
-            return (max(previous ?? until, until), !(previous.map { $0 > now } ?? false))
+            let announcedRecently = state.coolingEvents[subject].map {
+                now.microseconds &- $0.microseconds < Self.coolingEventIntervalMicros
+            }
+            guard running == nil, announcedRecently != true else { return (until, false) }
+            // Announcements older than the interval mean nothing: dropped as they are passed.
+            state.coolingEvents = state.coolingEvents.filter {
+                now.microseconds &- $0.value.microseconds < Self.coolingEventIntervalMicros
+            }
+            state.coolingEvents[subject] = now
+            return (until, true)
         }
     }
 
     /// An `ok` report: the cooldown ends, and earlier `unauthorized` reports no longer count.
-    func clear(connection connectionId: Identifier?, builtin provider: Identifier?) {
+    func clear(_ subject: Subject) {
         state.withLock { state in
-            var removed = false
-            if let connectionId {
-                removed = state.connections.removeValue(forKey: connectionId) != nil
-                state.unauthorized.removeValue(forKey: connectionId)
-            } else if let provider {
-                removed = state.builtinKeys.removeValue(forKey: provider) != nil
-            }
-            if removed { cooldowns.subtract(1, ordering: .relaxed) }
+            remove(subject, from: &state)
+            if case .connection(let id) = subject { state.unauthorized.removeValue(forKey: id) }
         }
     }
 
-    /// Counts an `unauthorized` report; true when it makes `unauthorizedReports` within the window (the counter
-    /// then starts again).
-    func unauthorized(connection connectionId: Identifier, now: Timestamp) -> Bool {
+    /// Counts an `unauthorized` report about a connection at `version`; true when it makes `unauthorizedReports`
+    /// within the window (the count then starts again). Reports about an earlier version do not count.
+    func unauthorized(connection connectionId: Identifier, version: UInt64, now: Timestamp) -> Bool {
         state.withLock { state in
-            var recent = (state.unauthorized[connectionId] ?? []).filter {
+            var refusals = state.unauthorized[connectionId] ?? Refusals(version: version, times: [])
+            if refusals.version != version { refusals = Refusals(version: version, times: []) }
+            refusals.times = refusals.times.filter {
                 now.microseconds &- $0.microseconds < Self.unauthorizedWindowMicros
             }
-            recent.append(now)
-            if recent.count >= Self.unauthorizedReports {
+            refusals.times.append(now)
+            if refusals.times.count >= Self.unauthorizedReports {
                 state.unauthorized.removeValue(forKey: connectionId)
                 return true
             }
-            state.unauthorized[connectionId] = recent
+            state.unauthorized[connectionId] = refusals
             return false
         }
     }
@@ -101,7 +133,6 @@ final class ConnectionHealth: Sendable {
             {
                 return false
             }
-            // Entries older than the interval mean nothing: dropped as they are passed, so the table stays small.
             state.forcedRefreshes = state.forcedRefreshes.filter {
                 now.microseconds &- $0.value.microseconds < Self.forcedRefreshIntervalMicros
             }
@@ -110,11 +141,16 @@ final class ConnectionHealth: Sendable {
         }
     }
 
-    static let forcedRefreshIntervalMicros: Int64 = 60 * 1_000_000
-
     /// Forgets a connection that was deleted or revoked.
     func forget(_ connectionId: Identifier) {
-        clear(connection: connectionId, builtin: nil)
-        state.withLock { _ = $0.forcedRefreshes.removeValue(forKey: connectionId) }
+        state.withLock { state in
+            remove(.connection(connectionId), from: &state)
+            state.unauthorized.removeValue(forKey: connectionId)
+            state.forcedRefreshes.removeValue(forKey: connectionId)
+        }
+    }
+
+    private func remove(_ subject: Subject, from state: inout State) {
+        if state.cooldowns.removeValue(forKey: subject) != nil { held.subtract(1, ordering: .relaxed) }
     }
 }

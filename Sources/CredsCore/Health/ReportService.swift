@@ -8,9 +8,9 @@ import CredsStore
 /// - `unauthorized` about a `byo` API key: three within 5 minutes put the connection in `error`
 ///   (`unauthorized_reports`), with one `connection.status_changed` event. About an OAuth connection: one refresh,
 ///   through the token single flight, at most one a minute per connection; a refusal puts it in `error`.
-/// - `rate_limited`, `quota_exceeded`, `upstream_error`: the connection (or the platform's key for the provider)
-///   cools down for `retryAfterSeconds` (default 60 s, at most 1 h); resolves meanwhile carry `coolingDownUntil`.
-///   A cooldown that starts is a `connection.cooling_down` event.
+/// - `rate_limited`, `quota_exceeded`, `upstream_error`: the connection (or the platform's key for the provider,
+///   for this workspace only) cools down for `retryAfterSeconds` (default 60 s, at most 1 h); resolves meanwhile
+///   carry `coolingDownUntil`. A cooldown that starts is a `connection.cooling_down` event, at most one a minute.
 /// - `ok` ends a cooldown, and earlier `unauthorized` reports stop counting.
 struct ReportService: Sendable {
     let core: EngineCore
@@ -35,9 +35,13 @@ struct ReportService: Sendable {
         let answer = MethodAnswer(JSONValue.object([:]), facts: facts)
         let now = Timestamp.now()
         let health = core.health
+        let cooling: ConnectionHealth.Subject =
+            subject.connection.map { .connection($0.id) }
+            ?? .builtin(workspace: params.workspaceId, provider: subject.provider.identifier)
+        let version = subject.connection?.authorizationVersion ?? 0
         switch params.outcome {
         case .ok:
-            health.clear(connection: subject.connection?.id, builtin: subject.provider.identifier)
+            health.clear(cooling)
             return .now(.success(answer))
         case .unauthorized:
             if let connection = subject.connection, subject.provider.mode == .oauthUser, connection.status == .active {
@@ -51,22 +55,30 @@ struct ReportService: Sendable {
                     })
             }
             guard let connection = subject.connection, subject.provider.mode == .service,
-                connection.status == .active, health.unauthorized(connection: connection.id, now: now)
+                connection.status == .active,
+                health.unauthorized(connection: connection.id, version: version, now: now)
             else { return .now(.success(answer)) }
             return markUnauthorized(connection, httpStatus: params.httpStatus, answer: answer, context: context)
         case .rateLimited, .quotaExceeded, .upstreamError:
-            let (until, started) = health.coolDown(
-                connection: subject.connection?.id,
-                builtin: subject.connection == nil ? subject.provider.identifier : nil,
-                seconds: params.retryAfterSeconds, now: now)
-            guard started else { return .now(.success(answer)) }
+            let (until, announce) = health.coolDown(
+                cooling, version: version, seconds: params.retryAfterSeconds, now: now)
+            guard announce else { return .now(.success(answer)) }
             let event = EventDraft(
                 type: .connectionCoolingDown, workspaceId: params.workspaceId, provider: subject.provider.identifier,
                 connectionId: subject.connection?.id, from: nil, to: nil, reason: params.outcome.rawValue,
                 detail: Self.coolingDetail(params, until: until, builtin: subject.connection == nil))
+            // The outbox is this host's own: written here even while a cluster database is away.
+            let promise = context.eventLoop.makePromise(of: MethodAnswer.self)
             let events = core.database.events
-            return .later(
-                core.write(on: context.eventLoop) { txn in try events.append(txn, [event]) }.map { _ in answer })
+            let logger = core.logger
+            core.database.writer.submit({ txn in try events.append(txn, [event]) }) { result in
+                promise.completeWith(
+                    result.map { _ in answer }.mapError { error in
+                        logger.error("event not stored", metadata: ["store.error": "\(error)"])
+                        return RPCError(.internalError, "the event could not be stored")
+                    })
+            }
+            return .later(promise.futureResult)
         }
     }
 
@@ -74,6 +86,7 @@ struct ReportService: Sendable {
     /// key for `built_in`.
     private func find(_ txn: borrowing Transaction, _ params: ResolveReportParams) throws -> Subject {
         try grants.check(txn, grant: params.grant, workspaceId: params.workspaceId, provider: params.provider)
+        if let refusal = core.cluster?.readRefusal() { throw refusal }
         let provider = try core.catalog.connectableProvider(params.provider)
         guard params.source == .byo else {
             guard core.secrets.builtinKeys[provider.id] != nil else {

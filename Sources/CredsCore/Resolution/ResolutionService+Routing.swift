@@ -34,7 +34,9 @@ extension ResolutionService {
             }
             return RoutingDecision(
                 provider: provider, workspaceId: workspaceId, policy: policy, source: .builtIn, connection: nil,
-                fallbackReason: nil, coolingDownUntil: core.health.coolingDown(builtin: provider.identifier))
+                fallbackReason: nil,
+                coolingDownUntil: core.health.coolingDown(
+                    .builtin(workspace: workspaceId, provider: provider.identifier)))
         }
         let all =
             named == nil
@@ -42,14 +44,17 @@ extension ResolutionService {
         if let connection = named ?? Self.newestActive(all) {
             return RoutingDecision(
                 provider: provider, workspaceId: workspaceId, policy: policy, source: .byo, connection: connection,
-                fallbackReason: nil, coolingDownUntil: core.health.coolingDown(connection: connection.id))
+                fallbackReason: nil,
+                coolingDownUntil: core.health.coolingDown(
+                    .connection(connection.id), version: connection.authorizationVersion))
         }
         let newest = Self.newest(all)
         if policy == .auto, hasBuiltin {
             return RoutingDecision(
                 provider: provider, workspaceId: workspaceId, policy: policy, source: .builtIn, connection: nil,
                 fallbackReason: Self.fallbackReason(newest),
-                coolingDownUntil: core.health.coolingDown(builtin: provider.identifier)
+                coolingDownUntil: core.health.coolingDown(
+                    .builtin(workspace: workspaceId, provider: provider.identifier))
             )
         }
         if provider.mode == .oauthUser, let newest, newest.status == .error {

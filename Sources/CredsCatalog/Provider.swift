@@ -44,6 +44,8 @@ public struct Provider: Sendable, Codable, Hashable {
     public let headers: [Header]
     /// Whether `connections.upsert` may import tokens obtained elsewhere (OAuth providers).
     public let importable: Bool?
+    /// How `connections.test` checks a key with the provider; nil when it cannot.
+    public let probe: Probe?
 
     /// Whether connections, policies and resolves are possible at all.
     public var isConnectable: Bool { mode != .none }

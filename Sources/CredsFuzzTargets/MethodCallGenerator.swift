@@ -28,6 +28,7 @@ struct MethodCallGenerator {
         ),
         (.admin, "connections.get", ["connectionId", "actor"]),
         (.admin, "connections.list", ["workspaceId", "provider", "actor"]),
+        (.admin, "connections.test", ["connectionId", "actor"]),
         (.admin, "connections.revoke", ["connectionId", "actor"]),
         (.admin, "connections.delete", ["connectionId", "actor"]),
         (.admin, "policy.set", ["workspaceId", "provider", "mode", "actor", "fallbackOn"]),

@@ -10,6 +10,7 @@ public enum MethodCatalog {
     /// Methods of the admin socket only.
     public static let adminOnly = [
         "connections.upsert", "connections.revoke", "connections.delete", "connections.get", "connections.list",
+        "connections.test",
         "policy.set", "policy.get", "members.set", "members.list", "grants.issue", "grants.revoke", "keys.rotate",
         "keys.status", "oauth.begin", "oauth.complete", "explain", "audit.list", "audit.verify", "events.list", "stats",
     ]

@@ -41,7 +41,8 @@ public struct DaemonAssembly: Sendable {
         }
         engine = CredsEngine(
             database: database, keyRing: keyRing, builtinKeys: builtinKeys, resolveConfig: config.resolve,
-            oauth: oauth, secretFileWarnings: fileWarnings.map(\.description), cluster: replica, logger: logger
+            oauth: oauth, secretFileWarnings: fileWarnings.map(\.description),
+            providerBaseUrls: config.providerBaseUrls, cluster: replica, logger: logger
         )
         daemon = CredsDaemon(
             config: config, engine: engine, logger: logger, metrics: metrics, process: process,

@@ -4,8 +4,8 @@ import CredsProtocol
 /// `credsctl connections …`
 struct Connections: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Create, inspect, revoke and delete connections.",
-        subcommands: [Upsert.self, Get.self, List.self, Revoke.self, Delete.self]
+        abstract: "Create, inspect, test, revoke and delete connections.",
+        subcommands: [Upsert.self, Get.self, List.self, Test.self, Revoke.self, Delete.self]
     )
 
     struct Upsert: ParsableCommand {
@@ -70,6 +70,18 @@ struct Connections: ParsableCommand {
 
         func run() throws {
             _ = try Invocation.run("connections.get", try target.params(), options: global)
+        }
+    }
+
+    struct Test: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check a connection's key with its provider (one live, read-only request).")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var target: Target
+
+        func run() throws {
+            let result = try Invocation.run("connections.test", try target.params(), options: global)
+            if result["ok"] == false { throw ExitCode(1) }
         }
     }
 

@@ -42,6 +42,9 @@ enum EffectiveConfigText {
                 lines.append("\(key) = \(quoted(value))")
             }
         }
+        for (provider, baseUrl) in config.providerBaseUrls.sorted(by: { $0.key < $1.key }) {
+            lines += ["", "[providers.\(provider)]", "baseUrl = \(quoted(baseUrl))"]
+        }
         if let cluster = config.cluster {
             lines += [
                 "", "[cluster]",

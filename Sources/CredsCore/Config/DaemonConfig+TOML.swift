@@ -31,6 +31,7 @@ extension DaemonConfig {
         let top = TOMLTableReader(root, path: "")
         let sections: Set<String> = [
             "dataDir", "sockets", "encryption", "resolve", "limits", "builtin", "oauth", "audit", "metrics", "cluster",
+            "providers",
         ]
         for key in top.keys where !sections.contains(key) {
             problems.append(ConfigError(key: key, problem: "unknown key"))
@@ -147,6 +148,22 @@ extension DaemonConfig {
         }
         attempt { () throws(ConfigError) in
             if let cluster = try top.table("cluster") { config.cluster = try ClusterConfig.read(cluster) }
+        }
+        attempt { () throws(ConfigError) in
+            if let providers = try top.table("providers") {
+                for id in providers.keys {
+                    guard catalog.provider(id)?.probe != nil, let section = try providers.table(id) else {
+                        throw ConfigError(key: "providers.\(id)", problem: "no provider with a probe has this id")
+                    }
+                    try section.allowOnly(["baseUrl"])
+                    guard let url = try section.string("baseUrl") else { continue }
+                    let trimmed = url.hasSuffix("/") ? String(url.dropLast()) : url
+                    guard trimmed.hasPrefix("https://") || trimmed.hasPrefix("http://"), trimmed.count > 8 else {
+                        throw ConfigError(key: "providers.\(id).baseUrl", problem: "must be an http or https URL")
+                    }
+                    config.providerBaseUrls[id] = trimmed
+                }
+            }
         }
         return (config, problems)
     }

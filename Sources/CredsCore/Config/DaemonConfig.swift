@@ -16,6 +16,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var oauth: [String: OAuthClientConfig] = [:]
     /// `[cluster]` (SPEC 10); nil: a single host.
     public var cluster: ClusterConfig?
+    /// `[providers.<id>] baseUrl`: where `connections.test` sends a provider's probe instead of its catalog URL.
+    public var providerBaseUrls: [String: String] = [:]
 
     /// Built-in key files assumed when the file has no `[builtin]` table.
     public static let defaultBuiltin = [

@@ -15,6 +15,7 @@ public final class CredsEngine: Sendable {
     let audit: AuditService
     let events: EventService
     let reports: ReportService
+    let probes: ProbeService
     let grants: GrantService
     let tokens: TokenService
     let resolution: ResolutionService
@@ -35,6 +36,7 @@ public final class CredsEngine: Sendable {
         tokenClient: TokenEndpointClient = TokenEndpointClient(),
         catalog: ProviderCatalog = .bundled,
         secretFileWarnings: [String] = [],
+        providerBaseUrls: [String: String] = [:],
         cluster: (any ClusterLink)? = nil,
         logger: Logger
     ) {
@@ -50,6 +52,7 @@ public final class CredsEngine: Sendable {
         grants = GrantService(core: core)
         tokens = TokenService(core: core, oauth: oauth, tokenClient: tokenClient)
         reports = ReportService(core: core, grants: grants, tokens: tokens)
+        probes = ProbeService(core: core, client: tokenClient, baseUrls: providerBaseUrls)
         resolution = ResolutionService(core: core, grants: grants, tokens: tokens)
         connections = ConnectionService(core: core, tokens: tokens)
         policies = PolicyService(core: core)

@@ -50,6 +50,7 @@ public struct MethodRegistry: Sendable {
                 .typed("connections.delete", .write, engine.connections.delete),
                 .typed("connections.get", .read, engine.connections.get),
                 .typed("connections.list", .read, engine.connections.list),
+                .typed("connections.test", .write, engine.probes.test),
                 .typed("policy.set", .write, engine.policies.set),
                 .typed("policy.get", .read, engine.policies.get),
                 .typed("members.set", .write, engine.members.set),

@@ -12,13 +12,6 @@ struct MethodCallGenerator {
     /// not listed here is appended, with param names drawn from every list.
     static let methods: [(socket: SocketKind, name: String, params: [String])] = [
         (.resolve, "resolve", ["workspaceId", "provider", "grant", "connectionId", "requiredScopes"]),
-        (
-            .resolve, "resolve.report",
-            [
-                "workspaceId", "provider", "grant", "connectionId", "source", "builtinKeyId", "outcome", "httpStatus",
-                "retryAfterSeconds", "units",
-            ]
-        ),
         (.resolve, "events.verify", ["workspaceId", "provider", "grant", "connectionId", "headers", "body"]),
         (.resolve, "health", []),
         (.resolve, "providers.list", []),
@@ -28,7 +21,6 @@ struct MethodCallGenerator {
         ),
         (.admin, "connections.get", ["connectionId", "actor"]),
         (.admin, "connections.list", ["workspaceId", "provider", "actor"]),
-        (.admin, "connections.test", ["connectionId", "actor"]),
         (.admin, "connections.revoke", ["connectionId", "actor"]),
         (.admin, "connections.delete", ["connectionId", "actor"]),
         (.admin, "policy.set", ["workspaceId", "provider", "mode", "actor", "fallbackOn"]),
@@ -46,7 +38,6 @@ struct MethodCallGenerator {
         (.admin, "keys.status", []),
         (.admin, "keys.rotate", []),
         (.admin, "audit.list", ["since", "limit", "workspaceId", "hostId"]),
-        (.admin, "events.list", ["since", "limit", "workspaceId"]),
         (.admin, "audit.verify", []),
         (.admin, "stats", []),
         (.admin, "health", []),

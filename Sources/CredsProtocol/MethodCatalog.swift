@@ -2,7 +2,7 @@
 /// agree, and that `proto/schema/methods.json` agrees with both) and `credsctl` routes by.
 public enum MethodCatalog {
     /// Methods of both sockets.
-    public static let common = ["health", "providers.list"]
+    public static let common = ["health", "providers.list", "watch"]
 
     /// Methods of the resolve socket only.
     public static let resolveOnly = ["resolve", "resolve.report", "events.verify"]

@@ -18,8 +18,20 @@ public enum RPCResponse {
         }
     }
 
+    /// A notification (no `id`): `{"jsonrpc":"2.0","method":…,"params":…}`, `params` left out when nil.
+    public static func notification(method: String, params: JSONValue?, allocator: ByteBufferAllocator) -> ByteBuffer {
+        framed(id: nil, allocator: allocator) { writer in
+            writer.key("method")
+            writer.string(method)
+            if let params {
+                writer.key("params")
+                writer.value(params)
+            }
+        }
+    }
+
     private static func framed(
-        id: JSONValue,
+        id: JSONValue?,
         allocator: ByteBufferAllocator,
         _ body: (inout JSONWriter) -> Void
     ) -> ByteBuffer {
@@ -27,8 +39,10 @@ public enum RPCResponse {
         writer.objectStart()
         writer.key("jsonrpc")
         writer.string("2.0")
-        writer.key("id")
-        writer.value(id)
+        if let id {
+            writer.key("id")
+            writer.value(id)
+        }
         body(&writer)
         writer.objectEnd()
         var buffer = allocator.buffer(capacity: Frame.headerSize + writer.bytes.count)

@@ -22,6 +22,8 @@ final class RPCHandler: ChannelInboundHandler {
     /// so a client that sends without reading cannot grow the audit queue (or the store) without bound.
     private var heldAnswers = 0
     private var closeWhenIdle = false
+    /// Set once a `watch` was answered: the connection streams events and is not closed for idleness.
+    private var watcher: EventWatcher?
 
     init(
         methods: MethodRegistry,
@@ -152,8 +154,15 @@ final class RPCHandler: ChannelInboundHandler {
         }
         let micros = (NIODeadline.now() - started).nanoseconds / 1_000
         let frame: ByteBuffer
+        var subscription: WatchSubscription?
         switch outcome {
+        case .success(let answer) where answer.watch != nil && watcher != nil:
+            // One stream per connection.
+            let error = RPCError(.invalidRequest, "this connection is already watching")
+            engine.statistics.recordRequest(method: entry.name, outcome: error.reason.rawValue, micros: micros)
+            frame = RPCResponse.frame(id: id, error: error, allocator: allocator(context))
         case .success(let answer):
+            subscription = answer.watch
             engine.statistics.recordRequest(method: entry.name, outcome: "ok", micros: micros)
             if let source = answer.facts.source, let provider = answer.facts.provider {
                 engine.statistics.recordResolution(provider: provider.text, source: source.rawValue)
@@ -165,6 +174,7 @@ final class RPCHandler: ChannelInboundHandler {
         }
         guard let auditWait else {
             answer(context: context, frame)
+            if let subscription { startWatching(context: context, subscription) }
             return
         }
         pending += 1
@@ -174,8 +184,19 @@ final class RPCHandler: ChannelInboundHandler {
             self.pending -= 1
             self.heldAnswers -= 1
             self.answer(context: context, frame)
+            if let subscription { self.startWatching(context: context, subscription) }
             self.updateReading(context: context)
         }
+    }
+
+    /// After a `watch` answer: events follow on this connection until it closes.
+    private func startWatching(context: ChannelHandlerContext, _ subscription: WatchSubscription) {
+        guard context.channel.isActive, watcher == nil else { return }
+        closeWhenIdle = false
+        let watcher = EventWatcher(
+            engine: methods.engine, feed: methods.engine.eventFeed, context: context, subscription: subscription)
+        self.watcher = watcher
+        watcher.start()
     }
 
     private func allocator(_ context: ChannelHandlerContext) -> ByteBufferAllocator {
@@ -223,11 +244,23 @@ final class RPCHandler: ChannelInboundHandler {
     /// stays like that is closed by the idle timeout.
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         updateReading(context: context)
+        if context.channel.isWritable { watcher?.deliver() }
         context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        watcher?.stop()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        watcher?.stop()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is IdleStateHandler.IdleStateEvent {
+            // A watching connection is not closed for idleness (SPEC 11): heartbeats show whether it lives.
+            if watcher != nil { return }
             if pending == 0 {
                 context.close(promise: nil)
             } else {

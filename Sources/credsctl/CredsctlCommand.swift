@@ -17,7 +17,7 @@ struct CredsctlCommand: ParsableCommand {
         subcommands: [
             Connections.self, Policy.self, Members.self, Grants.self, Explain.self, Resolve.self, Report.self,
             Health.self,
-            Providers.self, Keys.self, Audit.self, Events.self, Stats.self, Call.self,
+            Providers.self, Keys.self, Audit.self, Events.self, Watch.self, Stats.self, Call.self,
         ]
     )
 }

@@ -12,9 +12,13 @@ struct GlobalOptions: ParsableArguments {
 
     /// The socket for `method`: resolve-socket methods default to the resolve socket, the rest to admin.
     func socketPath(for method: String) -> String {
+        socketPath(onResolve: MethodCatalog.isResolveOnly(method))
+    }
+
+    /// The resolve socket's path, or the admin socket's.
+    func socketPath(onResolve: Bool) -> String {
         if let socket { return socket }
         let environment = ProcessInfo.processInfo.environment
-        let onResolve = MethodCatalog.isResolveOnly(method)
         if let specific = environment[onResolve ? "CREDSD_RESOLVE_SOCKET" : "CREDSD_ADMIN_SOCKET"], !specific.isEmpty {
             return specific
         }

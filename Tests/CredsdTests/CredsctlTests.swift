@@ -132,4 +132,33 @@ struct CredsctlTests {
         result = try ProcessResult.run(Binaries.credsctl, ["call", "--socket", daemon.adminSocket, "health", "[1]"])
         #expect(result.status == 64)
     }
+
+    @Test("watch prints events as they happen, one line each, until the daemon closes the stream")
+    func watch() throws {
+        let daemon = try DaemonFixture()
+        try daemon.addWriter()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Binaries.credsctl)
+        process.arguments = ["watch", "--socket", daemon.adminSocket, "--json", "--workspace", "ws1"]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        // The watch is in place once its call was answered; an event then reaches the printed stream.
+        var line = ""
+        for attempt in 0..<50 where line.isEmpty {
+            try daemon.upsert(provider: "fal", payload: ["apiKey": .string("fal_ctl_watch_\(attempt)")])
+            var descriptor = pollfd(fd: output.fileHandleForReading.fileDescriptor, events: Int16(POLLIN), revents: 0)
+            if poll(&descriptor, 1, 200) == 1 {
+                line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+            }
+        }
+        let first = try JSONValue.parse(Array((line.split(separator: "\n").first ?? "").utf8))
+        #expect(first["type"] == "connection.created")
+        #expect(first["workspaceId"] == "ws1")
+        // The daemon stopping ends the stream: exit 0.
+        daemon.stop()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+    }
 }

@@ -16,6 +16,8 @@ public final class CredsEngine: Sendable {
     let events: EventService
     let reports: ReportService
     let probes: ProbeService
+    /// Wakes `watch` connections when events are added.
+    public let eventFeed: EventFeed
     let grants: GrantService
     let tokens: TokenService
     let resolution: ResolutionService
@@ -53,6 +55,9 @@ public final class CredsEngine: Sendable {
         tokens = TokenService(core: core, oauth: oauth, tokenClient: tokenClient)
         reports = ReportService(core: core, grants: grants, tokens: tokens)
         probes = ProbeService(core: core, client: tokenClient, baseUrls: providerBaseUrls)
+        eventFeed = EventFeed(eventLoop: tokenClient.httpClient.eventLoopGroup.next()) { [database] in
+            try? database.environment.read { txn in try database.events.head(txn) }
+        }
         resolution = ResolutionService(core: core, grants: grants, tokens: tokens)
         connections = ConnectionService(core: core, tokens: tokens)
         policies = PolicyService(core: core)
@@ -96,5 +101,29 @@ public final class CredsEngine: Sendable {
     /// Appends the `suppressed: N` entries of refusal windows still open (at shutdown).
     public func flushRefusalSummaries() {
         audit.flushRefusalSummaries()
+    }
+}
+
+/// What the server's event watchers read (SPEC 11 `watch`).
+extension CredsEngine {
+    /// The outbox's last event number.
+    public func eventHead() throws -> UInt64 {
+        try core.read { txn in try core.database.events.head(txn) }
+    }
+
+    /// Up to `limit` events after `cursor` in `scope`, and the number the next read starts after.
+    public func events(after cursor: UInt64, limit: Int, scope: WatchScope) throws
+        -> (events: [EventRecord], scannedThrough: UInt64)
+    {
+        try core.read { txn in
+            try core.database.events.list(txn, since: cursor, limit: limit, workspaceId: nil, where: scope.admits)
+        }
+    }
+
+    /// Whether a resolve-socket watch's grant still holds (a revoked or expired grant ends the watch).
+    public func watchAllowed(_ scope: WatchScope) -> Bool {
+        guard let digest = scope.grantDigest else { return true }
+        let record = try? core.read { txn in try core.database.grant(txn, digest: digest) }
+        return record.flatMap { $0 }.map { $0.expiresAt > Timestamp.now() } ?? false
     }
 }

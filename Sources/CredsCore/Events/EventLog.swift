@@ -61,9 +61,13 @@ struct EventLog: Sendable {
     /// event looked at (`since` when none): the next page starts after it, so a filter that matches nothing still
     /// moves on. At most `maxScanned` events are looked at per call. An event that does not decode is skipped (an
     /// outbox is a notification channel, not a record of truth: the audit trail is).
-    func list(_ txn: borrowing Transaction, since: UInt64, limit: Int, workspaceId: Identifier?) throws
-        -> (events: [EventRecord], scannedThrough: UInt64)
-    {
+    func list(
+        _ txn: borrowing Transaction,
+        since: UInt64,
+        limit: Int,
+        workspaceId: Identifier?,
+        where admits: (EventRecord) -> Bool = { _ in true }
+    ) throws -> (events: [EventRecord], scannedThrough: UInt64) {
         var found: [EventRecord] = []
         var scanned = 0
         var last = since
@@ -71,7 +75,7 @@ struct EventLog: Sendable {
             scanned += 1
             last = StoreKeys.uint64(key)
             if let event = try? RecordCoding.decode(EventRecord.self, from: value),
-                workspaceId == nil || event.workspaceId == workspaceId?.text
+                workspaceId == nil || event.workspaceId == workspaceId?.text, admits(event)
             {
                 found.append(event)
             }

@@ -6,10 +6,13 @@ public import NIOCore
 public struct MethodAnswer: Sendable {
     public let result: any JSONWritable
     public let facts: CallFacts
+    /// `watch`: after this answer, the connection streams events (the server's `EventWatcher`).
+    public var watch: WatchSubscription?
 
-    public init(_ result: any JSONWritable, facts: CallFacts) {
+    public init(_ result: any JSONWritable, facts: CallFacts, watch: WatchSubscription? = nil) {
         self.result = result
         self.facts = facts
+        self.watch = watch
     }
 }
 

@@ -36,6 +36,7 @@ public struct MethodRegistry: Sendable {
                 .typed("resolve", .use, engine.resolution.resolve),
                 .typed("events.verify", .use, engine.webhooks.verify),
                 .typed("resolve.report", .use, engine.reports.report),
+                .typed("watch", .use, engine.events.resolveWatch),
             ]
         )
     }
@@ -65,6 +66,7 @@ public struct MethodRegistry: Sendable {
                 .typed("audit.list", .read, engine.audit.list),
                 .typed("audit.verify", .read, engine.audit.verify),
                 .typed("events.list", .read, engine.events.list),
+                .typed("watch", .read, engine.events.adminWatch),
                 .typed("stats", .read, engine.info.stats),
             ]
         )

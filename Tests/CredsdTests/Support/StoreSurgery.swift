@@ -24,6 +24,14 @@ struct StoreSurgery {
         try commit { txn in try txn.put(db, key, value) }
     }
 
+    /// Puts every pair in one transaction.
+    func put(_ database: String, _ pairs: [(key: [UInt8], value: [UInt8])]) throws {
+        let db = try environment.openDatabase(database)
+        try commit { txn in
+            for pair in pairs { try txn.put(db, pair.key, pair.value) }
+        }
+    }
+
     func delete(_ database: String, _ key: [UInt8]) throws {
         let db = try environment.openDatabase(database)
         try commit { txn in _ = try txn.delete(db, key) }

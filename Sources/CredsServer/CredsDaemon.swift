@@ -179,6 +179,7 @@ public final class CredsDaemon: Service {
             ]
         )
         notifier.notify("READY=1\nSTATUS=serving\nMAINPID=\(getpid())")
+        let delivering = engine.webhookDeliverer.map { deliverer in Task { await deliverer.run() } }
 
         await withTaskGroup(of: Void.self) { tasks in
             if let interval = notifier.watchdogInterval {
@@ -203,6 +204,12 @@ public final class CredsDaemon: Service {
             try? await Task.sleep(for: .milliseconds(10))
         }
         registry.closeAll()
+        engine.eventFeed.stop()
+        if let delivering {
+            // A POST in flight ends with its timeout (5 s) at most; what it was delivering is sent again next time.
+            delivering.cancel()
+            await delivering.value
+        }
         for listener in listeners where listener.ownsSocketFile { unlink(listener.path) }
         await Self.shutDown(group)
         engine.flushRefusalSummaries()

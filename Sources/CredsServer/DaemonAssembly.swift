@@ -28,6 +28,9 @@ public struct DaemonAssembly: Sendable {
         let keyRing = try loader.loadKeyRing()
         let builtinKeys = try loader.loadBuiltinKeys()
         let oauth = try loader.loadOAuth()
+        let webhookDelivery = try loader.loadWebhookSecret().flatMap { secret in
+            config.webhooks.url.map { (url: $0, secret: secret) }
+        }
         let fileWarnings = loader.secretFileWarnings()
         logger.warnAbout(fileWarnings)
         if keyRing.active == nil {
@@ -42,7 +45,9 @@ public struct DaemonAssembly: Sendable {
         engine = CredsEngine(
             database: database, keyRing: keyRing, builtinKeys: builtinKeys, resolveConfig: config.resolve,
             oauth: oauth, secretFileWarnings: fileWarnings.map(\.description),
-            providerBaseUrls: config.providerBaseUrls, cluster: replica, logger: logger
+            providerBaseUrls: config.providerBaseUrls,
+            webhookDelivery: webhookDelivery, cluster: replica,
+            logger: logger
         )
         daemon = CredsDaemon(
             config: config, engine: engine, logger: logger, metrics: metrics, process: process,

@@ -42,6 +42,11 @@ enum EffectiveConfigText {
                 lines.append("\(key) = \(quoted(value))")
             }
         }
+        if let url = config.webhooks.url {
+            lines += [
+                "", "[webhooks]", "url = \(quoted(url))", "secretFile = \(quoted(config.webhooks.secretFile ?? ""))",
+            ]
+        }
         for (provider, baseUrl) in config.providerBaseUrls.sorted(by: { $0.key < $1.key }) {
             lines += ["", "[providers.\(provider)]", "baseUrl = \(quoted(baseUrl))"]
         }

@@ -31,7 +31,7 @@ extension DaemonConfig {
         let top = TOMLTableReader(root, path: "")
         let sections: Set<String> = [
             "dataDir", "sockets", "encryption", "resolve", "limits", "builtin", "oauth", "audit", "metrics", "cluster",
-            "providers",
+            "providers", "webhooks",
         ]
         for key in top.keys where !sections.contains(key) {
             problems.append(ConfigError(key: key, problem: "unknown key"))
@@ -148,6 +148,23 @@ extension DaemonConfig {
         }
         attempt { () throws(ConfigError) in
             if let cluster = try top.table("cluster") { config.cluster = try ClusterConfig.read(cluster) }
+        }
+        attempt { () throws(ConfigError) in
+            if let webhooks = try top.table("webhooks") {
+                try webhooks.allowOnly(["url", "secretFile"])
+                if let url = try webhooks.string("url") {
+                    guard url.hasPrefix("https://") || url.hasPrefix("http://"), url.count > 8 else {
+                        throw ConfigError(key: "webhooks.url", problem: "must be an http or https URL")
+                    }
+                    config.webhooks.url = url
+                }
+                if let file = try webhooks.string("secretFile") {
+                    config.webhooks.secretFile = try webhooks.nonEmpty(file, "secretFile")
+                }
+                if config.webhooks.url != nil, config.webhooks.secretFile == nil {
+                    throw ConfigError(key: "webhooks.secretFile", problem: "is required with webhooks.url")
+                }
+            }
         }
         attempt { () throws(ConfigError) in
             if let providers = try top.table("providers") {

@@ -18,6 +18,7 @@ public struct DaemonConfig: Sendable, Equatable {
     public var cluster: ClusterConfig?
     /// `[providers.<id>] baseUrl`: where `connections.test` sends a provider's probe instead of its catalog URL.
     public var providerBaseUrls: [String: String] = [:]
+    public var webhooks = WebhooksConfig()
 
     /// Built-in key files assumed when the file has no `[builtin]` table.
     public static let defaultBuiltin = [

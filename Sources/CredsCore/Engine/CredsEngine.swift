@@ -18,6 +18,8 @@ public final class CredsEngine: Sendable {
     let probes: ProbeService
     /// Wakes `watch` connections when events are added.
     public let eventFeed: EventFeed
+    /// Delivers events to `[webhooks] url`; nil when webhooks are off. The daemon runs it.
+    public let webhookDeliverer: WebhookDeliverer?
     let grants: GrantService
     let tokens: TokenService
     let resolution: ResolutionService
@@ -39,14 +41,19 @@ public final class CredsEngine: Sendable {
         catalog: ProviderCatalog = .bundled,
         secretFileWarnings: [String] = [],
         providerBaseUrls: [String: String] = [:],
+        webhookDelivery: (url: String, secret: SecretBytes)? = nil,
         cluster: (any ClusterLink)? = nil,
         logger: Logger
     ) {
+        let deliverer = webhookDelivery.map {
+            WebhookDeliverer(database: database, url: $0.url, secret: $0.secret, client: tokenClient, logger: logger)
+        }
+        webhookDeliverer = deliverer
         let core = EngineCore(
             catalog: catalog, database: database, resolveConfig: resolveConfig,
             secrets: EngineSecrets(
                 sealer: Sealer(keyRing: keyRing), builtinKeys: builtinKeys, fileWarnings: secretFileWarnings),
-            statistics: DaemonStats(), cluster: cluster, logger: logger
+            statistics: DaemonStats(), cluster: cluster, webhooks: deliverer, logger: logger
         )
         self.core = core
         audit = AuditService(core: core)

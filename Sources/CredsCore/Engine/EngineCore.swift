@@ -21,6 +21,8 @@ final class EngineCore: Sendable {
     let startedAt = Timestamp.now()
     /// Cluster mode: PostgreSQL takes every write first (SPEC 10); nil on a single host.
     let cluster: (any ClusterLink)?
+    /// Event delivery to `[webhooks] url` (its figures are in `stats`); nil when off.
+    let webhooks: WebhookDeliverer?
     /// The key ring and built-in keys: replaced as a whole when the configuration is reloaded.
     private let secretsLock: Mutex<EngineSecrets>
 
@@ -31,9 +33,11 @@ final class EngineCore: Sendable {
         secrets: EngineSecrets,
         statistics: DaemonStats,
         cluster: (any ClusterLink)? = nil,
+        webhooks: WebhookDeliverer? = nil,
         logger: Logger
     ) {
         self.cluster = cluster
+        self.webhooks = webhooks
         self.catalog = catalog
         self.database = database
         self.resolveConfig = resolveConfig

@@ -66,6 +66,31 @@ public struct SecretsLoader: Sendable {
         return keys
     }
 
+    /// The `[webhooks] secretFile` key: `whsec_` and base64 (the prefix may be left out), in guarded memory; nil
+    /// when webhooks are off.
+    public func loadWebhookSecret() throws(ConfigError) -> SecretBytes? {
+        guard config.webhooks.url != nil, let path = config.webhooks.secretFile else { return nil }
+        _ = try SecretFilePermissions.check(path: path, key: "webhooks.secretFile")
+        let text: SecretBytes
+        do {
+            text = try SecretFile.read(path: path)
+        } catch {
+            throw ConfigError(key: "webhooks.secretFile", problem: error.description)
+        }
+        let key = text.withUnsafeBytes { bytes -> SecretBytes? in
+            var encoded = bytes[...]
+            while let last = encoded.last, last == 10 || last == 13 || last == 32 { encoded = encoded.dropLast() }
+            let prefix = Array("whsec_".utf8)
+            if encoded.starts(with: prefix) { encoded = encoded.dropFirst(prefix.count) }
+            return Base64.decodeSecret(encoded)
+        }
+        guard let key, key.count >= 16 else {
+            throw ConfigError(
+                key: "webhooks.secretFile", problem: "\(path): not whsec_ followed by base64 of at least 16 bytes")
+        }
+        return key
+    }
+
     /// Secret files in force that their group may read or write (SPEC 7: a warning, not a stop). Call after the
     /// loads succeeded: a file others may read has stopped them already.
     public func secretFileWarnings() -> [SecretFileWarning] {
@@ -75,6 +100,9 @@ public struct SecretsLoader: Sendable {
         }
         files += oauthSecretFiles()
         if let path = config.cluster?.passwordFile { files.append(("cluster.passwordFile", path)) }
+        if config.webhooks.url != nil, let path = config.webhooks.secretFile {
+            files.append(("webhooks.secretFile", path))
+        }
         return files.compactMap { file in try? SecretFilePermissions.check(path: file.path, key: file.key) }
     }
 }

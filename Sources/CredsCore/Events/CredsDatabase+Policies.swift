@@ -5,10 +5,15 @@ import CredsStore
 /// every change of a workspace's routing for a provider is a `policy.changed` event (SPEC 11).
 extension CredsDatabase {
     /// Stores `value` as the policy under `key` (`workspaceId NUL provider`), with an event when it differs.
-    func putPolicy(_ txn: borrowing Transaction, key: [UInt8], value: [UInt8], recordEvents: Bool = true) throws {
+    func putPolicy(
+        _ txn: borrowing Transaction,
+        key: [UInt8],
+        value: [UInt8],
+        events recording: EventRecording = .local
+    ) throws {
         let previous = try txn.get(policies, key)
         try txn.put(policies, key, value)
-        guard recordEvents, previous != value, let separator = key.firstIndex(of: 0) else { return }
+        guard recording != .off, previous != value, let separator = key.firstIndex(of: 0) else { return }
         let workspace = String(decoding: key[..<separator], as: UTF8.self)
         let provider = String(decoding: key[(separator + 1)...], as: UTF8.self)
         let from = previous.map { String(decoding: $0, as: UTF8.self) } ?? RoutingMode.auto.rawValue
@@ -20,6 +25,6 @@ extension CredsDatabase {
                     type: .policyChanged, workspaceId: Identifier(stored: workspace),
                     provider: Identifier(stored: provider), connectionId: nil, from: from, to: to,
                     reason: "policy_set", detail: "routing for \(provider) changed from \(from) to \(to)")
-            ])
+            ], local: recording == .local)
     }
 }

@@ -23,7 +23,7 @@ struct EventLog: Sendable {
 
     /// Numbers and stores `drafts` in the caller's write transaction; returns the events as stored.
     @discardableResult
-    func append(_ txn: borrowing Transaction, _ drafts: [EventDraft]) throws -> [EventRecord] {
+    func append(_ txn: borrowing Transaction, _ drafts: [EventDraft], local: Bool = true) throws -> [EventRecord] {
         guard !drafts.isEmpty else { return [] }
         var seq = try head(txn)
         let time = Timestamp.now()
@@ -33,7 +33,7 @@ struct EventLog: Sendable {
             let event = EventRecord(
                 seq: seq, time: time, type: draft.type, workspaceId: draft.workspaceId.text,
                 provider: draft.provider?.text, connectionId: draft.connectionId?.text, from: draft.from,
-                to: draft.to, reason: draft.reason, detail: draft.detail)
+                to: draft.to, reason: draft.reason, detail: draft.detail, local: local ? nil : false)
             try txn.put(entries, Self.key(seq), RecordCoding.encode(event))
             stored.append(event)
         }

@@ -13,6 +13,12 @@ public struct EventRecord: Sendable, Codable, Equatable {
     public var to: String?
     public var reason: String
     public var detail: String?
+    /// False for an event of a change another cluster host made (that host delivers it by webhook); nil (this
+    /// host's) otherwise. Not shown.
+    public var local: Bool?
+
+    /// Whether this host made the change (and delivers the event by webhook).
+    public var isLocal: Bool { local ?? true }
 
     /// The event as `events.list` and `watch` show it.
     public var json: JSONValue {

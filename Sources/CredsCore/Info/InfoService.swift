@@ -78,8 +78,12 @@ struct InfoService: Sendable {
     /// source, OAuth refreshes by outcome, open connections, store size. No secret, no client-chosen label.
     func stats(_ params: NoParams, context: CallContext) -> MethodReply {
         let environment = core.database.environment
-        let snapshot = core.statistics.snapshot(
+        var snapshot = core.statistics.snapshot(
             storeBytes: Int64(environment.usedBytes), mapBytes: Int64(environment.currentMapSize))
+        if let webhooks = core.webhooks, case .object(var object) = snapshot {
+            object["webhooks"] = webhooks.current.json
+            snapshot = .object(object)
+        }
         return .now(.success(MethodAnswer(snapshot, facts: context.facts)))
     }
 }

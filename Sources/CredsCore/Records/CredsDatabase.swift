@@ -115,16 +115,22 @@ public final class CredsDatabase: Sendable {
     /// Writes `record` as the bytes `stored` (its encoding, or the bytes another cluster host wrote), with its
     /// owner index entry, the per-key record counts and the events the change makes (`EventDraft`; none while a
     /// cluster replica resyncs, which rewrites every record).
-    func put(_ txn: borrowing Transaction, _ record: ConnectionRecord, stored: [UInt8], recordEvents: Bool = true)
-        throws
-    {
+    func put(
+        _ txn: borrowing Transaction,
+        _ record: ConnectionRecord,
+        stored: [UInt8],
+        events recording: EventRecording = .local
+    ) throws {
         let previous = try connection(txn, id: record.id)
         if let previous, previous.workspaceId != record.workspaceId || previous.provider != record.provider {
             // Owners never change here; a replicated row that says otherwise must not leave a stale index entry.
             try remove(txn, previous)
-            return try put(txn, record, stored: stored, recordEvents: recordEvents)
+            return try put(txn, record, stored: stored, events: recording)
         }
-        if recordEvents { try events.append(txn, EventDraft.connectionChanges(from: previous, to: record)) }
+        if recording != .off {
+            try events.append(
+                txn, EventDraft.connectionChanges(from: previous, to: record), local: recording == .local)
+        }
         if previous?.sealed?.keyId != record.sealed?.keyId {
             if let keyId = previous?.sealed?.keyId { try adjustKeyCount(txn, keyId: keyId, by: -1) }
             if let keyId = record.sealed?.keyId { try adjustKeyCount(txn, keyId: keyId, by: 1) }

@@ -96,7 +96,7 @@ extension CredsDatabase {
     /// applied *closed* instead: the key is removed here and the version kept, so one bad row never stops the
     /// feed and never serves a record credsd cannot read.
     @discardableResult
-    func apply(_ txn: borrowing Transaction, _ rows: [ReplicatedRow], recordEvents: Bool = true) throws
+    func apply(_ txn: borrowing Transaction, _ rows: [ReplicatedRow], events recording: EventRecording = .local) throws
         -> [ReplicatedRow]
     {
         var refused: [ReplicatedRow] = []
@@ -108,14 +108,14 @@ extension CredsDatabase {
             }
             guard try row.version > replicaVersion(txn, row.entity, row.key) else { continue }
             do {
-                try applyRow(txn, row, recordEvents: recordEvents)
+                try applyRow(txn, row, events: recording)
             } catch let error as LMDBError {
                 throw error
             } catch {
                 refused.append(row)
                 try applyRow(
                     txn, ReplicatedRow(entity: row.entity, key: row.key, version: row.version, value: nil),
-                    recordEvents: false)
+                    events: .off)
             }
         }
         return refused
@@ -128,14 +128,14 @@ extension CredsDatabase {
     /// end, so `nextRevision` can always add one.
     static let maxRevision: UInt64 = 1 << 62
 
-    private func applyRow(_ txn: borrowing Transaction, _ row: ReplicatedRow, recordEvents: Bool) throws {
+    private func applyRow(_ txn: borrowing Transaction, _ row: ReplicatedRow, events recording: EventRecording) throws {
         let table = table(for: row.entity)
         switch (row.entity, row.value) {
         case (.connection, let value?):
             let record = try RecordCoding.decode(ConnectionRecord.self, from: value)
             guard StoreKeys.connection(record.id) == row.key else { throw ReplicaError.keyMismatch }
             guard record.revision <= Self.maxRevision else { throw ReplicaError.revisionOutOfRange }
-            try put(txn, record, stored: value, recordEvents: recordEvents)
+            try put(txn, record, stored: value, events: recording)
             try raiseRevision(txn, to: record.revision)
         case (.connection, nil):
             if let existing = try? connection(txn, id: StoreKeys.lastPart(row.key)) {
@@ -144,7 +144,7 @@ extension CredsDatabase {
                 try txn.delete(table, row.key)
             }
         case (.policy, let value?):
-            try putPolicy(txn, key: row.key, value: value, recordEvents: recordEvents)
+            try putPolicy(txn, key: row.key, value: value, events: recording)
         case (_, let value?):
             try txn.put(table, row.key, value)
         case (_, nil):
@@ -162,7 +162,7 @@ extension CredsDatabase {
         try await commit { txn in
             let stored = try txn.get(self.meta, Self.cursorKey).flatMap(ReplicaCursor.init(stored:))
             guard (stored?.seq ?? 0) == from else { return FeedPageOutcome(moved: false, refused: []) }
-            let refused = try self.apply(txn, rows)
+            let refused = try self.apply(txn, rows, events: .replicated)
             try txn.put(self.meta, Self.cursorKey, cursor.stored)
             return FeedPageOutcome(moved: true, refused: refused)
         }
@@ -183,7 +183,7 @@ extension CredsDatabase {
             }
             for key in counts { try txn.delete(self.meta, key) }
             // Every record is written again: none of it is news (no events).
-            let refused = try self.apply(txn, rows, recordEvents: false)
+            let refused = try self.apply(txn, rows, events: .off)
             try txn.put(self.meta, Self.cursorKey, cursor.stored)
             return refused
         }

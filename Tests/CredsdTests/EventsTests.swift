@@ -69,4 +69,44 @@ struct EventsTests {
         try daemon.upsert(provider: "fal", payload: ["apiKey": "fal_events_after_restart"])
         #expect(try Self.events(daemon).last?["seq"] == 6)
     }
+
+    @Test("a token refresh the provider fails is a refresh_failed event; the connection keeps its status")
+    func refreshFailed() throws {
+        let provider = try FakeOAuthProvider()
+        let daemon = try DaemonFixture(configExtra: "[resolve]\nrequireGrant = false\n\n" + provider.configSections())
+        daemon.remember(FakeOAuthProvider.clientSecret)
+        daemon.remember(FakeOAuthProvider.githubClientSecret)
+        try daemon.addWriter()
+        provider.configure {
+            $0.refreshTokens.insert("1//events-refresh")
+            $0.behaviour = .serverError
+        }
+        daemon.remember("1//events-refresh")
+        let result = try daemon.adminCall(
+            "connections.upsert",
+            [
+                "workspaceId": "ws1", "provider": "google-workspace", "displayName": "Drive", "actor": "alice",
+                "credentialPayload": [
+                    "accessToken": "ya29.events-current", "refreshToken": "1//events-refresh",
+                    "expiresAt": .string(ISO8601DateFormatter().string(from: Date().addingTimeInterval(60))),
+                    "scopes": ["https://www.googleapis.com/auth/drive.file"],
+                ],
+            ])
+        let id = try #require(result["connection"]?["id"]?.stringValue)
+        // The refresh fails; the current token, still valid, answers.
+        let answer = try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "google-workspace"])
+        #expect(answer["credential"]?["accessToken"] == "ya29.events-current")
+        let failed = try eventually {
+            let events = try Self.events(daemon).filter { $0["type"] == "connection.refresh_failed" }
+            guard let event = events.first else { throw Pending() }
+            return event
+        }
+        #expect(failed["connectionId"] == .string(id))
+        #expect(failed["reason"] == "http_500")
+        #expect(failed["detail"]?.stringValue?.contains("tried again after a back-off") == true)
+        let status = try daemon.adminCall("connections.get", ["connectionId": .string(id), "actor": "alice"])
+        #expect(status["connection"]?["status"] == "active")
+        let text = String(decoding: try daemon.adminCall("events.list").serialized(), as: UTF8.self)
+        #expect(!text.contains("ya29.events-current") && !text.contains("1//events-refresh"))
+    }
 }

@@ -21,10 +21,27 @@ struct LeakTests {
 
     @Test("keys, tokens, grants, master keys and webhook secrets never reach logs, audit, errors or the store in clear")
     func sweep() throws {
+        // A provider stand-in for probes (it rejects every key) and a webhook receiver: what reaches them is
+        // swept too (probes must carry the key; nothing else may).
+        let receiver = try FakeHTTPServer { _ in FakeHTTPServer.Response(status: 401, body: "{}") }
+        let secretsDirectory = TemporaryDirectory()
+        let webhookSecretFile = secretsDirectory.write(
+            "webhook.secret", "whsec_bGVha2NoZWNrd2ViaG9va2RlbGl2ZXJ5a2V5\n", mode: 0o600)
         let daemon = try DaemonFixture(
             mode: .process,
+            configExtra: """
+                [webhooks]
+                url = "\(receiver.baseURL)/hooks"
+                secretFile = "\(webhookSecretFile)"
+
+                [providers.elevenlabs]
+                baseUrl = "\(receiver.baseURL)"
+                """,
             builtin: ["fal": "platform-fal-9f8e7d6c5b4a", "gemini": "AIzaPlatformGeminiSecret00000000000000"],
             logLevel: "trace")
+        daemon.remember("bGVha2NoZWNrd2ViaG9va2RlbGl2ZXJ5a2V5")
+        // The secret file must outlive the daemon's restart below.
+        defer { withExtendedLifetime(secretsDirectory) {} }
         try daemon.addWriter()
         var outputs: [String] = []
         func keep(_ error: CredsRemoteError?) {
@@ -37,7 +54,7 @@ struct LeakTests {
         let webhook = "whsec_bGVha2NoZWNrd2ViaG9va3NlY3JldDEyMzQ1Ng=="
         let resend = try daemon.upsert(
             provider: "resend", payload: ["apiKey": .string(apiKeys[0]), "webhookSecret": .string(webhook)])
-        try daemon.upsert(provider: "elevenlabs", payload: ["apiKey": .string(apiKeys[1])])
+        let eleven = try daemon.upsert(provider: "elevenlabs", payload: ["apiKey": .string(apiKeys[1])])
         try daemon.upsert(provider: "vercel-ai-gateway", payload: ["apiKey": .string(apiKeys[2])])
         let grant = try daemon.grant()
         let limited = try daemon.grant(providers: ["fal"])
@@ -97,6 +114,22 @@ struct LeakTests {
             })
         keep(remoteError { try daemon.adminCall("grants.revoke", ["grant": .string(grant + "nope")]) })
         try daemon.adminCall("grants.revoke", ["grant": .string(limited)])
+        // Health: reports, a probe that rejects the key (an error status, events, webhooks).
+        for outcome in ["rate_limited", "unauthorized", "unauthorized", "unauthorized"] {
+            _ = try resolver.call(
+                "resolve.report",
+                [
+                    "workspaceId": "ws1", "provider": "vercel-ai-gateway", "grant": .string(grant), "source": "byo",
+                    "outcome": .string(outcome), "httpStatus": 401,
+                ])
+        }
+        outputs.append(
+            String(
+                decoding: try daemon.adminCall("connections.test", ["connectionId": .string(eleven), "actor": "alice"])
+                    .serialized(), as: UTF8.self))
+        try eventually(within: 10) {
+            guard receiver.requests.contains(where: { $0.uri == "/hooks" }) else { throw Pending() }
+        }
         let rotatedKey = daemon.makeKey(named: "rotated.key")
         daemon.stop()
         daemon.setKeys([rotatedKey] + daemon.keyFiles)
@@ -105,7 +138,8 @@ struct LeakTests {
         Thread.sleep(forTimeInterval: 0.3)
 
         let admin = try daemon.admin()
-        for method in ["health", "keys.status", "audit.list", "audit.verify", "providers.list", "stats"] {
+        for method in ["health", "keys.status", "audit.list", "audit.verify", "providers.list", "stats", "events.list"]
+        {
             outputs.append(String(decoding: try admin.call(method).serialized(), as: UTF8.self))
         }
         outputs.append(String(decoding: try admin.call("audit.list", ["limit": 1000]).serialized(), as: UTF8.self))
@@ -115,6 +149,11 @@ struct LeakTests {
                 as: UTF8.self))
         daemon.stop()
         outputs.append(daemon.daemonLog)
+        // Webhook bodies and headers; the probe's own request carries its key by design, and is left out.
+        for request in receiver.requests where request.uri == "/hooks" {
+            outputs.append(String(decoding: request.body, as: UTF8.self))
+            outputs.append(request.headers.map { "\($0.0): \($0.1)" }.joined(separator: "\n"))
+        }
         let store = try Data(contentsOf: URL(fileURLWithPath: daemon.dataDir + "/data.mdb"))
         let storeText = String(decoding: store, as: UTF8.self)
 

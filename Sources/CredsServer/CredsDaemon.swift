@@ -180,6 +180,7 @@ public final class CredsDaemon: Service {
         )
         notifier.notify("READY=1\nSTATUS=serving\nMAINPID=\(getpid())")
         let delivering = engine.webhookDeliverer.map { deliverer in Task { await deliverer.run() } }
+        let probing = engine.backgroundProber.map { prober in Task { await prober.run() } }
 
         await withTaskGroup(of: Void.self) { tasks in
             if let interval = notifier.watchdogInterval {
@@ -205,6 +206,10 @@ public final class CredsDaemon: Service {
         }
         registry.closeAll()
         engine.eventFeed.stop()
+        if let probing {
+            probing.cancel()
+            await probing.value
+        }
         if let delivering {
             // A POST in flight ends with its timeout (5 s) at most; what it was delivering is sent again next time.
             delivering.cancel()

@@ -46,7 +46,7 @@ public struct DaemonAssembly: Sendable {
             database: database, keyRing: keyRing, builtinKeys: builtinKeys, resolveConfig: config.resolve,
             oauth: oauth, secretFileWarnings: fileWarnings.map(\.description),
             providerBaseUrls: config.providerBaseUrls,
-            webhookDelivery: webhookDelivery, cluster: replica,
+            webhookDelivery: webhookDelivery, probeEverySeconds: config.health.probeEverySeconds, cluster: replica,
             logger: logger
         )
         daemon = CredsDaemon(

@@ -42,6 +42,9 @@ enum EffectiveConfigText {
                 lines.append("\(key) = \(quoted(value))")
             }
         }
+        if config.health.probeEverySeconds > 0 {
+            lines += ["", "[health]", "probeEverySeconds = \(config.health.probeEverySeconds)"]
+        }
         if let url = config.webhooks.url {
             lines += [
                 "", "[webhooks]", "url = \(quoted(url))", "secretFile = \(quoted(config.webhooks.secretFile ?? ""))",

@@ -1,5 +1,6 @@
 import CredsProtocol
 import Foundation
+import Synchronization
 import Testing
 
 /// `connections.test` (SPEC 11): a live probe per provider against a local server standing in for it
@@ -171,5 +172,36 @@ struct ProbeTests {
                 daemon.directory.write("unknown.toml", "[providers.github]\nbaseUrl = \"http://x\"\n"),
             ])
         #expect(unknown.status != 0)
+    }
+
+    @Test(
+        "[health] probeEverySeconds re-tests active keys in the background: a key revoked at the provider goes to error"
+    )
+    func backgroundProbes() throws {
+        let rejecting = Mutex(false)
+        let server = try FakeHTTPServer { _ in
+            rejecting.withLock { $0 }
+                ? FakeHTTPServer.Response(status: 401, body: "{}") : FakeHTTPServer.Response(status: 200, body: "{}")
+        }
+        let daemon = try DaemonFixture(
+            mode: .process,
+            configExtra: "[health]\nprobeEverySeconds = 1\n\n[providers.elevenlabs]\nbaseUrl = \"\(server.baseURL)\"\n")
+        try daemon.addWriter()
+        let id = try daemon.upsert(provider: "elevenlabs", payload: ["apiKey": "sk_background_probe"])
+        // Valid keys are probed and left alone.
+        try eventually(within: 10) { guard server.requests.count >= 2 else { throw Pending() } }
+        #expect(try Self.status(daemon, id) == "active")
+        #expect(server.requests.allSatisfy { $0.header("xi-api-key") == "sk_background_probe" })
+        // Revoked at the provider: the next round finds it.
+        rejecting.withLock { $0 = true }
+        try eventually(within: 10) { guard try Self.status(daemon, id) == "error" else { throw Pending() } }
+        let changed = (try daemon.adminCall("events.list")["events"]?.arrayValue ?? []).filter {
+            $0["type"] == "connection.status_changed"
+        }
+        #expect(changed.map { $0["reason"] } == ["probe_rejected"])
+        // A connection in error is not probed again in the background (the page's Test button does that).
+        let before = server.requests.count
+        sleep(3)
+        #expect(server.requests.count == before)
     }
 }

@@ -31,7 +31,7 @@ extension DaemonConfig {
         let top = TOMLTableReader(root, path: "")
         let sections: Set<String> = [
             "dataDir", "sockets", "encryption", "resolve", "limits", "builtin", "oauth", "audit", "metrics", "cluster",
-            "providers", "webhooks",
+            "providers", "webhooks", "health",
         ]
         for key in top.keys where !sections.contains(key) {
             problems.append(ConfigError(key: key, problem: "unknown key"))
@@ -148,6 +148,14 @@ extension DaemonConfig {
         }
         attempt { () throws(ConfigError) in
             if let cluster = try top.table("cluster") { config.cluster = try ClusterConfig.read(cluster) }
+        }
+        attempt { () throws(ConfigError) in
+            if let health = try top.table("health") {
+                try health.allowOnly(["probeEverySeconds"])
+                if let every = try health.int("probeEverySeconds", in: 0...2_592_000) {
+                    config.health.probeEverySeconds = every
+                }
+            }
         }
         attempt { () throws(ConfigError) in
             if let webhooks = try top.table("webhooks") {

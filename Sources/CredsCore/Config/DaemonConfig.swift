@@ -19,6 +19,7 @@ public struct DaemonConfig: Sendable, Equatable {
     /// `[providers.<id>] baseUrl`: where `connections.test` sends a provider's probe instead of its catalog URL.
     public var providerBaseUrls: [String: String] = [:]
     public var webhooks = WebhooksConfig()
+    public var health = HealthConfig()
 
     /// Built-in key files assumed when the file has no `[builtin]` table.
     public static let defaultBuiltin = [

@@ -20,6 +20,8 @@ public final class CredsEngine: Sendable {
     public let eventFeed: EventFeed
     /// Delivers events to `[webhooks] url`; nil when webhooks are off. The daemon runs it.
     public let webhookDeliverer: WebhookDeliverer?
+    /// Re-tests keys in the background (`[health] probeEverySeconds`); nil when off. The daemon runs it.
+    public let backgroundProber: BackgroundProber?
     let grants: GrantService
     let tokens: TokenService
     let resolution: ResolutionService
@@ -42,6 +44,7 @@ public final class CredsEngine: Sendable {
         secretFileWarnings: [String] = [],
         providerBaseUrls: [String: String] = [:],
         webhookDelivery: (url: String, secret: SecretBytes)? = nil,
+        probeEverySeconds: Int = 0,
         cluster: (any ClusterLink)? = nil,
         logger: Logger
     ) {
@@ -62,6 +65,11 @@ public final class CredsEngine: Sendable {
         tokens = TokenService(core: core, oauth: oauth, tokenClient: tokenClient)
         reports = ReportService(core: core, grants: grants, tokens: tokens)
         probes = ProbeService(core: core, client: tokenClient, baseUrls: providerBaseUrls)
+        backgroundProber =
+            probeEverySeconds > 0
+            ? BackgroundProber(
+                core: core, probes: probes, every: .seconds(probeEverySeconds),
+                eventLoop: tokenClient.httpClient.eventLoopGroup.next()) : nil
         eventFeed = EventFeed(eventLoop: tokenClient.httpClient.eventLoopGroup.next()) { [database] in
             try? database.environment.read { txn in try database.events.head(txn) }
         }

@@ -32,11 +32,55 @@ struct ProbeService: Sendable {
             return .now(.failure(error))
         }
         let (connection, probe, headers) = prepared
+        let core = self.core
+        return .later(
+            send(probe, for: connection, headers: headers, on: context.eventLoop).flatMap { finding in
+                core.writeAnswer(context: context) { txn in
+                    try Self.settle(core, txn, connection, finding)
+                    return MethodAnswer(Self.answer(finding), facts: Self.facts(context.facts, connection))
+                }
+            })
+    }
+
+    /// A background re-test (`[health] probeEverySeconds`): the same probe and the same status rules, with no
+    /// caller (no actor, no audit entry: the status change is an event). Connections that cannot be probed (no
+    /// longer active, unreadable) are skipped.
+    func retest(_ connectionId: Identifier, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+        let core = self.core
+        let prepared: (ConnectionRecord, Probe, [(String, String)])
+        do {
+            prepared = try core.read { txn -> (ConnectionRecord, Probe, [(String, String)]) in
+                guard let connection = try core.database.connection(txn, id: connectionId),
+                    connection.status == .active,
+                    let probe = core.catalog.provider(connection.provider.text)?.probe,
+                    let provider = core.catalog.provider(connection.provider.text)
+                else { throw RPCError(.notFound, "") }
+                let fields = try core.openPayload(connection, sealer: core.sealer)
+                return (
+                    connection, probe,
+                    provider.headers.map { ($0.name, HeaderTemplate.filled($0.template, fields: fields)) }
+                )
+            }
+        } catch {
+            return eventLoop.makeSucceededFuture(())
+        }
+        let (connection, probe, headers) = prepared
+        return send(probe, for: connection, headers: headers, on: eventLoop).flatMap { finding in
+            guard finding.meaning != nil else { return eventLoop.makeSucceededFuture(()) }
+            return core.write(on: eventLoop) { txn in try Self.settle(core, txn, connection, finding) }
+        }.recover { _ in }
+    }
+
+    /// Sends the probe and reads what its answer means.
+    private func send(
+        _ probe: Probe,
+        for connection: ConnectionRecord,
+        headers: [(String, String)],
+        on eventLoop: any EventLoop
+    ) -> EventLoopFuture<Finding> {
         let url = (baseUrls[connection.provider.text] ?? probe.baseUrl) + probe.path
         let started = ContinuousClock.now
-        let eventLoop = context.eventLoop
-        let core = self.core
-        let probed = client.get(url, headers: headers, on: eventLoop).map { reply -> Finding in
+        return client.get(url, headers: headers, on: eventLoop).map { reply -> Finding in
             let latency = Self.milliseconds(ContinuousClock.now - started)
             guard let meaning = probe.meaning(status: reply.status, body: reply.body) else {
                 return Finding(
@@ -50,13 +94,6 @@ struct ProbeService: Sendable {
                 problem: timedOut ? "timeout" : "unreachable",
                 latencyMs: Self.milliseconds(ContinuousClock.now - started))
         }
-        return .later(
-            probed.flatMap { finding in
-                core.writeAnswer(context: context) { txn in
-                    try Self.settle(core, txn, connection, finding)
-                    return MethodAnswer(Self.answer(finding), facts: Self.facts(context.facts, connection))
-                }
-            })
     }
 
     /// Checks the actor and the connection, and builds the probe's headers from the stored key.

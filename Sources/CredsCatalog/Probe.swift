@@ -18,6 +18,7 @@ public struct Probe: Sendable, Codable, Hashable {
 
     /// The provider's API, without a trailing slash (`[providers.<id>] baseUrl` replaces it).
     public let baseUrl: String
+    /// `GET`: every probe reads, nothing else is sent.
     public let method: String
     /// The path and query after the base URL.
     public let path: String

@@ -90,16 +90,17 @@ public struct ChangeFeed: Sendable {
             let rows = try await connection.query(
                 """
                 SELECT c.seq, c.entity, c.workspace_id, c.entity_key, c.version, c.op, c.host_id,
-                       \(unescaped: Self.micros("c.committed_at")), r.version, r.value
+                       \(unescaped: Self.micros("c.committed_at")), r.version, r.value, r.host_id
                 FROM credsd_changes c
                 LEFT JOIN credsd_records r ON r.entity = c.entity AND r.key = c.entity_key
                 WHERE c.seq > \(cursor) ORDER BY c.seq LIMIT \(Int64(limit))
                 """, logger: logger)
             var entries: [FeedEntry] = []
             var expected = cursor + 1
-            for try await (seq, entity, workspace, key, version, op, host, committedAt, recordVersion, value)
+            for try await (seq, entity, workspace, key, version, op, host, committedAt, recordVersion, value, writer)
                 in rows.decode(
-                    (Int64, String, String, ByteBuffer, Int64, String, String, Int64, Int64?, ByteBuffer?).self)
+                    (Int64, String, String, ByteBuffer, Int64, String, String, Int64, Int64?, ByteBuffer?, String?).self
+                )
             {
                 guard seq == expected else { throw FeedHole(expected: expected, found: seq) }
                 guard let entity = FeedChange.Entity(rawValue: entity),
@@ -108,7 +109,9 @@ public struct ChangeFeed: Sendable {
                 let change = FeedChange(
                     entity: entity, workspaceId: workspace, key: Array(buffer: key), version: version,
                     operation: operation)
-                let record = recordVersion.map { FeedRecord(version: $0, value: value.map { Array(buffer: $0) }) }
+                let record = recordVersion.map {
+                    FeedRecord(version: $0, value: value.map { Array(buffer: $0) }, hostId: writer)
+                }
                 entries.append(
                     FeedEntry(seq: seq, change: change, hostId: host, committedAt: committedAt, record: record))
                 expected += 1

@@ -508,7 +508,8 @@ public final class ClusterReplica: ClusterLink, Sendable {
             guard let entity = ReplicatedEntity(rawValue: entry.change.entity.rawValue), let record = entry.record
             else { continue }
             let row = ReplicatedRow(
-                entity: entity, key: entry.change.key, version: UInt64(max(0, record.version)), value: record.value)
+                entity: entity, key: entry.change.key, version: UInt64(max(0, record.version)), value: record.value,
+                fromThisHost: record.hostId == config.hostId.text)
             let key = RowKey(entity: entity, key: entry.change.key)
             if (latest[key]?.version ?? 0) < row.version { latest[key] = row }
         }

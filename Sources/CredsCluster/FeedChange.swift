@@ -44,6 +44,8 @@ public struct FeedEntry: Sendable, Equatable {
 public struct FeedRecord: Sendable, Equatable {
     public let version: Int64
     public let value: [UInt8]?
+    /// The host that wrote this version.
+    public let hostId: String?
 }
 
 /// A page of the feed: what came after a cursor, with the head and epoch seen in the same snapshot.

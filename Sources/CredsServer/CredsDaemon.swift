@@ -211,7 +211,8 @@ public final class CredsDaemon: Service {
             await probing.value
         }
         if let delivering {
-            // A POST in flight ends with its timeout (5 s) at most; what it was delivering is sent again next time.
+            // The loop stops before its next event; a POST in flight ends with its timeout (5 s) at most, and what it
+            // was delivering is sent again next time.
             delivering.cancel()
             await delivering.value
         }

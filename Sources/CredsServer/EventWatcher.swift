@@ -33,7 +33,8 @@ final class EventWatcher {
         self.context = context
         scope = subscription.scope
         let head = (try? engine.eventHead()) ?? 0
-        cursor = subscription.since ?? head
+        // A `since` beyond the head (an outbox that was replaced) starts from now rather than waiting for it.
+        cursor = min(subscription.since ?? head, head)
     }
 
     func start() {
@@ -44,7 +45,7 @@ final class EventWatcher {
             loop.execute { bound.value.deliver() }
         }
         heartbeat = loop.scheduleRepeatedTask(initialDelay: Self.heartbeatEvery, delay: Self.heartbeatEvery) { _ in
-            bound.value.notify("heartbeat", params: nil)
+            bound.value.beat()
         }
         deliver()
     }
@@ -56,6 +57,18 @@ final class EventWatcher {
         heartbeat?.cancel()
         heartbeat = nil
         feed.remove(ObjectIdentifier(self))
+    }
+
+    /// A heartbeat, unless the peer is not reading (nothing is buffered for it), or the grant no longer holds (the
+    /// watch ends even when no event comes).
+    private func beat() {
+        guard !closed else { return }
+        guard engine.watchAllowed(scope) else {
+            close()
+            return
+        }
+        guard context.channel.isWritable else { return }
+        notify("heartbeat", params: nil)
     }
 
     /// Sends what is in scope after the cursor while the connection takes it.

@@ -249,12 +249,15 @@ final class RPCHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        // Dropped, not only stopped: the watcher holds this handler's context, which holds the handler.
         watcher?.stop()
+        watcher = nil
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         watcher?.stop()
+        watcher = nil
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

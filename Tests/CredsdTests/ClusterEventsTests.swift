@@ -60,4 +60,32 @@ struct ClusterEventsTests {
         #expect(answer["coolingDownUntil"]?.stringValue != nil)
         #expect(try Self.types(one).last == "connection.cooling_down")
     }
+
+    @Test("webhooks in a cluster: each change is delivered once, by the host that made it")
+    func webhooksOncePerChange() throws {
+        let receiver = try FakeHTTPServer()
+        let secrets = TemporaryDirectory()
+        defer { withExtendedLifetime(secrets) {} }
+        let file = secrets.write("webhook.secret", "whsec_Y2x1c3Rlcndla2hvb2tzZWNyZXQxMjM0NTY=\n", mode: 0o600)
+        let cluster = try ClusterFixture(
+            hosts: 2, clusterExtra: "[webhooks]\nurl = \"\(receiver.baseURL)/hooks\"\nsecretFile = \"\(file)\"\n")
+        let (one, two) = (cluster.hosts[0], cluster.hosts[1])
+        try one.addWriter()
+        try awaitMembers(two)
+        let first = try one.upsert(provider: "fal", payload: ["apiKey": "fal_cluster_hook_1"])
+        let second = try two.upsert(provider: "fal", payload: ["apiKey": "fal_cluster_hook_2"])
+        try eventually(within: 10) {
+            guard receiver.requests.count >= 2 else { throw Pending() }
+        }
+        // A moment more: a duplicate from the other host would arrive within it.
+        usleep(1_500_000)
+        let delivered = receiver.requests.compactMap { try? JSONValue.parse($0.body) }
+        #expect(delivered.compactMap { $0["connectionId"]?.stringValue }.sorted() == [first, second].sorted())
+        #expect(delivered.allSatisfy { $0["type"] == "connection.created" })
+        // Each host holds both events (for events.list and watch), and delivered only its own.
+        for host in [one, two] {
+            #expect(try Self.types(host).filter { $0 == "connection.created" }.count == 2)
+            #expect(try host.adminCall("stats")["webhooks"]?["delivered"] == 1)
+        }
+    }
 }

@@ -11,9 +11,9 @@ import Synchronization
 /// Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256 of id.timestamp.body>`),
 /// in order per workspace, at least once.
 ///
-/// The outbox is the queue: what was delivered is kept in LMDB (a floor below which everything was delivered, and
-/// each workspace's last delivered event above it), so a restart goes on where it stopped and re-sends at most the
-/// event whose answer was lost. A failed delivery (no answer, a timeout, anything but 2xx) is retried with
+/// The outbox is the queue: what was delivered is kept in LMDB after each delivery (a floor below which everything
+/// was delivered, and each workspace's last delivered event above it), so a restart goes on where it stopped and
+/// re-sends at most the event whose answer was lost. A failed delivery (no answer, a timeout, anything but 2xx) is retried with
 /// exponential backoff and jitter (1 s doubling, at most 10 min between tries) for 24 hours, then dropped with an
 /// error log line; meanwhile that workspace's later events wait and other workspaces' go on. In cluster mode a
 /// host delivers the events of its own changes only.
@@ -61,6 +61,8 @@ public final class WebhookDeliverer: Sendable {
     static let maxBackoff: Duration = .seconds(600)
     static let idlePoll: Duration = .milliseconds(200)
     static let page = 500
+    /// Events looked at past a held floor in one pass (other workspaces' events behind a waiting one).
+    static let lookahead = 20_000
 
     private let database: CredsDatabase
     private let url: String
@@ -104,7 +106,9 @@ public final class WebhookDeliverer: Sendable {
             do {
                 progressed = try await pass(origin: origin, retries: &retries)
             } catch {
+                // The store refused (a full disk): wait before trying again, not a page of re-sends a second.
                 logger.error("webhooks: a delivery pass failed", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .seconds(5))
                 progressed = false
             }
             if !progressed {
@@ -117,14 +121,8 @@ public final class WebhookDeliverer: Sendable {
 
     /// One pass over the events after the floor; whether anything was delivered or dropped.
     private func pass(origin: String, retries: inout [String: Retry]) async throws -> Bool {
-        let stored = try readProgress()
-        var progress = stored
-        let (events, head) = try database.environment.read { txn in
-            (
-                try database.events.list(txn, since: progress.floor, limit: Self.page, workspaceId: nil).events,
-                try database.events.head(txn)
-            )
-        }
+        var progress = try readProgress()
+        let head = try database.environment.read { txn in try database.events.head(txn) }
         let backlog = Int64(clamping: head &- min(head, progress.floor))
         status.withLock { $0.backlog = backlog }
         backlogGauge.record(backlog)
@@ -132,39 +130,53 @@ public final class WebhookDeliverer: Sendable {
         var waiting: Set<String> = []
         var floorHeld = false
         var floor = progress.floor
-        for event in events {
-            let workspace = event.workspaceId
-            let done = event.seq <= (progress.workspaces[workspace] ?? progress.floor)
-            if !done && !waiting.contains(workspace) && event.isLocal {
-                if let retry = retries[workspace], retry.at > ContinuousClock.now {
-                    waiting.insert(workspace)
-                } else {
-                    switch await deliver(event, origin: origin) {
-                    case .delivered:
-                        retries[workspace] = nil
-                        progress.workspaces[workspace] = event.seq
-                        progressed = true
-                    case .failed(let problem):
-                        if let given = giveUpOrWait(workspace, event: event, problem: problem, retries: &retries) {
-                            progress.workspaces[workspace] = given
+        var after = progress.floor
+        var looked = 0
+        // Page after page while the floor is held by a workspace that waits: the others go on, up to a lookahead.
+        while looked < Self.lookahead, !Task.isCancelled {
+            let events = try database.environment.read { txn in
+                try database.events.list(txn, since: after, limit: Self.page, workspaceId: nil).events
+            }
+            for event in events {
+                guard !Task.isCancelled else { break }
+                let workspace = event.workspaceId
+                // Another cluster host's change is that host's to deliver: settled here, progress untouched.
+                let done = !event.isLocal || event.seq <= (progress.workspaces[workspace] ?? progress.floor)
+                if !done && !waiting.contains(workspace) {
+                    if let retry = retries[workspace], retry.at > ContinuousClock.now {
+                        waiting.insert(workspace)
+                    } else {
+                        var settledAt: UInt64?
+                        switch await deliver(event, origin: origin) {
+                        case .delivered:
+                            retries[workspace] = nil
+                            settledAt = event.seq
+                        case .failed(let problem):
+                            settledAt = giveUpOrWait(workspace, event: event, problem: problem, retries: &retries)
+                            if settledAt == nil { waiting.insert(workspace) }
+                        }
+                        if let settledAt {
+                            // Kept at once: a crash re-sends at most the event in flight.
+                            progress.workspaces[workspace] = settledAt
+                            try await writeProgress(progress)
                             progressed = true
-                        } else {
-                            waiting.insert(workspace)
                         }
                     }
                 }
-            } else if !done && event.isLocal == false {
-                // Another host's change: that host delivers it.
-                progress.workspaces[workspace] = event.seq
+                let settled = !event.isLocal || event.seq <= (progress.workspaces[workspace] ?? progress.floor)
+                if settled && !floorHeld { floor = event.seq } else { floorHeld = true }
+                after = event.seq
             }
-            let settled = event.seq <= (progress.workspaces[workspace] ?? progress.floor)
-            if settled && !floorHeld { floor = event.seq } else { floorHeld = true }
+            looked += events.count
+            guard events.count == Self.page, floorHeld else { break }
         }
-        progress.floor = floor
-        progress.workspaces = progress.workspaces.filter { $0.value > floor }
-        if progress != stored { try await writeProgress(progress) }
+        if floor != progress.floor {
+            progress.floor = floor
+            progress.workspaces = progress.workspaces.filter { $0.value > floor }
+            try await writeProgress(progress)
+        }
         status.withLock { $0.retrying = retries.count }
-        return progressed || (!events.isEmpty && !floorHeld && events.count == Self.page)
+        return progressed || (looked >= Self.page && !floorHeld)
     }
 
     private enum Delivery {

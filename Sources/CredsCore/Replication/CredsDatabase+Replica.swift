@@ -108,7 +108,8 @@ extension CredsDatabase {
             }
             guard try row.version > replicaVersion(txn, row.entity, row.key) else { continue }
             do {
-                try applyRow(txn, row, events: recording)
+                // A version this host wrote is its own change, whichever path applies it first.
+                try applyRow(txn, row, events: recording == .replicated && row.fromThisHost ? .local : recording)
             } catch let error as LMDBError {
                 throw error
             } catch {

@@ -11,14 +11,20 @@ final class EventService: Sendable {
     }
 
     /// `watch` on the admin socket: every event, or one workspace's.
-    func adminWatch(_ params: AdminWatchParams, context: CallContext) -> MethodReply {
+    func adminWatch(_ params: WatchParams, context: CallContext) -> MethodReply {
+        guard params.grant == nil else {
+            return .now(
+                .failure(
+                    RPCError.invalidParams(
+                        "grant scopes a watch on the resolve socket; the admin socket takes workspaceId")))
+        }
         let subscription = WatchSubscription(scope: WatchScope(workspaceId: params.workspaceId), since: params.since)
         return .now(.success(MethodAnswer(JSONValue.object([:]), facts: context.facts, watch: subscription)))
     }
 
     /// `watch` on the resolve socket: the grant's workspace and providers (checked as `resolve` checks a grant;
     /// without `requireGrant` and without a grant, every event).
-    func resolveWatch(_ params: ResolveWatchParams, context: CallContext) -> MethodReply {
+    func resolveWatch(_ params: WatchParams, context: CallContext) -> MethodReply {
         .now { () throws(RPCError) in
             let scope: WatchScope
             if let grant = params.grant {

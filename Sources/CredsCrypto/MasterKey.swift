@@ -52,6 +52,43 @@ public struct MasterKey: Sendable, CustomStringConvertible {
 
     public var description: String { "MasterKey(\(id))" }
 
+    /// 8 bytes of BLAKE2b over `context` and `secret`, keyed with this key: a stable, non-secret name for a secret
+    /// that nobody holding only that secret can compute (a platform key's `builtinKeyId`).
+    public func name(of secret: SecretBytes, context: String) -> [UInt8] {
+        Self.digest(of: secret, context: context, key: material)
+    }
+
+    /// The same without a master key (nobody can name a secret then but credsd cannot hide it either).
+    public static func unkeyedName(of secret: SecretBytes, context: String) -> [UInt8] {
+        digest(of: secret, context: context, key: nil)
+    }
+
+    private static func digest(of secret: SecretBytes, context: String, key: SecretBytes?) -> [UInt8] {
+        Sodium.ensureInitialized()
+        var digest = [UInt8](repeating: 0, count: 8)
+        let prefix = Array(context.utf8) + [0]
+        // The context and the secret, in guarded memory like the secret.
+        let message = secret.withUnsafeBytes { bytes in
+            SecretBytes(count: prefix.count + bytes.count) { buffer in
+                buffer.copyBytes(from: prefix)
+                UnsafeMutableRawBufferPointer(rebasing: buffer[prefix.count...]).copyMemory(from: bytes)
+            }
+        }
+        message.withUnsafeBytes { message in
+            let input = message.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            if let key {
+                key.withUnsafeBytes { key in
+                    _ = crypto_generichash(
+                        &digest, digest.count, input, UInt64(message.count),
+                        key.baseAddress!.assumingMemoryBound(to: UInt8.self), key.count)
+                }
+            } else {
+                _ = crypto_generichash(&digest, digest.count, input, UInt64(message.count), nil, 0)
+            }
+        }
+        return digest
+    }
+
     private static func deriveId(_ material: SecretBytes) -> String {
         let context = Array("credsd master key id v1".utf8)
         var digest = [UInt8](repeating: 0, count: 8)

@@ -116,7 +116,8 @@ final class MethodFixture: @unchecked Sendable {
         }
         let database = try Self.openDatabase(directory)
         let engine = CredsEngine(
-            database: database, keyRing: keyRing, builtinKeys: builtinKeys, resolveConfig: ResolveConfig(),
+            database: database, keyRing: keyRing, builtinKeys: builtinKeys.mapValues { [$0] },
+            resolveConfig: ResolveConfig(),
             oauth: oauth,
             tokenClient: TokenEndpointClient(timeout: .seconds(2)), logger: logger
         )

@@ -27,6 +27,8 @@ public enum ErrorReason: String, Sendable, CaseIterable, Codable {
     case timestampOutOfTolerance = "timestamp_out_of_tolerance"
     case replayed = "replayed"
     case storeUnavailable = "store_unavailable"
+    case rateLimited = "rate_limited"
+    case budgetExhausted = "budget_exhausted"
 
     /// Whether a request answered with this reason was refused before its params were validated (SPEC
     /// section 7): it is audited without any field it sent, and such entries are paced per peer uid.
@@ -68,6 +70,8 @@ public enum ErrorReason: String, Sendable, CaseIterable, Codable {
         case .timestampOutOfTolerance: return -32061
         case .replayed: return -32062
         case .storeUnavailable: return -32070
+        case .rateLimited: return -32080
+        case .budgetExhausted: return -32081
         }
     }
 }

@@ -44,7 +44,7 @@ public final class ConfigReloader: Sendable {
         }
         let loader = SecretsLoader(config: next, credentialsDirectory: credentialsDirectory)
         let keyRing: KeyRing
-        let builtin: [String: SecretBytes]
+        let builtin: [String: [SecretBytes]]
         do {
             keyRing = try loader.loadKeyRing()
             builtin = try loader.loadBuiltinKeys()
@@ -55,7 +55,7 @@ public final class ConfigReloader: Sendable {
             return current
         }
         let oldKeys = engine.keyRing.ids
-        let oldBuiltin = engine.builtinProviders
+        let oldBuiltin = engine.builtinKeyIds
         // The warnings are read again too: a file made group-readable, or fixed, shows in health.problems now.
         let fileWarnings = loader.secretFileWarnings()
         logger.warnAbout(fileWarnings)
@@ -67,9 +67,14 @@ public final class ConfigReloader: Sendable {
         if oldKeys != keyRing.ids {
             changes["keys"] = "\(oldKeys.joined(separator: ",")) -> \(keyRing.ids.joined(separator: ","))"
         }
-        if oldBuiltin != builtin.keys.sorted() {
-            changes["builtin"] =
-                "\(oldBuiltin.joined(separator: ",")) -> \(builtin.keys.sorted().joined(separator: ","))"
+        // Pool keys by id: a key added or removed shows; the others keep their cooldowns (ids are stable).
+        let newBuiltin = engine.builtinKeyIds
+        if oldBuiltin != newBuiltin {
+            let describe = { (pools: [String: [String]]) in
+                pools.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.joined(separator: "+"))" }
+                    .joined(separator: ",")
+            }
+            changes["builtin"] = "\(describe(oldBuiltin)) -> \(describe(newBuiltin))"
         }
         if current.sockets.resolveAllowUids != next.sockets.resolveAllowUids {
             changes["sockets.resolveAllowUids"] = "\(next.sockets.resolveAllowUids)"

@@ -32,8 +32,9 @@ enum EffectiveConfigText {
             config.metrics.listen.map { "listen = \(quoted($0))" } ?? "# listen is off", "",
             "[builtin]   # loaded: \(builtinLoaded.isEmpty ? "none" : builtinLoaded.joined(separator: ", "))",
         ]
-        for (provider, path) in config.builtin.sorted(by: { $0.key < $1.key }) {
-            lines.append("\(provider) = \(quoted(path))")
+        for (provider, paths) in config.builtin.sorted(by: { $0.key < $1.key }) {
+            lines.append(
+                paths.count == 1 ? "\(provider) = \(quoted(paths[0]))" : "\(provider) = \(list(paths.map(quoted)))")
         }
         for (provider, section) in config.oauth.sorted(by: { $0.key < $1.key }) {
             lines.append("")

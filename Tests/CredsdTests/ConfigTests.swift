@@ -47,7 +47,7 @@ struct ConfigTests {
         #expect(config.resolve.requireGrant == false)
         #expect(config.resolve.refreshWindowSeconds == 120)
         #expect(config.limits.maxConnections == 10)
-        #expect(config.builtin == ["fal": "/etc/credsd/builtin/fal.key"])
+        #expect(config.builtin == ["fal": ["/etc/credsd/builtin/fal.key"]])
         #expect(config.builtinIsExplicit)
         #expect(config.oauth["github"]?.values["appId"] == "123456")
         #expect(config.oauth["google-workspace"]?.values["tokenUrl"] == "https://oauth2.googleapis.com/token")

@@ -1,3 +1,4 @@
+import CredsClient
 import CredsProtocol
 import Foundation
 import Testing
@@ -125,15 +126,21 @@ struct ReportTests {
         #expect(try Self.events(daemon, type: "connection.cooling_down").count == 1)
     }
 
-    @Test("the platform's key cools down on a built_in report; resolves served by it carry coolingDownUntil")
+    @Test("the platform's key cools down on a built_in report: with no other key, rate_limited for that workspace")
     func builtinCooldown() throws {
         let daemon = try DaemonFixture(builtin: ["fal": "platform-fal-report"])
         try daemon.addWriter()
         let grant = try daemon.grant()
         try Self.report(daemon, grant: grant, outcome: "rate_limited", source: "built_in")
-        let answer = try Self.resolve(daemon, grant: grant)
-        #expect(answer["source"] == "built_in")
-        #expect(answer["coolingDownUntil"]?.stringValue != nil)
+        // A pool of one, cooling: the workspace is told when to come back (SPEC 12).
+        do {
+            _ = try Self.resolve(daemon, grant: grant)
+            Issue.record("a resolve with every platform key cooling down answered")
+        } catch CredsClientError.remote(let error) {
+            #expect(error.reason == "rate_limited")
+            let wait = error.data["retryAfterSeconds"]?.intValue ?? 0
+            #expect(wait >= 1 && wait <= 60, "\(wait)")
+        }
         let event = try Self.events(daemon, type: "connection.cooling_down").first
         #expect(event?["connectionId"] == .null)
         #expect(event?["provider"] == "fal")
@@ -143,7 +150,7 @@ struct ReportTests {
         let other = try daemon.resolveCall(
             "resolve", ["workspaceId": "ws2", "provider": "fal", "grant": .string(otherGrant)])
         #expect(other["source"] == "built_in")
-        #expect(other["coolingDownUntil"] == nil)
+        #expect(other["builtinKeyId"]?.stringValue?.hasPrefix("bk_") == true)
         // A workspace with a key of its own is not affected by the platform key's cooldown.
         let id = try daemon.upsert(provider: "fal", payload: ["apiKey": "fal_report_own"])
         let own = try Self.resolve(daemon, grant: grant)

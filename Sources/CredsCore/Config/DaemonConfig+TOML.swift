@@ -113,12 +113,23 @@ extension DaemonConfig {
         }
         attempt { () throws(ConfigError) in
             if let builtin = try top.table("builtin") {
-                var files: [String: String] = [:]
+                var files: [String: [String]] = [:]
                 for key in builtin.keys {
                     guard let provider = catalog.provider(key), provider.builtIn else {
                         throw ConfigError(key: "builtin.\(key)", problem: "no provider with a built-in key has this id")
                     }
-                    files[key] = try builtin.nonEmpty(try builtin.string(key) ?? "", key)
+                    // A file, or a pool of files (SPEC 12).
+                    var paths: [String] = []
+                    if let path = try? builtin.string(key) {
+                        paths = [path]
+                    } else {
+                        paths = try builtin.strings(key) ?? []
+                    }
+                    guard !paths.isEmpty, paths.count <= 64, Set(paths).count == paths.count else {
+                        throw ConfigError(
+                            key: "builtin.\(key)", problem: "must be a file, or a list of 1 to 64 different files")
+                    }
+                    files[key] = try paths.map { path throws(ConfigError) in try builtin.nonEmpty(path, key) }
                 }
                 config.builtin = files
                 config.builtinIsExplicit = true

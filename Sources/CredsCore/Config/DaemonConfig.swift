@@ -8,8 +8,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var limits = LimitsConfig()
     public var audit = AuditConfig()
     public var metrics = MetricsConfig()
-    /// `[builtin]`: provider id to key file.
-    public var builtin: [String: String] = DaemonConfig.defaultBuiltin
+    /// `[builtin]`: provider id to its key files (a pool, SPEC 12; a single file is a pool of one).
+    public var builtin: [String: [String]] = DaemonConfig.defaultBuiltin
     /// Whether `builtin` came from the file: then a missing key file is an error, not an absent key.
     public var builtinIsExplicit = false
     /// `[oauth.*]` sections by provider id.
@@ -23,8 +23,8 @@ public struct DaemonConfig: Sendable, Equatable {
 
     /// Built-in key files assumed when the file has no `[builtin]` table.
     public static let defaultBuiltin = [
-        "fal": "/etc/credsd/builtin/fal.key",
-        "gemini": "/etc/credsd/builtin/gemini.key",
+        "fal": ["/etc/credsd/builtin/fal.key"],
+        "gemini": ["/etc/credsd/builtin/gemini.key"],
     ]
     /// Master key file assumed when `keyFiles` is absent and systemd passed no credential.
     public static let defaultKeyFile = "/etc/credsd/master.key"

@@ -36,7 +36,7 @@ public final class CredsEngine: Sendable {
     public init(
         database: CredsDatabase,
         keyRing: KeyRing,
-        builtinKeys: [String: SecretBytes],
+        builtinKeys: [String: [SecretBytes]],
         resolveConfig: ResolveConfig,
         oauth: OAuthSettings = OAuthSettings(),
         tokenClient: TokenEndpointClient = TokenEndpointClient(),
@@ -55,7 +55,9 @@ public final class CredsEngine: Sendable {
         let core = EngineCore(
             catalog: catalog, database: database, resolveConfig: resolveConfig,
             secrets: EngineSecrets(
-                sealer: Sealer(keyRing: keyRing), builtinKeys: builtinKeys, fileWarnings: secretFileWarnings),
+                sealer: Sealer(keyRing: keyRing),
+                builtinKeys: builtinKeys.mapValues { BuiltinPool($0, keyRing: keyRing) },
+                fileWarnings: secretFileWarnings),
             statistics: DaemonStats(), cluster: cluster, webhooks: deliverer, logger: logger
         )
         self.core = core
@@ -100,11 +102,18 @@ public final class CredsEngine: Sendable {
 
     /// Takes new master keys and built-in keys (SIGHUP). In-flight requests finish with what they read.
     /// `secretFileWarnings` replaces the group-readable files `health` lists; nil keeps the current list.
-    public func reloadSecrets(keyRing: KeyRing, builtinKeys: [String: SecretBytes], secretFileWarnings: [String]? = nil)
-    {
+    public func reloadSecrets(
+        keyRing: KeyRing,
+        builtinKeys: [String: [SecretBytes]],
+        secretFileWarnings: [String]? = nil
+    ) {
         core.replaceSecrets(
-            sealer: Sealer(keyRing: keyRing), builtinKeys: builtinKeys, fileWarnings: secretFileWarnings)
+            sealer: Sealer(keyRing: keyRing), builtinKeys: builtinKeys.mapValues { BuiltinPool($0, keyRing: keyRing) },
+            fileWarnings: secretFileWarnings)
     }
+
+    /// The platform keys' ids by provider (SIGHUP logs what changed).
+    public var builtinKeyIds: [String: [String]] { core.secrets.builtinKeys.mapValues(\.ids) }
 
     /// Records how a call ended in the audit trail without making anyone wait for it (see `AuditService`);
     /// returns a future the answer must wait for when the audit backlog is over its limit, else nil.

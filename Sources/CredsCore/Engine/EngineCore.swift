@@ -16,6 +16,13 @@ final class EngineCore: Sendable {
     let statistics: DaemonStats
     /// What executors reported about credentials: cooldowns, recent refusals (`resolve.report`).
     let health = ConnectionHealth()
+    /// Turns of the platform keys' pools (SPEC 12): each built-in resolve takes the next.
+    private let builtinTurns = Atomic<Int>(0)
+
+    /// The next turn: a number to start a pool's round at.
+    func nextBuiltinTurn() -> Int {
+        builtinTurns.wrappingAdd(1, ordering: .relaxed).oldValue & Int.max
+    }
     /// Audit entries nobody waits for, on their way to the writer.
     let auditWriter: AuditWriter
     let startedAt = Timestamp.now()
@@ -55,7 +62,7 @@ final class EngineCore: Sendable {
     var sealer: Sealer { secrets.sealer }
 
     /// Replaces the secrets (SIGHUP); `fileWarnings` nil keeps the current warnings.
-    func replaceSecrets(sealer: Sealer, builtinKeys: [String: SecretBytes], fileWarnings: [String]?) {
+    func replaceSecrets(sealer: Sealer, builtinKeys: [String: BuiltinPool], fileWarnings: [String]?) {
         secretsLock.withLock {
             $0 = EngineSecrets(sealer: sealer, builtinKeys: builtinKeys, fileWarnings: fileWarnings ?? $0.fileWarnings)
         }

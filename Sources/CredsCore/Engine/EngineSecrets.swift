@@ -4,7 +4,8 @@ import CredsCrypto
 /// warnings about the files they came from (`health.problems`), so the three change together.
 struct EngineSecrets: Sendable {
     let sealer: Sealer
-    let builtinKeys: [String: SecretBytes]
+    /// The platform's keys by provider (SPEC 12 pools).
+    let builtinKeys: [String: BuiltinPool]
     /// Secret files their group may read (SPEC 7), as `health` lists them.
     let fileWarnings: [String]
 }

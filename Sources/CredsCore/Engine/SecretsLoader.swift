@@ -43,27 +43,36 @@ public struct SecretsLoader: Sendable {
         return KeyRing(keys: keys)
     }
 
-    /// Built-in keys by provider. A file named in the configuration must exist; a default path may be absent.
-    public func loadBuiltinKeys() throws(ConfigError) -> [String: SecretBytes] {
-        var keys: [String: SecretBytes] = [:]
-        for (provider, path) in config.builtin.sorted(by: { $0.key < $1.key }) {
-            if !config.builtinIsExplicit && !FileManager.default.fileExists(atPath: path) { continue }
-            _ = try SecretFilePermissions.check(path: path, key: "builtin.\(provider)")
-            do {
-                let key = try SecretFile.read(path: path)
-                guard key.count > 0 else {
-                    throw ConfigError(key: "builtin.\(provider)", problem: "\(path): the file is empty")
+    /// Built-in keys by provider, each provider's pool in the configured order. A file named in the configuration
+    /// must exist; a default path may be absent. The same key twice in a pool is refused.
+    public func loadBuiltinKeys() throws(ConfigError) -> [String: [SecretBytes]] {
+        var pools: [String: [SecretBytes]] = [:]
+        for (provider, paths) in config.builtin.sorted(by: { $0.key < $1.key }) {
+            var pool: [SecretBytes] = []
+            for path in paths {
+                if !config.builtinIsExplicit && !FileManager.default.fileExists(atPath: path) { continue }
+                _ = try SecretFilePermissions.check(path: path, key: "builtin.\(provider)")
+                do {
+                    let key = try SecretFile.read(path: path)
+                    guard key.count > 0 else {
+                        throw ConfigError(key: "builtin.\(provider)", problem: "\(path): the file is empty")
+                    }
+                    guard !pool.contains(where: { $0.constantTimeEquals(key) }) else {
+                        throw ConfigError(
+                            key: "builtin.\(provider)", problem: "\(path): the same key twice in the pool")
+                    }
+                    pool.append(key)
+                } catch let error as SecretFileError {
+                    throw ConfigError(key: "builtin.\(provider)", problem: error.description)
+                } catch let error as ConfigError {
+                    throw error
+                } catch {
+                    throw ConfigError(key: "builtin.\(provider)", problem: path)
                 }
-                keys[provider] = key
-            } catch let error as SecretFileError {
-                throw ConfigError(key: "builtin.\(provider)", problem: error.description)
-            } catch let error as ConfigError {
-                throw error
-            } catch {
-                throw ConfigError(key: "builtin.\(provider)", problem: path)
             }
+            if !pool.isEmpty { pools[provider] = pool }
         }
-        return keys
+        return pools
     }
 
     /// The `[webhooks] secretFile` key: `whsec_` and base64 (the prefix may be left out), in guarded memory; nil
@@ -95,8 +104,8 @@ public struct SecretsLoader: Sendable {
     /// loads succeeded: a file others may read has stopped them already.
     public func secretFileWarnings() -> [SecretFileWarning] {
         var files: [(key: String, path: String)] = keyFilePaths().map { ("encryption.keyFiles", $0) }
-        for (provider, path) in config.builtin.sorted(by: { $0.key < $1.key }) {
-            files.append(("builtin.\(provider)", path))
+        for (provider, paths) in config.builtin.sorted(by: { $0.key < $1.key }) {
+            for path in paths { files.append(("builtin.\(provider)", path)) }
         }
         files += oauthSecretFiles()
         if let path = config.cluster?.passwordFile { files.append(("cluster.passwordFile", path)) }

@@ -25,10 +25,10 @@ final class ConnectionHealth: Sendable {
     /// Cooldowns held past which a new one sweeps out the expired.
     static let sweepAbove = 1_024
 
-    /// What a cooldown is about: a connection, or the platform's key for a provider as one workspace uses it.
+    /// What a cooldown is about: a connection, or one platform key as one workspace uses it.
     enum Subject: Hashable, Sendable {
         case connection(Identifier)
-        case builtin(workspace: Identifier, provider: Identifier)
+        case builtinKey(workspace: Identifier, keyId: String)
     }
 
     private struct Cooldown {

@@ -17,10 +17,12 @@ struct ReportService: Sendable {
     let grants: GrantService
     let tokens: TokenService
 
-    /// The connection or platform key a report is about.
+    /// The connection or platform keys a report is about.
     private struct Subject {
         let provider: Provider
         let connection: ConnectionRecord?
+        /// For `built_in`: the key named by `builtinKeyId`, or every key of the pool when it names none.
+        var builtinKeyIds: [String] = []
     }
 
     func report(_ params: ResolveReportParams, context: CallContext) -> MethodReply {
@@ -35,13 +37,13 @@ struct ReportService: Sendable {
         let answer = MethodAnswer(JSONValue.object([:]), facts: facts)
         let now = Timestamp.now()
         let health = core.health
-        let cooling: ConnectionHealth.Subject =
-            subject.connection.map { .connection($0.id) }
-            ?? .builtin(workspace: params.workspaceId, provider: subject.provider.identifier)
+        let cooling: [ConnectionHealth.Subject] =
+            subject.connection.map { [.connection($0.id)] }
+            ?? subject.builtinKeyIds.map { .builtinKey(workspace: params.workspaceId, keyId: $0) }
         let version = subject.connection?.authorizationVersion ?? 0
         switch params.outcome {
         case .ok:
-            health.clear(cooling)
+            for each in cooling { health.clear(each) }
             return .now(.success(answer))
         case .unauthorized:
             if let connection = subject.connection, subject.provider.mode == .oauthUser, connection.status == .active {
@@ -60,8 +62,13 @@ struct ReportService: Sendable {
             else { return .now(.success(answer)) }
             return markUnauthorized(connection, httpStatus: params.httpStatus, answer: answer, context: context)
         case .rateLimited, .quotaExceeded, .upstreamError:
-            let (until, announce) = health.coolDown(
-                cooling, version: version, seconds: params.retryAfterSeconds, now: now)
+            var until = now
+            var announce = false
+            for each in cooling {
+                let cooled = health.coolDown(each, version: version, seconds: params.retryAfterSeconds, now: now)
+                until = max(until, cooled.until)
+                announce = announce || cooled.announce
+            }
             guard announce else { return .now(.success(answer)) }
             let event = EventDraft(
                 type: .connectionCoolingDown, workspaceId: params.workspaceId, provider: subject.provider.identifier,
@@ -89,12 +96,18 @@ struct ReportService: Sendable {
         if let refusal = core.cluster?.readRefusal() { throw refusal }
         let provider = try core.catalog.connectableProvider(params.provider)
         guard params.source == .byo else {
-            guard core.secrets.builtinKeys[provider.id] != nil else {
+            guard let pool = core.secrets.builtinKeys[provider.id] else {
                 throw RPCError(
                     .builtinUnavailable, "the platform has no built-in \(provider.displayName) key",
                     data: ["provider": .string(provider.id)])
             }
-            return Subject(provider: provider, connection: nil)
+            if let id = params.builtinKeyId {
+                guard pool.ids.contains(id) else {
+                    throw RPCError.invalidParams("builtinKeyId is not one of the platform's \(provider.id) keys")
+                }
+                return Subject(provider: provider, connection: nil, builtinKeyIds: [id])
+            }
+            return Subject(provider: provider, connection: nil, builtinKeyIds: pool.ids)
         }
         if let id = params.connectionId {
             let connection = try core.ownedConnection(

@@ -24,9 +24,9 @@ extension ResolutionService {
         let policy: RoutingMode? =
             provider.mode == .service
             ? try core.database.routingMode(txn, workspaceId: workspaceId, provider: provider.identifier) : nil
-        let hasBuiltin = secrets.builtinKeys[provider.id] != nil
+        let pool = secrets.builtinKeys[provider.id]
         if policy == .builtIn {
-            guard hasBuiltin else {
+            guard let pool else {
                 throw RPCError(
                     .builtinUnavailable, "the platform has no built-in \(provider.displayName) key",
                     data: ["provider": .string(provider.id)]
@@ -34,9 +34,7 @@ extension ResolutionService {
             }
             return RoutingDecision(
                 provider: provider, workspaceId: workspaceId, policy: policy, source: .builtIn, connection: nil,
-                fallbackReason: nil,
-                coolingDownUntil: core.health.coolingDown(
-                    .builtin(workspace: workspaceId, provider: provider.identifier)))
+                fallbackReason: nil, builtinKey: try nextKey(pool, provider: provider, workspaceId: workspaceId))
         }
         let all =
             named == nil
@@ -49,12 +47,11 @@ extension ResolutionService {
                     .connection(connection.id), version: connection.authorizationVersion))
         }
         let newest = Self.newest(all)
-        if policy == .auto, hasBuiltin {
+        if policy == .auto, let pool {
             return RoutingDecision(
                 provider: provider, workspaceId: workspaceId, policy: policy, source: .builtIn, connection: nil,
                 fallbackReason: Self.fallbackReason(newest),
-                coolingDownUntil: core.health.coolingDown(
-                    .builtin(workspace: workspaceId, provider: provider.identifier))
+                builtinKey: try nextKey(pool, provider: provider, workspaceId: workspaceId)
             )
         }
         if provider.mode == .oauthUser, let newest, newest.status == .error {
@@ -68,6 +65,30 @@ extension ResolutionService {
             "workspace has no usable \(provider.displayName) credential",
             data: ["provider": .string(provider.id), "policy": policy.map { .string($0.rawValue) } ?? .null]
         )
+    }
+
+    /// The pool's next key in turn that is not cooling down for this workspace; when every one is, `rate_limited`
+    /// with the seconds until the first is free again (SPEC 12).
+    private func nextKey(_ pool: BuiltinPool, provider: Provider, workspaceId: Identifier) throws(RPCError)
+        -> BuiltinPool.Key
+    {
+        let count = pool.keys.count
+        let start = core.nextBuiltinTurn() % count
+        var soonest: Timestamp?
+        for offset in 0..<count {
+            let key = pool.keys[(start + offset) % count]
+            guard let until = core.health.coolingDown(.builtinKey(workspace: workspaceId, keyId: key.id)) else {
+                return key
+            }
+            soonest = min(soonest ?? until, until)
+        }
+        let wait = (soonest?.microseconds ?? 0) &- Timestamp.now().microseconds
+        throw RPCError(
+            .rateLimited, "every platform \(provider.displayName) key is cooling down after reported failures",
+            data: [
+                "provider": .string(provider.id),
+                "retryAfterSeconds": .int(max(1, (wait + 999_999) / 1_000_000)),
+            ])
     }
 
     /// The newest active record, in one pass (no filtered copy: this runs on every resolve).

@@ -108,10 +108,10 @@ struct ResolutionService: Sendable {
         -> [String: String]
     {
         guard let connection = decision.connection else {
-            guard let key = secrets.builtinKeys[decision.provider.id] else {
+            guard let key = decision.builtinKey else {
                 throw RPCError(.builtinUnavailable, "the platform has no built-in key for this provider")
             }
-            let apiKey = key.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
+            let apiKey = key.secret.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
             return ["apiKey": apiKey]
         }
         return try core.openPayload(connection, sealer: secrets.sealer)

@@ -17,6 +17,8 @@ final class RoutingDecision: Sendable {
     let fallbackReason: String?
     /// Until when the credential serving the call cools down after an executor's report (`resolve.report`).
     let coolingDownUntil: Timestamp?
+    /// The platform key serving the call, from the provider's pool; nil for `byo`.
+    let builtinKey: BuiltinPool.Key?
 
     init(
         provider: Provider,
@@ -25,7 +27,8 @@ final class RoutingDecision: Sendable {
         source: CredentialSource,
         connection: ConnectionRecord?,
         fallbackReason: String?,
-        coolingDownUntil: Timestamp? = nil
+        coolingDownUntil: Timestamp? = nil,
+        builtinKey: BuiltinPool.Key? = nil
     ) {
         self.provider = provider
         self.workspaceId = workspaceId
@@ -34,6 +37,7 @@ final class RoutingDecision: Sendable {
         self.connection = connection
         self.fallbackReason = fallbackReason
         self.coolingDownUntil = coolingDownUntil
+        self.builtinKey = builtinKey
     }
 
     /// Fields `resolve` and `explain` share, as a JSON object (`explain` merges them into its answer).
@@ -55,6 +59,10 @@ final class RoutingDecision: Sendable {
         writer.string(provider.mode.rawValue)
         writer.key("connectionId")
         writer.string(connection?.id.text)
+        if let builtinKey {
+            writer.key("builtinKeyId")
+            writer.string(builtinKey.id)
+        }
         if let fallbackReason {
             writer.key("fallbackReason")
             writer.string(fallbackReason)

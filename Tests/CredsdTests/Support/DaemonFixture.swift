@@ -32,7 +32,7 @@ final class DaemonFixture: @unchecked Sendable {
 
     /// Master key files, first seals; rewritten into the config by `setKeys`.
     private(set) var keyFiles: [String] = []
-    private let builtinLines: String
+    private var builtinLines: String
     private let socketsExtra: String
     private let configExtra: String
 
@@ -46,6 +46,7 @@ final class DaemonFixture: @unchecked Sendable {
         configExtra: String = "",
         socketsExtra: String = "",
         builtin: [String: String] = [:],
+        builtinPools: [String: [String]] = [:],
         logLevel: String = "info",
         launcher: [String] = [],
         environment: [String: String] = [:],
@@ -73,6 +74,7 @@ final class DaemonFixture: @unchecked Sendable {
         }
         builtinLines = lines
         for key in builtin.values { secrets.append(key) }
+        if !builtinPools.isEmpty { builtinLines += poolLines(builtinPools) }
         if let keyFile {
             keyFiles = [keyFile]
         } else if withKey {
@@ -98,6 +100,25 @@ final class DaemonFixture: @unchecked Sendable {
     func setKeys(_ files: [String]) {
         keyFiles = files
         writeConfig()
+    }
+
+    /// Replaces the `[builtin]` table with these pools (each key in its own file) and rewrites the configuration.
+    func setBuiltinPools(_ pools: [String: [String]]) {
+        builtinLines = poolLines(pools)
+        writeConfig()
+    }
+
+    /// `provider = ["file", ...]` lines for pools, writing each key to a file named after its text's digest.
+    private func poolLines(_ pools: [String: [String]]) -> String {
+        var lines = ""
+        for (provider, keys) in pools.sorted(by: { $0.key < $1.key }) {
+            let files = keys.enumerated().map { index, key in
+                secrets.append(key)
+                return "\"" + directory.write("pool-\(provider)-\(abs(key.hashValue))-\(index).key", key + "\n") + "\""
+            }
+            lines += "\(provider) = [\(files.joined(separator: ", "))]\n"
+        }
+        return lines
     }
 
     private func writeConfig() {

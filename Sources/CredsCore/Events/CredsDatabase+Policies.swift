@@ -16,8 +16,8 @@ extension CredsDatabase {
         guard recording != .off, previous != value, let separator = key.firstIndex(of: 0) else { return }
         let workspace = String(decoding: key[..<separator], as: UTF8.self)
         let provider = String(decoding: key[(separator + 1)...], as: UTF8.self)
-        let from = previous.map { String(decoding: $0, as: UTF8.self) } ?? RoutingMode.auto.rawValue
-        let to = String(decoding: value, as: UTF8.self)
+        let from = Self.describe(RoutingPolicy(stored: previous))
+        let to = Self.describe(RoutingPolicy(stored: value))
         try events.append(
             txn,
             [
@@ -26,5 +26,12 @@ extension CredsDatabase {
                     provider: Identifier(stored: provider), connectionId: nil, from: from, to: to,
                     reason: "policy_set", detail: "routing for \(provider) changed from \(from) to \(to)")
             ], local: recording == .local)
+    }
+
+    /// `auto`, or `auto (fallback on rate_limited, upstream_error)`.
+    private static func describe(_ policy: RoutingPolicy) -> String {
+        policy.fallbackOn.isEmpty
+            ? policy.mode.rawValue
+            : "\(policy.mode.rawValue) (fallback on \(policy.fallbackOn.joined(separator: ", ")))"
     }
 }

@@ -35,6 +35,8 @@ final class ConnectionHealth: Sendable {
         /// The connection's `authorizationVersion` (0 for a platform key).
         var version: UInt64
         var until: Timestamp
+        /// The outcome class of the report that started or last extended it (`rate_limited`, …).
+        var reason: String
     }
 
     private struct Refusals {
@@ -54,8 +56,8 @@ final class ConnectionHealth: Sendable {
     /// the table; expired cooldowns are removed (and counted off) when a resolve finds them.
     private let held = Atomic<Int>(0)
 
-    /// Until when `subject` cools down for a credential at `version`; nil when it does not.
-    func coolingDown(_ subject: Subject, version: UInt64 = 0) -> Timestamp? {
+    /// Until when `subject` cools down for a credential at `version`, and why; nil when it does not.
+    func coolingDown(_ subject: Subject, version: UInt64 = 0) -> (until: Timestamp, reason: String)? {
         guard held.load(ordering: .relaxed) > 0 else { return nil }
         let now = Timestamp.now()
         return state.withLock { state in
@@ -64,13 +66,13 @@ final class ConnectionHealth: Sendable {
                 if cooldown.until <= now || cooldown.version < version { remove(subject, from: &state) }
                 return nil
             }
-            return cooldown.until
+            return (cooldown.until, cooldown.reason)
         }
     }
 
     /// Starts (or extends) a cooldown of `seconds` (default 60, at least 1, at most 3,600); returns its end, and
     /// whether it is news worth an event (no cooldown was running, and none was announced within a minute).
-    func coolDown(_ subject: Subject, version: UInt64 = 0, seconds: Int64?, now: Timestamp)
+    func coolDown(_ subject: Subject, version: UInt64 = 0, reason: String, seconds: Int64?, now: Timestamp)
         -> (until: Timestamp, announce: Bool)
     {
         let length = min(max(seconds ?? Self.defaultCooldownSeconds, 1), Self.maxCooldownSeconds)
@@ -79,7 +81,7 @@ final class ConnectionHealth: Sendable {
             let running = state.cooldowns[subject].flatMap { $0.version == version && $0.until > now ? $0 : nil }
             let until = max(running?.until ?? requested, requested)
             if state.cooldowns[subject] == nil { held.add(1, ordering: .relaxed) }
-            state.cooldowns[subject] = Cooldown(version: version, until: until)
+            state.cooldowns[subject] = Cooldown(version: version, until: until, reason: reason)
             if state.cooldowns.count > Self.sweepAbove {
                 // Cooldowns nobody resolves again would stay: past this many, the expired ones go.
                 for (key, cooldown) in state.cooldowns where cooldown.until <= now { remove(key, from: &state) }

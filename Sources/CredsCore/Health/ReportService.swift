@@ -65,7 +65,9 @@ struct ReportService: Sendable {
             var until = now
             var announce = false
             for each in cooling {
-                let cooled = health.coolDown(each, version: version, seconds: params.retryAfterSeconds, now: now)
+                let cooled = health.coolDown(
+                    each, version: version, reason: params.outcome.rawValue, seconds: params.retryAfterSeconds, now: now
+                )
                 until = max(until, cooled.until)
                 announce = announce || cooled.announce
             }

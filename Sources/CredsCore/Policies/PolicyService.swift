@@ -20,10 +20,10 @@ struct PolicyService: Sendable {
             try core.authorize(txn, actor: params.actor, workspaceId: params.workspaceId, write: true)
             try core.database.putPolicy(
                 txn, key: StoreKeys.policy(params.workspaceId, provider.identifier),
-                value: Array(params.mode.rawValue.utf8))
+                value: RoutingPolicy(mode: params.mode, fallbackOn: params.fallbackOn).stored)
             let result: JSONValue = [
                 "workspaceId": params.workspaceId.json, "provider": .string(provider.id),
-                "mode": .string(params.mode.rawValue),
+                "mode": .string(params.mode.rawValue), "fallbackOn": .array(params.fallbackOn.map { .string($0) }),
             ]
             return MethodAnswer(result, facts: facts)
         }
@@ -38,19 +38,27 @@ struct PolicyService: Sendable {
             let modes = try core.read { txn in
                 try core.authorize(txn, actor: params.actor, workspaceId: params.workspaceId, write: false)
                 return try providers.map {
-                    try core.database.routingMode(txn, workspaceId: params.workspaceId, provider: $0.identifier)
+                    try core.database.routingPolicy(txn, workspaceId: params.workspaceId, provider: $0.identifier)
                 }
             }
             let result: JSONValue
             if let provider = providers.first, params.provider != nil {
                 result = [
                     "workspaceId": params.workspaceId.json, "provider": .string(provider.id),
-                    "mode": .string(modes[0].rawValue),
+                    "mode": .string(modes[0].mode.rawValue),
+                    "fallbackOn": .array(modes[0].fallbackOn.map { .string($0) }),
                 ]
             } else {
                 var policies: [String: JSONValue] = [:]
-                for (provider, mode) in zip(providers, modes) { policies[provider.id] = .string(mode.rawValue) }
-                result = ["workspaceId": params.workspaceId.json, "policies": .object(policies)]
+                var fallbacks: [String: JSONValue] = [:]
+                for (provider, policy) in zip(providers, modes) {
+                    policies[provider.id] = .string(policy.mode.rawValue)
+                    fallbacks[provider.id] = .array(policy.fallbackOn.map { .string($0) })
+                }
+                result = [
+                    "workspaceId": params.workspaceId.json, "policies": .object(policies),
+                    "fallbackOn": .object(fallbacks),
+                ]
             }
             return MethodAnswer(result, facts: context.facts)
         }

@@ -174,7 +174,13 @@ public final class CredsDatabase: Sendable {
     /// The routing policy of a workspace for a provider (default `auto`).
     func routingMode(_ txn: borrowing Transaction, workspaceId: Identifier, provider: Identifier) throws -> RoutingMode
     {
-        guard let bytes = try txn.get(policies, StoreKeys.policy(workspaceId, provider)) else { return .auto }
-        return RoutingMode(rawValue: String(decoding: bytes, as: UTF8.self)) ?? .auto
+        try routingPolicy(txn, workspaceId: workspaceId, provider: provider).mode
+    }
+
+    /// The routing policy of a workspace for a provider, with its `fallbackOn` (default `auto`, none).
+    func routingPolicy(_ txn: borrowing Transaction, workspaceId: Identifier, provider: Identifier) throws
+        -> RoutingPolicy
+    {
+        RoutingPolicy(stored: try txn.get(policies, StoreKeys.policy(workspaceId, provider)))
     }
 }

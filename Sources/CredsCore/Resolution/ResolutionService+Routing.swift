@@ -21,9 +21,10 @@ extension ResolutionService {
                 data: ["connectionId": named.id.json, "status": .string(named.status.rawValue)]
             )
         }
-        let policy: RoutingMode? =
+        let routing: RoutingPolicy? =
             provider.mode == .service
-            ? try core.database.routingMode(txn, workspaceId: workspaceId, provider: provider.identifier) : nil
+            ? try core.database.routingPolicy(txn, workspaceId: workspaceId, provider: provider.identifier) : nil
+        let policy = routing?.mode
         let pool = secrets.builtinKeys[provider.id]
         if policy == .builtIn {
             guard let pool else {
@@ -40,11 +41,20 @@ extension ResolutionService {
             named == nil
             ? try core.database.connections(txn, workspaceId: workspaceId, provider: provider.identifier) : []
         if let connection = named ?? Self.newestActive(all) {
+            let cooling = core.health.coolingDown(.connection(connection.id), version: connection.authorizationVersion)
+            // `auto` with `fallbackOn` naming why the key cools down: the platform's key meanwhile (SPEC 12), unless
+            // the caller named the connection, or every platform key is cooling too (then the connection serves).
+            if let cooling, named == nil, policy == .auto, let pool,
+                routing?.fallbackOn.contains(cooling.reason) == true,
+                let key = try? nextKey(pool, provider: provider, workspaceId: workspaceId)
+            {
+                return RoutingDecision(
+                    provider: provider, workspaceId: workspaceId, policy: policy, source: .builtIn, connection: nil,
+                    fallbackReason: "connection_cooling_down", coolingDownUntil: cooling.until, builtinKey: key)
+            }
             return RoutingDecision(
                 provider: provider, workspaceId: workspaceId, policy: policy, source: .byo, connection: connection,
-                fallbackReason: nil,
-                coolingDownUntil: core.health.coolingDown(
-                    .connection(connection.id), version: connection.authorizationVersion))
+                fallbackReason: nil, coolingDownUntil: cooling?.until)
         }
         let newest = Self.newest(all)
         if policy == .auto, let pool {
@@ -77,7 +87,7 @@ extension ResolutionService {
         var soonest: Timestamp?
         for offset in 0..<count {
             let key = pool.keys[(start + offset) % count]
-            guard let until = core.health.coolingDown(.builtinKey(workspace: workspaceId, keyId: key.id)) else {
+            guard let until = core.health.coolingDown(.builtinKey(workspace: workspaceId, keyId: key.id))?.until else {
                 return key
             }
             soonest = min(soonest ?? until, until)

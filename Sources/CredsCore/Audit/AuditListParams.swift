@@ -22,10 +22,7 @@ struct AuditListParams: MethodParams {
             }
             return true
         }
-        guard (since ?? 0) >= 0 else { throw RPCError.invalidParams("since must be a sequence number, 0 or more") }
-        guard (1...1000).contains(limit ?? 100) else { throw RPCError.invalidParams("limit must be from 1 to 1000") }
-        self.since = UInt64(since ?? 0)
-        self.limit = Int(limit ?? 100)
+        (self.since, self.limit) = try ListWindow.checked(since: since, limit: limit, numbers: "a sequence number")
         self.workspaceId = workspaceId
         self.hostId = hostId
     }

@@ -76,18 +76,7 @@ struct ReportService: Sendable {
                 type: .connectionCoolingDown, workspaceId: params.workspaceId, provider: subject.provider.identifier,
                 connectionId: subject.connection?.id, from: nil, to: nil, reason: params.outcome.rawValue,
                 detail: Self.coolingDetail(params, until: until, builtin: subject.connection == nil))
-            // The outbox is this host's own: written here even while a cluster database is away.
-            let promise = context.eventLoop.makePromise(of: MethodAnswer.self)
-            let events = core.database.events
-            let logger = core.logger
-            core.database.writer.submit({ txn in try events.append(txn, [event]) }) { result in
-                promise.completeWith(
-                    result.map { _ in answer }.mapError { error in
-                        logger.error("event not stored", metadata: ["store.error": "\(error)"])
-                        return RPCError(.internalError, "the event could not be stored")
-                    })
-            }
-            return .later(promise.futureResult)
+            return .later(core.recordEvents([event], on: context.eventLoop).map { answer })
         }
     }
 

@@ -21,6 +21,11 @@ struct RoutingPolicy: Sendable, Equatable {
             self.init(mode: .auto)
             return
         }
+        // Read on every resolve: a policy without fallback (the usual one) is its mode alone.
+        guard bytes.contains(10) else {
+            self.init(mode: RoutingMode(rawValue: String(decoding: bytes, as: UTF8.self)) ?? .auto)
+            return
+        }
         let text = String(decoding: bytes, as: UTF8.self)
         let parts = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
         let mode = RoutingMode(rawValue: String(parts.first ?? "")) ?? .auto

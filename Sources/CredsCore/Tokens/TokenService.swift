@@ -149,7 +149,8 @@ final class TokenService: Sendable {
                 self.settle(id, revision, .failed, figure: "failed")
                 self.core.logger.warning(
                     "token request failed", metadata: ["conn.id": "\(id)", "http.status": "\(status)"])
-                self.recordRefreshFailure(connection, reason: "http_\(status)", detail: "HTTP \(status)")
+                self.recordRefreshFailure(
+                    connection, reason: "http_\(status)", detail: "HTTP \(status)", on: eventLoop)
                 return eventLoop.makeFailedFuture(
                     RPCError(
                         .upstreamUnavailable, "the provider answered HTTP \(status)", data: ["connectionId": id.json])
@@ -172,7 +173,7 @@ final class TokenService: Sendable {
             let timedOut = (error as? TokenEndpointError)?.kind == .timeout
             self.recordRefreshFailure(
                 connection, reason: timedOut ? "timeout" : "unreachable",
-                detail: timedOut ? "no answer in time" : "the provider could not be reached")
+                detail: timedOut ? "no answer in time" : "the provider could not be reached", on: eventLoop)
             throw RPCError(.upstreamUnavailable, "\(error)", data: ["connectionId": id.json])
         }
     }
@@ -180,19 +181,15 @@ final class TokenService: Sendable {
     /// A `connection.refresh_failed` event (SPEC 11): the provider failed a refresh or mint (not a refusal, which
     /// is a status change). The connection keeps its status; the next try waits for the back-off, so events come at
     /// most as often as tries. Written to this host's outbox on its own, after the fact: nothing waits for it.
-    private func recordRefreshFailure(_ connection: ConnectionRecord, reason: String, detail: String) {
+    private func recordRefreshFailure(
+        _ connection: ConnectionRecord, reason: String, detail: String, on eventLoop: any EventLoop
+    ) {
         let event = EventDraft(
             type: .connectionRefreshFailed, workspaceId: connection.workspaceId, provider: connection.provider,
             connectionId: connection.id, from: nil, to: nil, reason: reason,
             detail: "a token refresh failed (\(detail)); the current token serves while it is valid, and the "
                 + "refresh is tried again after a back-off")
-        let events = core.database.events
-        let logger = core.logger
-        core.database.writer.submit({ txn in try events.append(txn, [event]) }) { result in
-            if case .failure(let error) = result {
-                logger.error("event not stored", metadata: ["store.error": "\(error)"])
-            }
-        }
+        _ = core.recordEvents([event], on: eventLoop)
     }
 
     /// Ends the flight and counts it, once: a flight already ended (a refusal whose write then failed) is not

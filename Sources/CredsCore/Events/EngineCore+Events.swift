@@ -19,4 +19,16 @@ extension EngineCore {
         }
         return promise.futureResult
     }
+
+    /// Appends `drafts` with nobody waiting (a refresh that failed in the background): no promise, so an event
+    /// written after the event loops stopped (at shutdown) is still written, or its failure logged.
+    func appendEvents(_ drafts: [EventDraft]) {
+        let events = database.events
+        let logger = self.logger
+        database.writer.submit({ txn in try events.append(txn, drafts) }) { result in
+            if case .failure(let error) = result {
+                logger.error("event not stored", metadata: ["store.error": "\(error)"])
+            }
+        }
+    }
 }

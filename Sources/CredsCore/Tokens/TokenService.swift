@@ -150,7 +150,7 @@ final class TokenService: Sendable {
                 self.core.logger.warning(
                     "token request failed", metadata: ["conn.id": "\(id)", "http.status": "\(status)"])
                 self.recordRefreshFailure(
-                    connection, reason: "http_\(status)", detail: "HTTP \(status)", on: eventLoop)
+                    connection, reason: "http_\(status)", detail: "HTTP \(status)")
                 return eventLoop.makeFailedFuture(
                     RPCError(
                         .upstreamUnavailable, "the provider answered HTTP \(status)", data: ["connectionId": id.json])
@@ -173,7 +173,7 @@ final class TokenService: Sendable {
             let timedOut = (error as? TokenEndpointError)?.kind == .timeout
             self.recordRefreshFailure(
                 connection, reason: timedOut ? "timeout" : "unreachable",
-                detail: timedOut ? "no answer in time" : "the provider could not be reached", on: eventLoop)
+                detail: timedOut ? "no answer in time" : "the provider could not be reached")
             throw RPCError(.upstreamUnavailable, "\(error)", data: ["connectionId": id.json])
         }
     }
@@ -182,14 +182,14 @@ final class TokenService: Sendable {
     /// is a status change). The connection keeps its status; the next try waits for the back-off, so events come at
     /// most as often as tries. Written to this host's outbox on its own, after the fact: nothing waits for it.
     private func recordRefreshFailure(
-        _ connection: ConnectionRecord, reason: String, detail: String, on eventLoop: any EventLoop
+        _ connection: ConnectionRecord, reason: String, detail: String
     ) {
         let event = EventDraft(
             type: .connectionRefreshFailed, workspaceId: connection.workspaceId, provider: connection.provider,
             connectionId: connection.id, from: nil, to: nil, reason: reason,
             detail: "a token refresh failed (\(detail)); the current token serves while it is valid, and the "
                 + "refresh is tried again after a back-off")
-        _ = core.recordEvents([event], on: eventLoop)
+        core.appendEvents([event])
     }
 
     /// Ends the flight and counts it, once: a flight already ended (a refusal whose write then failed) is not

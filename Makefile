@@ -4,7 +4,7 @@ DEV := $(CURDIR)/.dev
 APT_PACKAGES := libsodium-dev liblmdb-dev pkg-config postgresql
 PREFIX ?= /usr/local
 
-.PHONY: deps build release run cluster-demo test lint format install bench bench-cluster crash-test fuzz soak clean
+.PHONY: deps build release run cluster-demo test lint format install bench bench-budgets bench-cluster crash-test fuzz soak clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -62,7 +62,12 @@ bench: release
 	@command -v redis-server >/dev/null || [ "$$(id -u)" != 0 ] || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server)
 	python3 bench/bench.py
+	python3 bench/budgets.py
 	python3 bench/cluster.py
+
+# Budgets alone: built-in resolves with and without a budget, alternating (issue 15's 10 % target).
+bench-budgets: release
+	python3 bench/budgets.py
 
 # Cluster mode alone: three credsd on a temporary PostgreSQL (propagation, resync of 100,000, resolve vs one host).
 bench-cluster: release

@@ -25,6 +25,16 @@ public final class ClusterReplica: ClusterLink, Sendable {
     /// When the loop last made progress (a page, a snapshot), for the session's watchdog.
     private let progress = PassClock()
     private let metrics = ClusterMetrics()
+    /// The other hosts' built-in use this month, and how far the usage exchange has read (SPEC 12).
+    private let usage = Mutex(UsageState())
+
+    private struct UsageState {
+        var others = OtherHostsUse()
+        /// The newest change read, by the database's clock (microseconds); nil before the first read.
+        var cursor: Int64?
+        var syncedAt: Timestamp?
+        var today = UTCDay(.now())
+    }
     /// How long one query or connection attempt may take before the database counts as unreachable.
     private let queryTimeout: Duration
     /// Changes read per page.
@@ -48,6 +58,7 @@ public final class ClusterReplica: ClusterLink, Sendable {
             client: client, feed: feed, hostId: config.hostId.text, url: config.postgres, logger: logger,
             timeout: queryTimeout)
         state = Mutex(ReplicaState(cursor: try store.replicaCursor()))
+        try store.startUsageShipping()
     }
 
     // MARK: ClusterLink
@@ -138,6 +149,30 @@ public final class ClusterReplica: ClusterLink, Sendable {
         }
     }
 
+    public var usageSyncedAt: Timestamp? { usage.withLock { $0.syncedAt } }
+
+    public func otherHostsUsage(workspaceId: String, provider: String?, from: UTCDay, to: UTCDay) async throws
+        -> [HostUsage]
+    {
+        guard state.withLock({ $0.inContact }) else {
+            throw RPCError(.storeUnavailable, "the cluster database is unreachable: other hosts' usage cannot be read")
+        }
+        let exchange = UsageExchange(hostId: config.hostId.text, logger: logger)
+        do {
+            return try await withDeadline(queryTimeout, "cluster usage read") { [client] in
+                try await client.withConnection { connection in
+                    try await exchange.otherHosts(
+                        workspaceId: workspaceId, provider: provider, from: from, to: to, on: connection)
+                }
+            }
+        } catch {
+            logger.warning(
+                "cluster usage read failed", metadata: ["cluster.error": "\(ClusterError(error, url: config.postgres))"]
+            )
+            throw RPCError(.storeUnavailable, "the cluster database could not be read")
+        }
+    }
+
     public func releaseRefreshLease(_ hold: LeaseHold) async {
         await writer.releaseRefreshLease(hold)
     }
@@ -216,6 +251,7 @@ public final class ClusterReplica: ClusterLink, Sendable {
             }
             group.addTask { await self.maintainEvery(Self.maintenanceInterval) }
             group.addTask { await self.shipAuditEvery(.seconds(1)) }
+            group.addTask { await self.exchangeUsageEvery(.seconds(1)) }
             await group.next()
             group.cancelAll()
         }
@@ -244,6 +280,84 @@ public final class ClusterReplica: ClusterLink, Sendable {
                     "cluster upkeep failed", metadata: ["cluster.error": "\(ClusterError(error, url: config.postgres))"]
                 )
             }
+        }
+    }
+
+    /// Exchanges usage with the other hosts every `interval` while the database is reachable (`UsageExchange`),
+    /// the first time as soon as it is: this host's stored rows go up (a slice per statement), and the others'
+    /// changed rows come back into the budgets' counters, whether the shipment went or not.
+    private func exchangeUsageEvery(_ interval: Duration) async {
+        let exchange = UsageExchange(hostId: config.hostId.text, logger: logger)
+        var first = true
+        while !Task.isCancelled {
+            if !first { try? await Task.sleep(for: interval) }
+            guard !Task.isCancelled, state.withLock({ $0.inContact }) else {
+                if first { try? await Task.sleep(for: .milliseconds(50)) }
+                continue
+            }
+            first = false
+            await shipUsage(exchange)
+            await readOthersUsage(exchange)
+        }
+    }
+
+    private func shipUsage(_ exchange: UsageExchange) async {
+        let shipment: UsageShipment
+        do {
+            shipment = try store.usageShipment()
+        } catch {
+            logger.warning("usage not read for the cluster", metadata: ["store.error": "\(error)"])
+            return
+        }
+        guard !shipment.rows.isEmpty else { return }
+        do {
+            var start = shipment.rows.startIndex
+            while start < shipment.rows.endIndex {
+                let end = min(start + UsageExchange.shipSlice, shipment.rows.endIndex)
+                let slice = shipment.rows[start..<end]
+                try await withDeadline(queryTimeout, "cluster usage shipping") { [client] in
+                    try await client.withConnection { connection in try await exchange.ship(slice, on: connection) }
+                }
+                start = end
+            }
+        } catch {
+            // Rows written before the failure go again: the database keeps the one with the most counts.
+            store.usageShipmentFailed(shipment)
+            logger.warning(
+                "usage shipping failed; this host's figures go with the next",
+                metadata: ["cluster.error": "\(ClusterError(error, url: config.postgres))"])
+        }
+    }
+
+    private func readOthersUsage(_ exchange: UsageExchange) async {
+        let today = UTCDay(.now())
+        let cursor = usage.withLock { $0.cursor }
+        do {
+            let (rows, newest) = try await withDeadline(queryTimeout, "cluster usage read") { [client] in
+                try await client.withConnection { connection in
+                    try await exchange.others(since: cursor, today: today, on: connection)
+                }
+            }
+            let changed = usage.withLock { usage -> [(OtherHostsUse.Key, OtherHostsUse.Sums)] in
+                var touched = usage.others.apply(rows, today: today)
+                if usage.today.monthNumber != today.monthNumber {
+                    touched.formUnion(usage.others.forget(before: today))
+                }
+                usage.today = today
+                if let newest { usage.cursor = max(usage.cursor ?? newest, newest) }
+                usage.syncedAt = .now()
+                return touched.map { ($0, usage.others.sums($0, today: today)) }
+            }
+            for (key, sums) in changed {
+                store.setOtherHostsUse(
+                    workspaceId: key.workspaceId, provider: key.provider, today: today,
+                    dayResolves: sums.dayResolves, dayUnits: sums.dayUnits, monthResolves: sums.monthResolves,
+                    monthUnits: sums.monthUnits)
+            }
+        } catch {
+            logger.warning(
+                "reading the other hosts' usage failed; budgets count them as last read",
+                metadata: ["cluster.error": "\(ClusterError(error, url: config.postgres))"])
         }
     }
 

@@ -25,7 +25,9 @@ public enum ClusterSchema {
     static let migrationLockKey: Int64 = 0x6372_6564_7364_7363
 
     /// Every migration, oldest first; versions are 1, 2, 3, ... with no gap.
-    public static let migrations: [Migration] = [initial, oneRecordsTable, webhookIds, auditChains, auditListing]
+    public static let migrations: [Migration] = [
+        initial, oneRecordsTable, webhookIds, auditChains, auditListing, budgetsAndUsage,
+    ]
 
     /// The version this build creates.
     public static var currentVersion: Int { migrations.last?.version ?? 0 }
@@ -285,6 +287,43 @@ public enum ClusterSchema {
             "CREATE INDEX credsd_audit_by_workspace ON credsd_audit (workspace_id, seq, host_id)",
             "-- The upkeep purges tombstones no change names any more.",
             "CREATE INDEX credsd_changes_by_record ON credsd_changes (entity, entity_key)",
+        ]
+    )
+
+    /// Version 6: budgets are replicated records (SPEC 12), and every host's usage is summed here.
+    static let budgetsAndUsage = Migration(
+        version: 6,
+        name: "budgets and usage",
+        statements: [
+            "ALTER TABLE credsd_records DROP CONSTRAINT credsd_records_entity_check",
+            """
+            ALTER TABLE credsd_records ADD CONSTRAINT credsd_records_entity_check
+                CHECK (entity IN ('connection', 'policy', 'member', 'grant', 'oauth_state', 'budget'))
+            """,
+            "ALTER TABLE credsd_changes DROP CONSTRAINT credsd_changes_entity_check",
+            """
+            ALTER TABLE credsd_changes ADD CONSTRAINT credsd_changes_entity_check
+                CHECK (entity IN ('connection', 'policy', 'member', 'grant', 'oauth_state', 'budget'))
+            """,
+            """
+            -- Each host's usage per workspace, provider and UTC day, as that host counted it (absolute figures: a
+            -- host writes its row again, never adds to it, so a retry counts nothing twice). Budgets sum the
+            -- built-in columns over hosts; usage.get sums counts. Kept 400 days (the upkeep removes older rows).
+            CREATE TABLE credsd_usage (
+                workspace_id      text NOT NULL,
+                provider          text NOT NULL,
+                day               date NOT NULL,
+                host_id           text NOT NULL,
+                counts            bytea NOT NULL,     -- the day's counts as JSON, as usage.get answers them
+                builtin_resolves  bigint NOT NULL CHECK (builtin_resolves >= 0),
+                builtin_units     bigint NOT NULL CHECK (builtin_units >= 0),
+                weight            bigint NOT NULL,    -- the sum of every count: a row is only written over by more
+                updated_at        timestamptz NOT NULL DEFAULT clock_timestamp(),
+                PRIMARY KEY (workspace_id, provider, day, host_id)
+            )
+            """,
+            "CREATE INDEX credsd_usage_by_update ON credsd_usage (updated_at)",
+            "COMMENT ON TABLE credsd_usage IS 'credsd: usage per workspace, provider, day and host (no secrets)'",
         ]
     )
 }

@@ -22,11 +22,12 @@ public struct ClusterUpkeep: Sendable {
         public var leasesPruned = 0
         public var tombstonesPurged = 0
         public var expiredDeleted = 0
+        public var usageRowsPruned = 0
 
         public var description: String {
             "changes pruned \(changesPruned), webhook ids pruned \(webhookIdsPruned), leases pruned "
                 + "\(leasesPruned), tombstones purged \(tombstonesPurged), expired grants and OAuth states deleted "
-                + "\(expiredDeleted)"
+                + "\(expiredDeleted), usage rows pruned \(usageRowsPruned)"
         }
     }
 
@@ -77,6 +78,9 @@ public struct ClusterUpkeep: Sendable {
                 on: connection)
             report.leasesPruned = try await count(
                 "DELETE FROM credsd_refresh_leases WHERE lease_until < clock_timestamp() - interval '1 hour' RETURNING 1",
+                on: connection)
+            report.usageRowsPruned = try await count(
+                "DELETE FROM credsd_usage WHERE day < (clock_timestamp() AT TIME ZONE 'UTC')::date - 399 RETURNING 1",
                 on: connection)
             let retention = Double(ChangeFeed.retention.components.seconds)
             report.tombstonesPurged = try await count(

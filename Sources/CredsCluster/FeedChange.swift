@@ -4,7 +4,7 @@ public import Foundation
 /// It carries no content: a replica reads the record's row for that.
 public struct FeedChange: Sendable, Equatable {
     public enum Entity: String, Sendable {
-        case connection, policy, member, grant
+        case connection, policy, member, grant, budget
         case oauthState = "oauth_state"
     }
 

@@ -11,7 +11,8 @@ public enum MethodCatalog {
     public static let adminOnly = [
         "connections.upsert", "connections.revoke", "connections.delete", "connections.get", "connections.list",
         "connections.test",
-        "policy.set", "policy.get", "members.set", "members.list", "grants.issue", "grants.revoke", "keys.rotate",
+        "policy.set", "policy.get", "budgets.set", "budgets.get", "usage.get", "members.set", "members.list",
+        "grants.issue", "grants.revoke", "keys.rotate",
         "keys.status", "oauth.begin", "oauth.complete", "explain", "audit.list", "audit.verify", "events.list", "stats",
     ]
 

@@ -15,7 +15,8 @@ struct CredsctlCommand: ParsableCommand {
             Exit status: 0 ok, 1 the daemon answered an error, 64 usage, 3 the daemon could not be reached.
             """,
         subcommands: [
-            Connections.self, Policy.self, Members.self, Grants.self, Explain.self, Resolve.self, Report.self,
+            Connections.self, Policy.self, Budgets.self, Usage.self, Members.self, Grants.self, Explain.self,
+            Resolve.self, Report.self,
             Health.self,
             Providers.self, Keys.self, Audit.self, Events.self, Watch.self, Stats.self, Call.self,
         ]

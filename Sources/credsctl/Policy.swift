@@ -15,16 +15,23 @@ struct Policy: ParsableCommand {
         @Option(name: .long, help: "Workspace id.") var workspace: String
         @Option(name: .long, help: "API-key provider id.") var provider: String
         @Option(name: .long, help: "auto, built_in or byo.") var mode: String
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "Under auto: reported failure classes of the workspace's key that send resolves to the platform key "
+                    + "while it cools down (rate_limited, quota_exceeded, upstream_error, unauthorized); repeatable."))
+        var fallbackOn: [String] = []
 
         func run() throws {
-            _ = try Invocation.run(
-                "policy.set",
-                [
-                    "workspaceId": .string(workspace), "provider": .string(provider), "mode": .string(mode),
-                    "actor": .string(try actor.value()),
-                ],
-                options: global
-            )
+            var params: [String: JSONValue] = [
+                "workspaceId": .string(workspace), "provider": .string(provider), "mode": .string(mode),
+                "actor": .string(try actor.value()),
+            ]
+            if !fallbackOn.isEmpty {
+                params["fallbackOn"] = .array(
+                    fallbackOn.flatMap { $0.split(separator: ",") }.map { .string(String($0)) })
+            }
+            _ = try Invocation.run("policy.set", params, options: global)
         }
     }
 

@@ -158,7 +158,8 @@ struct ClusterConvergenceTests {
             Binaries.credsd, ["cluster", "import", "--config", config, "--data-dir", single.dataDir])
         #expect(imported.status == 0, "\(imported.stderr)")
         #expect(
-            imported.stdout.contains("imported 4 records (connection 1, policy 1, member 1, grant 1, oauth_state 0)"))
+            imported.stdout.contains(
+                "imported 4 records (connection 1, policy 1, member 1, grant 1, budget 0, oauth_state 0)"))
         #expect(!(imported.stdout + imported.stderr).contains(cluster.server.password))
         for hostId in ["a", "b"] {
             let host = try DaemonFixture(

@@ -83,6 +83,56 @@ struct CredsctlTests {
         #expect(events.map { $0["type"]?.stringValue ?? "" } == ["connection.created", "connection.cooling_down"])
     }
 
+    @Test("budgets set and get, policy set with fallbackOn, and usage as a table by day")
+    func budgetsAndUsage() throws {
+        let daemon = try DaemonFixture(builtin: ["fal": "platform-fal-credsctl"])
+        try daemon.addWriter()
+        let grant = try daemon.grant()
+        let env = [
+            "CREDSD_ADMIN_SOCKET": daemon.adminSocket, "CREDSD_RESOLVE_SOCKET": daemon.resolveSocket,
+            "CREDSD_ACTOR": "alice",
+        ]
+        var result = try ProcessResult.run(
+            Binaries.credsctl,
+            ["budgets", "set", "--workspace", "ws1", "--provider", "fal", "--period", "month", "--max-resolves", "2"],
+            environment: env)
+        #expect(result.status == 0, "\(result.stderr)")
+        result = try ProcessResult.run(
+            Binaries.credsctl,
+            [
+                "policy", "set", "--workspace", "ws1", "--provider", "fal", "--mode", "auto", "--fallback-on",
+                "rate_limited,upstream_error",
+            ], environment: env)
+        #expect(result.status == 0, "\(result.stderr)")
+        let policy = try daemon.adminCall("policy.get", ["workspaceId": "ws1", "provider": "fal", "actor": "alice"])
+        #expect(policy["fallbackOn"] == ["rate_limited", "upstream_error"])
+        for _ in 0..<3 {
+            _ = reason {
+                try daemon.resolveCall("resolve", ["workspaceId": "ws1", "provider": "fal", "grant": .string(grant)])
+            }
+        }
+        result = try ProcessResult.run(
+            Binaries.credsctl, ["budgets", "get", "--workspace", "ws1", "--provider", "fal", "--json"], environment: env
+        )
+        #expect(result.status == 0, "\(result.stderr)")
+        let budget = try JSONValue.parse(Array(result.stdout.utf8))
+        #expect(budget["used"]?["resolves"] == 2)
+        #expect(budget["budget"]?["period"] == "month")
+        result = try ProcessResult.run(Binaries.credsctl, ["usage", "--workspace", "ws1"], environment: env)
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.first?.hasPrefix("DAY") == true)
+        #expect(lines.count == 2)
+        let today = UTCDay(.now()).description
+        #expect(lines.last?.hasPrefix("\(today)  fal") == true)
+        #expect(lines.last?.contains("budget_exhausted=1") == true)
+        #expect(lines.last?.contains("no_connection=2") == true)
+        result = try ProcessResult.run(
+            Binaries.credsctl, ["usage", "--workspace", "ws1", "--from", "tomorrow"], environment: env)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("invalid_params"))
+    }
+
     @Test("a failure exits non-zero with the reason; usage errors exit 64; an unreachable socket is exit 3")
     func failures() throws {
         let daemon = try DaemonFixture()

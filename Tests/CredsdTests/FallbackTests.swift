@@ -89,4 +89,59 @@ struct FallbackTests {
         }
         #expect(events.map { $0["to"]?.stringValue ?? "" } == ["byo (fallback on rate_limited)", "auto"])
     }
+
+    @Test("each transition is an event: the fallback's start, and its end by an ok report or by the cooldown's end")
+    func transitionEvents() throws {
+        let daemon = try DaemonFixture(builtin: ["fal": "platform-fal-transitions"])
+        try daemon.addWriter()
+        let id = try daemon.upsert(provider: "fal", payload: ["apiKey": "fal_transitions_own"])
+        let grant = try daemon.grant()
+        func events() throws -> [JSONValue] {
+            let all = try daemon.adminCall("events.list", ["workspaceId": "ws1", "limit": 1000])["events"]
+            return (all?.arrayValue ?? []).filter {
+                $0["type"] == "connection.cooling_down" || $0["type"] == "connection.recovered"
+            }
+        }
+        try Self.setPolicy(daemon, mode: "auto", fallbackOn: ["rate_limited"])
+        try Self.report(daemon, grant: grant, outcome: "rate_limited")
+        #expect(try Self.resolve(daemon, grant: grant)["source"] == "built_in")
+        try Self.report(daemon, grant: grant, outcome: "ok")
+        #expect(try Self.resolve(daemon, grant: grant)["source"] == "byo")
+        let first = try eventually {
+            let found = try events()
+            guard found.count == 2 else { throw Pending() }
+            return found
+        }
+        #expect(first[0]["type"] == "connection.cooling_down")
+        #expect(first[0]["from"] == "byo")
+        #expect(first[0]["to"] == "built_in")
+        #expect(first[0]["connectionId"] == .string(id))
+        #expect(first[1]["type"] == "connection.recovered")
+        #expect(first[1]["from"] == "built_in")
+        #expect(first[1]["to"] == "byo")
+        #expect(first[1]["reason"] == "ok_reported")
+        // Another connection (a subject's cooldown is announced at most once a minute), another class.
+        let second = try daemon.upsert(provider: "fal", payload: ["apiKey": "fal_transitions_second"], name: "Second")
+        try Self.setPolicy(daemon, mode: "auto", fallbackOn: ["upstream_error"])
+        try daemon.resolveCall(
+            "resolve.report",
+            [
+                "workspaceId": "ws1", "provider": "fal", "grant": .string(grant), "source": "byo",
+                "outcome": "upstream_error", "retryAfterSeconds": 1,
+            ])
+        #expect(try Self.resolve(daemon, grant: grant)["source"] == "built_in")
+        // The cooldown ends by itself: the first resolve after it is served by the connection, and says so.
+        usleep(1_200_000)
+        #expect(try Self.resolve(daemon, grant: grant)["source"] == "byo")
+        let all = try eventually {
+            let found = try events()
+            guard found.count == 4 else { throw Pending() }
+            return found
+        }
+        #expect(all[2]["to"] == "built_in")
+        #expect(all[2]["reason"] == "upstream_error")
+        #expect(all[2]["connectionId"] == .string(second))
+        #expect(all[3]["type"] == "connection.recovered")
+        #expect(all[3]["reason"] == "cooldown_ended")
+    }
 }

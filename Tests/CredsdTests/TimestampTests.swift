@@ -52,3 +52,28 @@ struct TimestampTests {
         }
     }
 }
+
+/// `UTCDay`: the days usage is counted in and budgets' windows are made of (SPEC 12).
+@Suite("UTC days")
+struct UTCDayTests {
+    @Test("days round-trip through their text, months start and end where the calendar says")
+    func calendar() {
+        for number in stride(from: -800_000, through: 2_900_000, by: 997) {
+            let day = UTCDay(number: number)
+            guard day.number >= -719_162 else { continue }  // years before 0001 have no 4-digit text
+            #expect(UTCDay(day.description) == day, "\(number)")
+        }
+        #expect(UTCDay("2026-12-02")?.description == "2026-12-02")
+        #expect(UTCDay("2026-12-02")?.monthStart.description == "2026-12-01")
+        #expect(UTCDay("2026-12-02")?.nextMonthStart.description == "2027-01-01")
+        #expect(UTCDay("2024-02-29")?.adding(days: 1).description == "2024-03-01")
+        #expect(UTCDay("2023-02-29") == nil)
+        #expect(UTCDay("2026-13-01") == nil)
+        #expect(UTCDay("2026-1-01") == nil)
+        #expect(UTCDay("2026-12-02T00:00:00Z") == nil)
+        #expect(UTCDay(Timestamp.parse("2026-12-02T23:59:59Z")!).description == "2026-12-02")
+        #expect(UTCDay(Timestamp.parse("1969-12-31T23:59:59Z")!).description == "1969-12-31")
+        #expect(UTCDay("2026-12-02")!.start.rfc3339 == "2026-12-02T00:00:00Z")
+        #expect(UTCDay("2026-12-31")!.monthNumber + 1 == UTCDay("2027-01-01")!.monthNumber)
+    }
+}

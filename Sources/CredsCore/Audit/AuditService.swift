@@ -56,11 +56,12 @@ final class AuditService: Sendable {
     }
 
     /// Appends the `suppressed: N` entries of refusal windows still open, and queues the writer job for every
-    /// entry still gathering. Called at shutdown, before the writer stops: the timers that would do both no
+    /// entry still gathering and the usage counted since the last. Called at shutdown, before the writer stops: the timers that would do both no
     /// longer run then.
     func flushRefusalSummaries() {
         for summary in throttle.closeAll() { _ = core.auditWriter.enqueue(Self.summaryDraft(summary), on: nil) }
         core.auditWriter.flushGathered()
+        core.auditWriter.flushUsage()
     }
 
     /// `audit.list`: entries after sequence number `since`, oldest first. In cluster mode entries name their

@@ -18,12 +18,15 @@ final class AuditWriter: Sendable {
 
     private let database: CredsDatabase
     private let logger: Logger
+    /// Usage counted since the last job: written in the same transaction as the entries (SPEC 12).
+    private let usage: UsageLedger
     let queue = AuditQueue()
     /// A gathering timer is pending: the job for the queued entries is not queued yet.
     private let gathering = Atomic<Bool>(false)
 
-    init(database: CredsDatabase, logger: Logger) {
+    init(database: CredsDatabase, usage: UsageLedger, logger: Logger) {
         self.database = database
+        self.usage = usage
         self.logger = logger
     }
 
@@ -47,6 +50,12 @@ final class AuditWriter: Sendable {
         if gathering.exchange(false, ordering: .acquiringAndReleasing) { scheduleFlush() }
     }
 
+    /// Queues a job for counted usage with no entry to carry it (calls made in process, the last counts at
+    /// shutdown).
+    func flushUsage() {
+        if usage.hasWaiting { scheduleFlush() }
+    }
+
     /// One writer job appending the next queued entries; it schedules the next one while entries remain
     /// (as a follow-up, so a backlog still drains completely when the daemon stops).
     private func scheduleFlush(followUp: Bool = false) {
@@ -54,22 +63,35 @@ final class AuditWriter: Sendable {
         let queue = self.queue
         let logger = self.logger
         // Drained once: if the writer re-runs the job (after growing a full map), the same entries go in.
-        let taken = Mutex<(drafts: [AuditDraft], more: Bool)?>(nil)
+        let usage = self.usage
+        let database = self.database
+        let taken = Mutex<(drafts: [AuditDraft], more: Bool, usage: UsageLedger.Batch)?>(nil)
         database.writer.submit(
             followUp: followUp,
             { txn in
-                let drafts = taken.withLock { taken in
-                    if taken == nil { taken = queue.drain() }
-                    return taken?.drafts ?? []
+                let (drafts, batch) = taken.withLock { taken in
+                    if taken == nil {
+                        let drained = queue.drain()
+                        taken = (drained.drafts, drained.more, usage.drain())
+                    }
+                    return (taken?.drafts ?? [], taken?.usage ?? UsageLedger.Batch())
                 }
                 try auditLog.append(txn, drafts)
+                try database.merge(txn, batch)
+                if let step = usage.pruneStep() {
+                    usage.pruned(through: try database.pruneUsage(txn, before: step.keepFrom, from: step.from))
+                }
             }
         ) { result in
             let drained = taken.withLock { $0 }
-            if case .failure(let error) = result, drained?.drafts.isEmpty == false {
+            if case .success = result, let batch = drained?.usage { usage.committed(batch) }
+            if case .failure = result, let batch = drained?.usage { usage.restore(batch) }
+            if case .failure(let error) = result, drained?.drafts.isEmpty == false || drained?.usage.isEmpty == false {
                 logger.error(
-                    "audit append failed; entries lost",
-                    metadata: ["store.error": "\(error)", "audit.lost": "\(drained?.drafts.count ?? 0)"]
+                    "audit append failed; entries lost (usage counts wait for the next batch)",
+                    metadata: [
+                        "store.error": "\(error)", "audit.lost": "\(drained?.drafts.count ?? 0)",
+                    ]
                 )
             }
             queue.takeWaiters().forEach { $0.succeed() }

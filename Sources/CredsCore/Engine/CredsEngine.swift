@@ -32,6 +32,8 @@ public final class CredsEngine: Sendable {
     let keys: KeyService
     let oauthFlow: OAuthFlowService
     let info: InfoService
+    let budgets: BudgetService
+    let usageReports: UsageService
 
     public init(
         database: CredsDatabase,
@@ -83,6 +85,8 @@ public final class CredsEngine: Sendable {
         keys = KeyService(core: core)
         oauthFlow = OAuthFlowService(core: core, oauth: oauth, tokenClient: tokenClient)
         info = InfoService(core: core)
+        budgets = BudgetService(core: core)
+        usageReports = UsageService(core: core)
     }
 
     /// Figures for `stats` and the metrics listener.

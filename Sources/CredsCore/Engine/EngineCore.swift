@@ -16,6 +16,8 @@ final class EngineCore: Sendable {
     let statistics: DaemonStats
     /// What executors reported about credentials: cooldowns, recent refusals (`resolve.report`).
     let health = ConnectionHealth()
+    /// Usage by workspace, provider and day, and the budgets' counters (SPEC 12).
+    let usage: UsageLedger
     /// Turns of the platform keys' pools (SPEC 12): each built-in resolve takes the next.
     private let builtinTurns = Atomic<Int>(0)
 
@@ -51,7 +53,9 @@ final class EngineCore: Sendable {
         self.secretsLock = Mutex(secrets)
         self.statistics = statistics
         self.logger = logger
-        self.auditWriter = AuditWriter(database: database, logger: logger)
+        let usage = database.usageLedger
+        self.usage = usage
+        self.auditWriter = AuditWriter(database: database, usage: usage, logger: logger)
     }
 
     /// The key ring and built-in keys as one snapshot: a request takes it once, so a reload meanwhile cannot give

@@ -35,4 +35,14 @@ struct EventDraft: Sendable {
         }
         return drafts
     }
+
+    /// A fallback to the platform key that ended (SPEC 12): the connection serves its workspace's resolves again.
+    /// `connection.recovered`, from `built_in` to `byo`.
+    static func fallbackEnded(_ connection: ConnectionRecord, reason: String) -> EventDraft {
+        EventDraft(
+            type: .connectionRecovered, workspaceId: connection.workspaceId, provider: connection.provider,
+            connectionId: connection.id, from: CredentialSource.builtIn.rawValue, to: CredentialSource.byo.rawValue,
+            reason: reason,
+            detail: "the connection's cooldown ended: resolves use it again instead of the platform's key")
+    }
 }

@@ -49,12 +49,16 @@ final class ConnectionHealth: Sendable {
         var coolingEvents: [Subject: Timestamp] = [:]
         var unauthorized: [Identifier: Refusals] = [:]
         var forcedRefreshes: [Identifier: Timestamp] = [:]
+        /// Connections whose announced cooldown sends `auto` resolves to the platform key (`fallbackOn`).
+        var fallbacks: Set<Identifier> = []
     }
 
     private let state = Mutex(State())
     /// How many cooldowns are held: resolves take no lock and read no clock while it is 0. Kept under the lock with
     /// the table; expired cooldowns are removed (and counted off) when a resolve finds them.
     private let held = Atomic<Int>(0)
+    /// How many fallbacks are running: resolves take no lock to learn that none ended while it is 0.
+    private let fallingBack = Atomic<Int>(0)
 
     /// Until when `subject` cools down for a credential at `version`, and why; nil when it does not.
     func coolingDown(_ subject: Subject, version: UInt64 = 0) -> (until: Timestamp, reason: String)? {
@@ -143,12 +147,31 @@ final class ConnectionHealth: Sendable {
         }
     }
 
+    /// Notes that resolves of `connectionId`'s workspace fall back to the platform key while it cools down (its
+    /// start was announced), so that its end is announced too.
+    func startFallback(_ connectionId: Identifier) {
+        state.withLock { state in
+            if state.fallbacks.insert(connectionId).inserted { fallingBack.add(1, ordering: .relaxed) }
+        }
+    }
+
+    /// Whether a fallback of `connectionId` was running; it ends here.
+    func fallbackEnded(_ connectionId: Identifier) -> Bool {
+        guard fallingBack.load(ordering: .relaxed) > 0 else { return false }
+        return state.withLock { state in
+            guard state.fallbacks.remove(connectionId) != nil else { return false }
+            fallingBack.subtract(1, ordering: .relaxed)
+            return true
+        }
+    }
+
     /// Forgets a connection that was deleted or revoked.
     func forget(_ connectionId: Identifier) {
         state.withLock { state in
             remove(.connection(connectionId), from: &state)
             state.unauthorized.removeValue(forKey: connectionId)
             state.forcedRefreshes.removeValue(forKey: connectionId)
+            if state.fallbacks.remove(connectionId) != nil { fallingBack.subtract(1, ordering: .relaxed) }
         }
     }
 

@@ -23,12 +23,19 @@ struct ReportService: Sendable {
         let connection: ConnectionRecord?
         /// For `built_in`: the key named by `builtinKeyId`, or every key of the pool when it names none.
         var builtinKeyIds: [String] = []
+        /// For a connection: whether its workspace's `auto` resolves fall back to the platform key while it cools
+        /// down after a failure of the reported class (`fallbackOn`, SPEC 12).
+        var fallsBack = false
     }
 
     func report(_ params: ResolveReportParams, context: CallContext) -> MethodReply {
         let subject: Subject
         do throws(RPCError) {
-            subject = try core.read { txn in try find(txn, params) }
+            subject = try core.read { txn in
+                let subject = try find(txn, params)
+                try count(txn, params)
+                return subject
+            }
         } catch {
             return .now(.failure(error))
         }
@@ -44,6 +51,9 @@ struct ReportService: Sendable {
         switch params.outcome {
         case .ok:
             for each in cooling { health.clear(each) }
+            if let connection = subject.connection, health.fallbackEnded(connection.id) {
+                core.usage.record([EventDraft.fallbackEnded(connection, reason: "ok_reported")])
+            }
             return .now(.success(answer))
         case .unauthorized:
             if let connection = subject.connection, subject.provider.mode == .oauthUser, connection.status == .active {
@@ -72,10 +82,14 @@ struct ReportService: Sendable {
                 announce = announce || cooled.announce
             }
             guard announce else { return .now(.success(answer)) }
+            // The fallback's start is this event (from byo to built_in); its end is one too (`fallbackEnded`).
+            if let connection = subject.connection, subject.fallsBack { health.startFallback(connection.id) }
             let event = EventDraft(
                 type: .connectionCoolingDown, workspaceId: params.workspaceId, provider: subject.provider.identifier,
-                connectionId: subject.connection?.id, from: nil, to: nil, reason: params.outcome.rawValue,
-                detail: Self.coolingDetail(params, until: until, builtin: subject.connection == nil))
+                connectionId: subject.connection?.id, from: subject.fallsBack ? CredentialSource.byo.rawValue : nil,
+                to: subject.fallsBack ? CredentialSource.builtIn.rawValue : nil, reason: params.outcome.rawValue,
+                detail: Self.coolingDetail(
+                    params, until: until, builtin: subject.connection == nil, fallsBack: subject.fallsBack))
             return .later(core.recordEvents([event], on: context.eventLoop).map { answer })
         }
     }
@@ -100,20 +114,43 @@ struct ReportService: Sendable {
             }
             return Subject(provider: provider, connection: nil, builtinKeyIds: pool.ids)
         }
-        if let id = params.connectionId {
-            let connection = try core.ownedConnection(
-                txn, id: id, workspaceId: params.workspaceId, provider: provider.identifier)
-            return Subject(provider: provider, connection: connection)
-        }
+        let routing =
+            provider.mode == .service
+            ? try core.database.routingPolicy(txn, workspaceId: params.workspaceId, provider: provider.identifier)
+            : nil
+        let fallsBack =
+            routing?.mode == .auto && routing?.fallbackOn.contains(params.outcome.rawValue) == true
+            && core.secrets.builtinKeys[provider.id] != nil
         let newest = try core.database.connections(
             txn, workspaceId: params.workspaceId, provider: provider.identifier
         ).filter { $0.status == .active }.max { !$0.isNewer(than: $1) }
+        if let id = params.connectionId {
+            let connection = try core.ownedConnection(
+                txn, id: id, workspaceId: params.workspaceId, provider: provider.identifier)
+            // Resolves fall back only from the connection they would take: the newest active one.
+            return Subject(provider: provider, connection: connection, fallsBack: fallsBack && newest?.id == id)
+        }
         guard let newest else {
             throw RPCError(
                 .noCredential, "workspace has no active \(provider.displayName) connection to report on",
                 data: ["provider": .string(provider.id)])
         }
-        return Subject(provider: provider, connection: newest)
+        return Subject(provider: provider, connection: newest, fallsBack: fallsBack)
+    }
+
+    /// Counts the report in usage: by outcome, and its units by source. Built-in units count against the
+    /// workspace's budget (`maxUnits`, SPEC 12).
+    private func count(_ txn: borrowing Transaction, _ params: ResolveReportParams) throws {
+        let key = UsageLedger.Key(workspaceId: params.workspaceId, provider: params.provider)
+        let budget =
+            params.source == .builtIn && (params.units ?? 0) > 0
+            ? try core.database.budget(txn, workspaceId: params.workspaceId, provider: params.provider) : nil
+        try core.usage.countReport(
+            key, outcome: params.outcome.rawValue, source: params.source, units: params.units ?? 0, budget: budget,
+            now: .now()
+        ) { today in
+            try core.database.storedUse(txn, key, today: today)
+        }
     }
 
     /// Puts the connection in `error`, unless it changed meanwhile (then the reports were about a key it no
@@ -142,9 +179,13 @@ struct ReportService: Sendable {
             })
     }
 
-    private static func coolingDetail(_ params: ResolveReportParams, until: Timestamp, builtin: Bool) -> String {
+    private static func coolingDetail(_ params: ResolveReportParams, until: Timestamp, builtin: Bool, fallsBack: Bool)
+        -> String
+    {
         let what = builtin ? "the platform's \(params.provider.text) key" : "this connection"
         let status = params.httpStatus.map { " (HTTP \($0))" } ?? ""
+        let fallback = fallsBack ? "; the workspace's resolves use the platform's key meanwhile" : ""
         return "the provider answered \(params.outcome.rawValue)\(status): \(what) cools down until \(until.rfc3339)"
+            + fallback
     }
 }

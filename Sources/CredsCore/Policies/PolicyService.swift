@@ -10,7 +10,7 @@ struct PolicyService: Sendable {
     func set(_ params: PolicySetParams, context: CallContext) -> MethodReply {
         let provider: Provider
         do {
-            provider = try policyProvider(params.provider)
+            provider = try core.catalog.apiKeyProvider(params.provider)
         } catch {
             return .now(.failure(error))
         }
@@ -33,7 +33,7 @@ struct PolicyService: Sendable {
     func get(_ params: WorkspaceReadParams, context: CallContext) -> MethodReply {
         .now { () throws(RPCError) in
             let providers =
-                try params.provider.map { id throws(RPCError) in [try policyProvider(id)] }
+                try params.provider.map { id throws(RPCError) in [try core.catalog.apiKeyProvider(id)] }
                 ?? core.catalog.providers.filter { $0.mode == .service }
             let modes = try core.read { txn in
                 try core.authorize(txn, actor: params.actor, workspaceId: params.workspaceId, write: false)
@@ -62,18 +62,5 @@ struct PolicyService: Sendable {
             }
             return MethodAnswer(result, facts: context.facts)
         }
-    }
-
-    /// A provider that has a routing policy: connectable and API-key.
-    private func policyProvider(_ id: Identifier) throws(RPCError) -> Provider {
-        let provider = try core.catalog.connectableProvider(id)
-        guard provider.mode == .service else {
-            throw RPCError(
-                .invalidParams,
-                "\(provider.displayName) is an OAuth provider and has no routing policy",
-                data: ["provider": id.json]
-            )
-        }
-        return provider
     }
 }

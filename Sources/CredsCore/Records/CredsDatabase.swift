@@ -18,6 +18,12 @@ public final class CredsDatabase: Sendable {
     let events: EventLog
     /// Cluster mode: the version PostgreSQL gave each replicated record (`CredsDatabase+Replica`).
     let replicaVersions: LMDBDatabase
+    /// Budgets of built-in use by workspace and provider (SPEC 12); replicated in cluster mode.
+    let budgets: LMDBDatabase
+    /// This host's usage by workspace, provider and UTC day (`CredsDatabase+Usage`); never replicated.
+    let usage: LMDBDatabase
+    /// Usage counted and not yet stored, and the budgets' counters (SPEC 12).
+    let usageLedger = UsageLedger()
     /// Where the next sweep of expired grants and OAuth states starts, by table (`CredsDatabase+Expiry`).
     let sweepCursors = Mutex<[String: [UInt8]]>([:])
     private let connectionCache = DecodedRecordCache<ConnectionRecord>()
@@ -37,6 +43,8 @@ public final class CredsDatabase: Sendable {
         auditLog = AuditLog(entries: try environment.openDatabase("audit"), meta: meta, maxEntries: auditMaxEntries)
         replicaVersions = try environment.openDatabase("replica_versions")
         events = EventLog(entries: try environment.openDatabase("events"), meta: meta)
+        budgets = try environment.openDatabase("budgets", replicated: true)
+        usage = try environment.openDatabase("usage")
         writer = StoreWriter(environment: environment)
     }
 

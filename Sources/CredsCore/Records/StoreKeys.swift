@@ -17,6 +17,31 @@ enum StoreKeys {
         joined(workspaceId, provider)
     }
 
+    static func budget(_ workspaceId: Identifier, _ provider: Identifier) -> [UInt8] {
+        joined(workspaceId, provider)
+    }
+
+    /// A day's usage: `workspaceId NUL provider NUL YYYYMMDD`, so a workspace's, a provider's and a month's rows
+    /// are each one range in day order.
+    static func usage(_ workspaceId: Identifier, _ provider: Identifier, _ day: UTCDay) -> [UInt8] {
+        joined(workspaceId, provider, trailingNul: true) + dayDigits(day)
+    }
+
+    /// `20261202`.
+    static func dayDigits(_ day: UTCDay) -> [UInt8] {
+        Array(day.description.utf8.filter { $0 != UInt8(ascii: "-") })
+    }
+
+    /// The day of a usage key's last 8 digits.
+    static func usageDay(_ key: [UInt8]) -> UTCDay? {
+        guard key.count >= 8 else { return nil }
+        let digits = Array(key.suffix(8))
+        let text =
+            String(decoding: digits[0..<4], as: UTF8.self) + "-" + String(decoding: digits[4..<6], as: UTF8.self)
+            + "-" + String(decoding: digits[6..<8], as: UTF8.self)
+        return UTCDay(text)
+    }
+
     static func member(_ workspaceId: Identifier, _ principal: Identifier) -> [UInt8] {
         joined(workspaceId, principal)
     }

@@ -37,6 +37,14 @@ public protocol ClusterLink: Sendable {
     /// host recorded it within the replay window; `store_unavailable` when the database cannot say.
     func firstSighting(_ digest: [UInt8]) async throws -> Bool
 
+    /// When the other hosts' usage was last read into the budgets' counters (SPEC 12); nil before the first time.
+    var usageSyncedAt: Timestamp? { get }
+
+    /// The other hosts' usage rows of a workspace from `from` to `to`, optionally of one provider (`usage.get`);
+    /// `store_unavailable` when the database cannot be read.
+    func otherHostsUsage(workspaceId: String, provider: String?, from: UTCDay, to: UTCDay) async throws
+        -> [HostUsage]
+
     /// Returns once the replica has caught up with the feed as it is now, or the attempt failed.
     func catchUp() async
 

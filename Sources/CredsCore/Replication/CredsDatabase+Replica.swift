@@ -13,6 +13,7 @@ extension CredsDatabase {
         case .member: members
         case .grant: grants
         case .oauthState: oauthStates
+        case .budget: budgets
         }
     }
 
@@ -80,7 +81,7 @@ extension CredsDatabase {
     /// The workspace a record belongs to ("" when its bytes do not say).
     private static func workspaceId(_ entity: ReplicatedEntity, key: [UInt8], value: [UInt8]?) -> String {
         switch entity {
-        case .policy, .member:
+        case .policy, .member, .budget:
             return String(decoding: key.prefix { $0 != 0 }, as: UTF8.self)
         case .connection:
             return value.flatMap { try? RecordCoding.decode(ConnectionRecord.self, from: $0) }?.workspaceId.text ?? ""

@@ -13,7 +13,7 @@ extension ReplicatedEntity {
         switch self {
         case .grant: (try? RecordCoding.decode(GrantRecord.self, from: value))?.expiresAt
         case .oauthState: (try? RecordCoding.decode(OAuthStateRecord.self, from: value))?.expiresAt
-        case .connection, .policy, .member: nil
+        case .connection, .policy, .member, .budget: nil
         }
     }
 }

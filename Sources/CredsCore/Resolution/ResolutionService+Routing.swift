@@ -9,7 +9,8 @@ extension ResolutionService {
         provider: Provider,
         workspaceId: Identifier,
         connectionId: Identifier?,
-        secrets: EngineSecrets
+        secrets: EngineSecrets,
+        consume: Bool
     ) throws -> RoutingDecision {
         let named = try connectionId.map { id in
             try core.ownedConnection(txn, id: id, workspaceId: workspaceId, provider: provider.identifier)
@@ -33,9 +34,15 @@ extension ResolutionService {
                     data: ["provider": .string(provider.id)]
                 )
             }
+            let key = try nextKey(pool, provider: provider, workspaceId: workspaceId)
+            if let refusal = try budgetRefusal(
+                txn, provider: provider, workspaceId: workspaceId, fallbackReason: nil, consume: consume)
+            {
+                throw refused(refusal, provider: provider, workspaceId: workspaceId, consume: consume)
+            }
             return RoutingDecision(
                 provider: provider, workspaceId: workspaceId, policy: policy, source: .builtIn, connection: nil,
-                fallbackReason: nil, builtinKey: try nextKey(pool, provider: provider, workspaceId: workspaceId))
+                fallbackReason: nil, builtinKey: key)
         }
         let all =
             named == nil
@@ -44,13 +51,20 @@ extension ResolutionService {
             let cooling = core.health.coolingDown(.connection(connection.id), version: connection.authorizationVersion)
             // `auto` with `fallbackOn` naming why the key cools down: the platform's key meanwhile (SPEC 12), unless
             // the caller named the connection, or every platform key is cooling too (then the connection serves).
+            // A spent budget leaves the call to the connection too (SPEC 12: the workspace's active key serves).
             if let cooling, named == nil, policy == .auto, let pool,
                 routing?.fallbackOn.contains(cooling.reason) == true,
-                let key = try? nextKey(pool, provider: provider, workspaceId: workspaceId)
+                let key = try? nextKey(pool, provider: provider, workspaceId: workspaceId),
+                try budgetRefusal(
+                    txn, provider: provider, workspaceId: workspaceId, fallbackReason: Self.coolingFallback,
+                    consume: consume) == nil
             {
                 return RoutingDecision(
                     provider: provider, workspaceId: workspaceId, policy: policy, source: .builtIn, connection: nil,
-                    fallbackReason: "connection_cooling_down", coolingDownUntil: cooling.until, builtinKey: key)
+                    fallbackReason: Self.coolingFallback, coolingDownUntil: cooling.until, builtinKey: key)
+            }
+            if cooling == nil, consume, core.health.fallbackEnded(connection.id) {
+                core.usage.record([EventDraft.fallbackEnded(connection, reason: "cooldown_ended")])
             }
             return RoutingDecision(
                 provider: provider, workspaceId: workspaceId, policy: policy, source: .byo, connection: connection,
@@ -58,11 +72,16 @@ extension ResolutionService {
         }
         let newest = Self.newest(all)
         if policy == .auto, let pool {
+            let key = try nextKey(pool, provider: provider, workspaceId: workspaceId)
+            let reason = Self.fallbackReason(newest)
+            if let refusal = try budgetRefusal(
+                txn, provider: provider, workspaceId: workspaceId, fallbackReason: reason, consume: consume)
+            {
+                throw refused(refusal, provider: provider, workspaceId: workspaceId, consume: consume)
+            }
             return RoutingDecision(
                 provider: provider, workspaceId: workspaceId, policy: policy, source: .builtIn, connection: nil,
-                fallbackReason: Self.fallbackReason(newest),
-                builtinKey: try nextKey(pool, provider: provider, workspaceId: workspaceId)
-            )
+                fallbackReason: reason, builtinKey: key)
         }
         if provider.mode == .oauthUser, let newest, newest.status == .error {
             throw RPCError(
@@ -99,6 +118,38 @@ extension ResolutionService {
                 "provider": .string(provider.id),
                 "retryAfterSeconds": .int(max(1, (wait + 999_999) / 1_000_000)),
             ])
+    }
+
+    static let coolingFallback = "connection_cooling_down"
+
+    /// The workspace's budget on a built-in resolve (SPEC 12): nil when it admits it (counted, when `consume`:
+    /// `explain` only asks), else the refusal (`budget_exhausted`, `rate_limited`).
+    private func budgetRefusal(
+        _ txn: borrowing Transaction,
+        provider: Provider,
+        workspaceId: Identifier,
+        fallbackReason: String?,
+        consume: Bool
+    ) throws -> RPCError? {
+        let budget = try core.database.budget(txn, workspaceId: workspaceId, provider: provider.identifier)
+        let key = UsageLedger.Key(workspaceId: workspaceId, provider: provider.identifier)
+        return try core.usage.admitBuiltIn(
+            key, budget: budget, fallbackReason: fallbackReason, now: .now(), consume: consume
+        ) { today in
+            try core.database.storedUse(txn, key, today: today)
+        }
+    }
+
+    /// A budget's refusal as the answer: counted in usage (when `consume`), with the provider named.
+    private func refused(_ refusal: RPCError, provider: Provider, workspaceId: Identifier, consume: Bool) -> RPCError {
+        if consume {
+            core.usage.countRefusal(
+                UsageLedger.Key(workspaceId: workspaceId, provider: provider.identifier), reason: refusal.reason,
+                now: .now())
+        }
+        var data = refusal.data
+        data["provider"] = .string(provider.id)
+        return RPCError(refusal.reason, refusal.message, data: data)
     }
 
     /// The newest active record, in one pass (no filtered copy: this runs on every resolve).

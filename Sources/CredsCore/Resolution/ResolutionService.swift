@@ -25,7 +25,7 @@ struct ResolutionService: Sendable {
                 let provider = try core.catalog.connectableProvider(params.provider)
                 return try decide(
                     txn, provider: provider, workspaceId: params.workspaceId, connectionId: params.connectionId,
-                    secrets: secrets)
+                    secrets: secrets, consume: true)
             }
         } catch {
             return .now(.failure(error))
@@ -34,6 +34,7 @@ struct ResolutionService: Sendable {
             return .now { () throws(RPCError) in
                 let fields = try credentialFields(decision, secrets: secrets)
                 let receipt = ResolveReceipt(decision: decision, fields: fields, token: nil)
+                countByo(decision)
                 return MethodAnswer(receipt, facts: facts(decision, params))
             }
         }
@@ -48,8 +49,17 @@ struct ResolutionService: Sendable {
                     )
                 }
                 let receipt = ResolveReceipt(decision: decision, fields: ["accessToken": token.tokenText], token: token)
+                countByo(decision)
                 return MethodAnswer(receipt, facts: facts(decision, params))
             })
+    }
+
+    /// Counts a resolve the workspace's own credential served (built-in ones are counted as their budget admits
+    /// them).
+    private func countByo(_ decision: RoutingDecision) {
+        guard decision.source == .byo else { return }
+        core.usage.countByoResolve(
+            UsageLedger.Key(workspaceId: decision.workspaceId, provider: decision.provider.identifier), now: .now())
     }
 
     /// The decision's facts; a connection the caller named stays in them when the platform's key served.
@@ -82,7 +92,8 @@ struct ResolutionService: Sendable {
             var result: [String: JSONValue] = ["workspaceId": workspaceId.json, "provider": .string(provider.id)]
             do {
                 let decision = try decide(
-                    txn, provider: provider, workspaceId: workspaceId, connectionId: connectionId, secrets: secrets)
+                    txn, provider: provider, workspaceId: workspaceId, connectionId: connectionId, secrets: secrets,
+                    consume: false)
                 result.merge(decision.summary) { _, new in new }
                 result["ok"] = true
             } catch let error as RPCError {

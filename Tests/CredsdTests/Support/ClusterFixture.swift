@@ -12,9 +12,10 @@ final class ClusterFixture: @unchecked Sendable {
     let keyFile: String
     private(set) var hosts: [DaemonFixture] = []
 
-    init(hosts count: Int, mode: DaemonFixture.Mode = .process, pollSeconds: Int = 1, clusterExtra: String = "")
-        throws
-    {
+    init(
+        hosts count: Int, mode: DaemonFixture.Mode = .process, pollSeconds: Int = 1, clusterExtra: String = "",
+        builtin: [String: String] = [:]
+    ) throws {
         server = try PostgresServer()
         keyFile = directory.write("master.key", MasterKey.generate().base64Text() + "\n", mode: 0o600)
         let initConfig = directory.write("init.toml", Self.section(server, hostId: "init", pollSeconds: pollSeconds))
@@ -26,6 +27,7 @@ final class ClusterFixture: @unchecked Sendable {
                     mode: mode,
                     configExtra: Self.section(server, hostId: "host-\(index + 1)", pollSeconds: pollSeconds)
                         + "\n" + clusterExtra,
+                    builtin: builtin,
                     logLevel: ProcessInfo.processInfo.environment["CREDSD_CLUSTER_LOG_LEVEL"] ?? "info",
                     keyFile: keyFile))
         }

@@ -144,4 +144,36 @@ struct FallbackTests {
         #expect(all[3]["type"] == "connection.recovered")
         #expect(all[3]["reason"] == "cooldown_ended")
     }
+
+    @Test(
+        "each class on falls back, the same class off does not",
+        arguments: ["rate_limited", "quota_exceeded", "upstream_error"])
+    func eachClass(_ outcome: String) throws {
+        let daemon = try DaemonFixture(builtin: ["fal": "platform-fal-class-\(outcome)"])
+        try daemon.addWriter()
+        try daemon.upsert(provider: "fal", payload: ["apiKey": .string("fal_class_own_\(outcome)")])
+        let grant = try daemon.grant()
+        let others = RoutingClasses.all.filter { $0 != outcome }
+        try Self.setPolicy(daemon, mode: "auto", fallbackOn: others)
+        try Self.report(daemon, grant: grant, outcome: outcome)
+        let off = try Self.resolve(daemon, grant: grant)
+        #expect(off["source"] == "byo")
+        #expect(off["coolingDownUntil"]?.stringValue != nil)
+        try Self.setPolicy(daemon, mode: "auto", fallbackOn: [outcome])
+        let on = try Self.resolve(daemon, grant: grant)
+        #expect(on["source"] == "built_in")
+        #expect(on["fallbackReason"] == "connection_cooling_down")
+        // built_in never uses the workspace's key; byo never falls back.
+        try Self.setPolicy(daemon, mode: "byo", fallbackOn: [outcome])
+        #expect(try Self.resolve(daemon, grant: grant)["source"] == "byo")
+        try Self.setPolicy(daemon, mode: "built_in", fallbackOn: [outcome])
+        let builtIn = try Self.resolve(daemon, grant: grant)
+        #expect(builtIn["source"] == "built_in")
+        #expect(builtIn["fallbackReason"] == nil)
+    }
+}
+
+/// The outcome classes `fallbackOn` takes that cool a key down.
+private enum RoutingClasses {
+    static let all = ["rate_limited", "quota_exceeded", "upstream_error"]
 }

@@ -48,6 +48,8 @@ cluster-demo: release
 test: deps
 	$(SWIFT) build
 	$(SWIFT) test
+	CREDSD_BIN=$(CURDIR)/.build/debug/credsd python3 -m unittest discover -s clients/python/tests -t clients/python
+	CREDSD_BIN=$(CURDIR)/.build/debug/credsd node --test clients/node/test/
 
 # swift format with the checked-in .swift-format (4 spaces, 120 columns); CI fails on any finding.
 lint:

@@ -130,7 +130,13 @@ export type Bytes = Uint8Array;
 export declare function encodeFrame(message: unknown): Uint8Array;
 
 export declare class FrameDecoder {
+  /**
+   * `maxFrameBytes`: largest frame body accepted (64 MiB). A larger announced length throws a RangeError as soon
+   * as the 4-byte prefix is read, before any of its body is buffered.
+   */
   constructor(options?: { maxFrameBytes?: number });
+  /** The largest frame body accepted. */
+  readonly maxFrameBytes: number;
   /** Bytes held that are not yet part of a whole frame. */
   readonly buffered: number;
   /** Adds a chunk; returns the bodies of the frames it completed (Buffers), in order. */
@@ -150,6 +156,18 @@ export interface ConnectionOptions {
   reconnectMaxMs?: number;
   /** Largest request frame; a larger call fails locally with frame_too_large. */
   maxFrameBytes?: number;
+  /**
+   * Largest answer frame read (64 MiB). A larger announced length drops the connection before anything of it is
+   * buffered; the calls on it fail with protocol_error.
+   */
+  maxAnswerBytes?: number;
+  /**
+   * Request bytes that may wait to be written (16 MiB): over it, a call is refused with `unavailable` (not sent).
+   * A call that times out before its frame was fully written drops the connection (credsd is not reading), so
+   * the request is never delivered late; the other calls on it fail with `unavailable` (not fully written) or
+   * `connection_closed` (written).
+   */
+  maxWriteBufferBytes?: number;
   /** Let the process exit while nothing is pending (true). */
   unrefWhenIdle?: boolean;
 }
@@ -175,8 +193,15 @@ export declare class Connection {
   /** Sockets connected so far (1 + reconnects). */
   readonly connects: number;
   readonly closed: boolean;
+  /** Request bytes not yet handed to the kernel (the socket's write buffer and calls waiting to connect). */
+  readonly writeBuffered: number;
+  /** True between pauseReading() and resumeReading(). */
+  readonly readingPaused: boolean;
   request<T = any>(method: string, params?: Record<string, unknown> | null, options?: CallOptions): Promise<T>;
   close(): Promise<void>;
+  /** Stops reading from the socket until resumeReading() (used by Watcher when its consumer is behind). */
+  pauseReading(): void;
+  resumeReading(): void;
   /** Drops the current socket (as a daemon restart would). */
   disconnect(): void;
   on(event: 'connect', listener: () => void): this;
@@ -221,7 +246,11 @@ export type ConnectionStatus = 'active' | 'pending' | 'error' | 'revoked';
 /** What util.inspect and JSON.stringify show instead of a secret. */
 export declare const REDACTED: '[REDACTED]';
 
-/** `resolve`'s answer. util.inspect and JSON.stringify redact `credential` and `headers` values. */
+/**
+ * `resolve`'s answer. util.inspect and JSON.stringify redact `credential` and `headers` values. A receipt from
+ * `ResolveClient.resolve` also remembers the grant it was resolved with, outside the object (never enumerated,
+ * inspected or serialized), so `report({receipt, outcome})` needs no `grant`.
+ */
 export declare class Receipt {
   constructor(result: Record<string, unknown>);
   workspaceId: string;
@@ -314,20 +343,31 @@ export type WatchEndReason = 'resync' | 'closed' | 'heartbeat_timeout' | 'return
 
 export interface WatchOptions extends ConnectionOptions {
   timeoutMs?: number;
-  /** End the watch when no frame (not even a heartbeat) came for this long (75000 ms; 0: never). */
+  /** End the watch when no frame (not even a heartbeat) came for this long (75000 ms; 0: never; not while paused). */
   heartbeatTimeoutMs?: number;
+  /**
+   * Events held that the loop has not taken yet (10000). When reached, the socket is paused (credsd keeps the
+   * events in its outbox; nothing is lost) until the loop has taken half of them. A loop more than 10,000 events
+   * behind credsd's head ends with endReason 'resync' (credsd's own limit).
+   */
+  maxBufferedEvents?: number;
   onHeartbeat?: () => void;
   /** Aborting ends the watch as `break` does (endReason 'returned'). */
   signal?: AbortSignal;
 }
 
-/** Events of a `watch`, as an async iterable on a connection of its own. */
+/**
+ * Events of a `watch`, as an async iterable on a connection of its own. Bounded: at most about
+ * `maxBufferedEvents` events are held; then reading pauses until the loop catches up (no event is dropped).
+ */
 export declare class Watcher implements AsyncIterableIterator<CredsdEvent> {
   constructor(socketPath: string, params: Record<string, unknown>, options?: WatchOptions);
   /** null while running; why it ended otherwise. */
   endReason: WatchEndReason | null;
   /** seq of the last event yielded (watch again with `since`). */
   lastSeq: number | null;
+  /** Events received and not yet yielded. */
+  readonly buffered: number;
   /** Resolves once credsd accepted the watch; rejects with its refusal. */
   ready: Promise<void>;
   next(): Promise<IteratorResult<CredsdEvent, undefined>>;
@@ -374,8 +414,17 @@ export interface ResolveParams {
 
 export type ReportOutcome = 'ok' | 'unauthorized' | 'rate_limited' | 'quota_exceeded' | 'upstream_error';
 
+/**
+ * The outcome to report for a provider's HTTP status: 2xx 'ok', 401/403 'unauthorized', 429 'rate_limited',
+ * 5xx 'upstream_error'; null for anything else (nothing to report). No answer at all: report 'upstream_error'.
+ */
+export declare function outcomeFor(status: number): 'ok' | 'unauthorized' | 'rate_limited' | 'upstream_error' | null;
+
 export interface ReportParams {
-  /** Takes workspaceId, provider, source and connectionId / builtinKeyId from a receipt. */
+  /**
+   * Takes workspaceId, provider, source and connectionId / builtinKeyId from a receipt, and the grant it was
+   * resolved with (an explicit `grant` wins).
+   */
   receipt?: Receipt;
   workspaceId?: string;
   provider?: string;
@@ -511,15 +560,21 @@ export interface VerifyWebhookOptions {
   headers: HeadersLike;
   /** The raw body, exactly as received. */
   body: string | Bytes;
-  /** `whsec_` + base64 (the content of credsd's `[webhooks] secretFile`), or the decoded key bytes. */
+  /**
+   * `whsec_` + base64 (the content of credsd's `[webhooks] secretFile`), or the decoded key bytes; at least 16
+   * bytes once decoded (else invalid_argument).
+   */
   secret: string | Bytes;
-  /** Largest distance between webhook-timestamp and this clock (300 s). */
+  /** Largest distance between webhook-timestamp and this clock (300 s); a finite number, else invalid_argument. */
   toleranceSeconds?: number;
-  /** The current time (a Date or milliseconds since the epoch), for tests. */
+  /** The current time (a valid Date or finite milliseconds since the epoch, else invalid_argument), for tests. */
   now?: number | Date;
 }
 
-/** Verifies a webhook credsd sent; throws CredsdError (signature_invalid, timestamp_out_of_tolerance, invalid_params). */
+/**
+ * Verifies a webhook credsd sent; throws CredsdError (signature_invalid, timestamp_out_of_tolerance, invalid_params,
+ * invalid_argument). Only a signature in canonical (padded, standard) base64 can match.
+ */
 export declare function verifyWebhook(options: VerifyWebhookOptions): { id: string; timestamp: number; event: any };
 
 /** Signs a body as credsd does; returns the webhook-id, webhook-timestamp and webhook-signature headers. */

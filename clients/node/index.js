@@ -14,4 +14,5 @@ export { Watcher } from './src/watch.js';
 export { Receipt, IssuedGrant, REDACTED } from './src/receipt.js';
 export { CredsdError, Reasons, ReasonCodes, ClientReasons } from './src/errors.js';
 export { verifyWebhook, signWebhook, DEFAULT_WEBHOOK_TOLERANCE_SECONDS } from './src/webhooks.js';
+export { outcomeFor } from './src/outcomes.js';
 export { encodeFrame, FrameDecoder } from './src/framing.js';

@@ -12,15 +12,7 @@
 import fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { CredsdError, ResolveClient } from 'credsd';
-
-/** What to report for an HTTP status: ok, unauthorized (401/403), rate_limited (429), upstream_error (5xx). */
-export function outcomeFor(status) {
-  if (status === 401 || status === 403) return 'unauthorized';
-  if (status === 429) return 'rate_limited';
-  if (status >= 500) return 'upstream_error';
-  return 'ok'; // 2xx, and other 4xx: the key was accepted, the request itself was refused
-}
+import { CredsdError, ResolveClient, outcomeFor } from 'credsd';
 
 /** Retry-After in seconds (delta-seconds or an HTTP date), or undefined. */
 export function retryAfterSeconds(value, now = Date.now()) {
@@ -65,19 +57,23 @@ async function main() {
       });
       await response.arrayBuffer(); // the provider's answer would be used here
       status = response.status;
+      // ok (2xx), unauthorized (401/403), rate_limited (429), upstream_error (5xx); null for anything else
+      // (a 400 or 404 is about the request, not the credential: nothing to report).
       outcome = outcomeFor(status);
       if (outcome === 'rate_limited') retryAfter = retryAfterSeconds(response.headers.get('retry-after'));
     } catch {
       outcome = 'upstream_error'; // no answer: a network failure or a timeout
     }
 
-    await credsd.report({
-      receipt,
-      grant,
-      outcome,
-      ...(status !== null ? { httpStatus: status } : {}),
-      ...(retryAfter !== undefined ? { retryAfterSeconds: retryAfter } : {}),
-    });
+    if (outcome !== null) {
+      // The receipt carries the grant it was resolved with (never shown by inspect or JSON).
+      await credsd.report({
+        receipt,
+        outcome,
+        ...(status !== null ? { httpStatus: status } : {}),
+        ...(retryAfter !== undefined ? { retryAfterSeconds: retryAfter } : {}),
+      });
+    }
     console.log(JSON.stringify({ provider: receipt.provider, source: receipt.source, httpStatus: status, outcome }));
     return outcome === 'ok' && status !== null && status < 300 ? 0 : 1;
   } catch (error) {

@@ -3,7 +3,7 @@
 
 import { ClientReasons, clientError } from './errors.js';
 import { ConnectionPool } from './connection.js';
-import { IssuedGrant, Receipt } from './receipt.js';
+import { IssuedGrant, Receipt, attachGrant, grantOf } from './receipt.js';
 import { Watcher } from './watch.js';
 
 export const DEFAULT_RESOLVE_SOCKET = '/run/credsd/resolve.sock';
@@ -149,16 +149,19 @@ export class ResolveClient extends BaseClient {
 
   /**
    * The credential for a provider in a workspace, as a Receipt (whose inspect and JSON output are redacted).
+   * The receipt remembers the grant, out of sight, so that `report({receipt, outcome})` needs no `grant`.
    * @param {{workspaceId: string, provider: string, grant?: string, connectionId?: string, requiredScopes?: string[]}} params
    */
   async resolve(params, options) {
-    const result = await this.call('resolve', objectParams(params, 'resolve'), options);
-    return new Receipt(result);
+    const checked = objectParams(params, 'resolve');
+    const result = await this.call('resolve', checked, options);
+    return attachGrant(new Receipt(result), checked.grant);
   }
 
   /**
    * `resolve.report`: what the provider answered a call made with a resolved credential.
-   * Give `receipt` to take workspaceId, provider, source, connectionId / builtinKeyId from it.
+   * Give `receipt` to take workspaceId, provider, source, connectionId / builtinKeyId, and the grant it was
+   * resolved with, from it (an explicit param wins).
    * @param {{receipt?: Receipt, workspaceId?: string, provider?: string, grant?: string, connectionId?: string,
    *   source?: 'byo'|'built_in', builtinKeyId?: string, outcome: string, httpStatus?: number,
    *   retryAfterSeconds?: number, units?: number}} params
@@ -172,6 +175,8 @@ export class ResolveClient extends BaseClient {
       out.source = receipt.source;
       if (receipt.source === 'byo' && typeof receipt.connectionId === 'string') out.connectionId = receipt.connectionId;
       if (receipt.source === 'built_in' && typeof receipt.builtinKeyId === 'string') out.builtinKeyId = receipt.builtinKeyId;
+      const grant = grantOf(receipt);
+      if (grant !== undefined) out.grant = grant;
     }
     for (const [key, value] of Object.entries(rest)) if (value !== undefined) out[key] = value;
     return this.call('resolve.report', out, options);

@@ -7,6 +7,10 @@
 // - Every call has a timeout (connect + answer). A late answer to a call that timed out is dropped.
 // - A request that was written when the socket closed fails with `connection_closed`: its outcome is unknown,
 //   so it is not sent again on its own (resolve.report, writes on the admin socket are not idempotent).
+// - Bounded memory: an answer frame announced over `maxAnswerBytes` (64 MiB) is a protocol_error (the connection
+//   is dropped before its body is buffered); a call is refused (`unavailable`, not sent) while more than
+//   `maxWriteBufferBytes` (16 MiB) of requests wait to be written; and a call that times out before its frame
+//   was fully written drops the connection, so that a stalled peer never receives a request given up on.
 // - Never keeps the process alive while idle (the socket is unref'd when no call is pending) and closes an idle
 //   socket itself before credsd's idle timeout does, so a request never races the server's close.
 //
@@ -15,13 +19,17 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { CredsdError, ClientReasons, ReasonCodes, Reasons, clientError } from './errors.js';
-import { FrameDecoder, encodeFrame } from './framing.js';
+import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, encodeFrame } from './framing.js';
 
 export const DEFAULT_TIMEOUT_MS = 15_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 const DEFAULT_BACKOFF_INITIAL_MS = 25;
 const DEFAULT_BACKOFF_MAX_MS = 1_000;
+/** Largest answer frame read (64 MiB). */
+export const DEFAULT_MAX_ANSWER_BYTES = DEFAULT_MAX_FRAME_BYTES;
+/** Request bytes allowed to wait for the socket (16 MiB): over it, calls are refused instead of buffered. */
+export const DEFAULT_MAX_WRITE_BUFFER_BYTES = 16 * 1024 * 1024;
 
 /** Errors with id null after which credsd closes the connection: they fail every call in flight on it. */
 const FATAL_REASONS = new Set([Reasons.FORBIDDEN, Reasons.FRAME_TOO_LARGE, Reasons.OVERLOADED]);
@@ -46,6 +54,9 @@ export class Connection extends EventEmitter {
   #backoffInitialMs;
   #backoffMaxMs;
   #maxFrameBytes;
+  #maxAnswerBytes;
+  #maxWriteBufferBytes;
+  #queuedBytes = 0; // frame bytes of the calls waiting for a socket
   #unrefWhenIdle;
   #socket = null;
   #pending = new Map();
@@ -58,6 +69,7 @@ export class Connection extends EventEmitter {
   #fatal = new WeakMap();
   #connects = 0;
   #closedPromise = null;
+  #readingPaused = false;
 
   /**
    * @param {string} socketPath
@@ -68,6 +80,9 @@ export class Connection extends EventEmitter {
    * @param {number} [options.reconnectInitialMs] first backoff delay between connection attempts (25 ms)
    * @param {number} [options.reconnectMaxMs] largest backoff delay (1 s)
    * @param {number} [options.maxFrameBytes] largest request frame the server reads; larger calls fail locally
+   * @param {number} [options.maxAnswerBytes] largest answer frame read; a larger one is a protocol_error (64 MiB)
+   * @param {number} [options.maxWriteBufferBytes] request bytes that may wait to be written; over it, calls are
+   *   refused with `unavailable` (16 MiB)
    * @param {boolean} [options.unrefWhenIdle] let the process exit while nothing is pending (true)
    */
   constructor(socketPath, options = {}) {
@@ -80,6 +95,8 @@ export class Connection extends EventEmitter {
     this.#backoffInitialMs = Math.max(1, positive(options.reconnectInitialMs, DEFAULT_BACKOFF_INITIAL_MS));
     this.#backoffMaxMs = Math.max(this.#backoffInitialMs, positive(options.reconnectMaxMs, DEFAULT_BACKOFF_MAX_MS));
     this.#maxFrameBytes = positive(options.maxFrameBytes, Infinity);
+    this.#maxAnswerBytes = positive(options.maxAnswerBytes, DEFAULT_MAX_ANSWER_BYTES);
+    this.#maxWriteBufferBytes = positive(options.maxWriteBufferBytes, DEFAULT_MAX_WRITE_BUFFER_BYTES);
     this.#unrefWhenIdle = options.unrefWhenIdle !== false;
   }
 
@@ -104,6 +121,12 @@ export class Connection extends EventEmitter {
 
   get closed() {
     return this.#closed;
+  }
+
+  /** Request bytes not yet handed to the kernel: the socket's write buffer and the calls waiting to connect. */
+  get writeBuffered() {
+    const socket = this.#socket;
+    return (socket !== null && !socket.destroyed ? socket.writableLength : 0) + this.#queuedBytes;
   }
 
   /**
@@ -146,9 +169,33 @@ export class Connection extends EventEmitter {
     if (signal && signal.aborted) {
       return Promise.reject(clientError(ClientReasons.ABORTED, `${method} was aborted`, { method }));
     }
+    const unsent = this.writeBuffered;
+    if (unsent > 0 && unsent + frame.length > this.#maxWriteBufferBytes) {
+      // credsd is not reading (or not there): buffering more would only grow memory.
+      return Promise.reject(
+        clientError(
+          ClientReasons.UNAVAILABLE,
+          `${unsent} bytes of requests are still waiting to be written to credsd (${this.#path}), over the limit of ` +
+            `${this.#maxWriteBufferBytes} (maxWriteBufferBytes); ${method} was not sent`,
+          { method, data: { buffered: unsent, limit: this.#maxWriteBufferBytes } },
+        ),
+      );
+    }
     const timeoutMs = positive(options.timeoutMs, this.#timeoutMs);
     return new Promise((resolve, reject) => {
-      const entry = { id, method, frame, resolve, reject, timer: null, socket: null, timeoutMs, unabort: null };
+      const entry = {
+        id,
+        method,
+        frame,
+        bytes: frame.length,
+        resolve,
+        reject,
+        timer: null,
+        socket: null,
+        written: false,
+        timeoutMs,
+        unabort: null,
+      };
       entry.timer = setTimeout(() => this.#expire(entry), timeoutMs);
       if (signal) {
         const onAbort = () => this.#fail(entry, clientError(ClientReasons.ABORTED, `${method} was aborted`, { method }));
@@ -163,6 +210,7 @@ export class Connection extends EventEmitter {
         this.#send(entry, this.#socket);
       } else {
         this.#queue.push(entry);
+        this.#queuedBytes += entry.bytes;
         this.#dial();
       }
     });
@@ -179,6 +227,7 @@ export class Connection extends EventEmitter {
       });
     for (const entry of [...this.#pending.values()]) this.#fail(entry, error(entry));
     this.#queue = [];
+    this.#queuedBytes = 0;
     const socket = this.#socket;
     this.#socket = null;
     this.#closedPromise = new Promise((resolve) => {
@@ -187,6 +236,26 @@ export class Connection extends EventEmitter {
       socket.destroy();
     });
     return this.#closedPromise;
+  }
+
+  /**
+   * Stops reading from the socket (and any later one) until resumeReading(): credsd then holds what it would
+   * send. For a consumer that is behind (Watcher); answers to calls are not read either while paused.
+   */
+  pauseReading() {
+    this.#readingPaused = true;
+    if (this.#socket !== null) this.#socket.pause();
+  }
+
+  /** Reads from the socket again after pauseReading(). */
+  resumeReading() {
+    this.#readingPaused = false;
+    if (this.#socket !== null) this.#socket.resume();
+  }
+
+  /** True between pauseReading() and resumeReading(). */
+  get readingPaused() {
+    return this.#readingPaused;
   }
 
   /** Drops the current socket (as a daemon restart would); pending calls fail with `connection_closed`. */
@@ -198,7 +267,10 @@ export class Connection extends EventEmitter {
     entry.socket = socket;
     const frame = entry.frame;
     entry.frame = null;
-    socket.write(frame);
+    // The callback runs once the whole frame is in the kernel's buffer: from then on credsd can read all of it.
+    socket.write(frame, (error) => {
+      if (!error) entry.written = true;
+    });
   }
 
   #settle(entry) {
@@ -208,7 +280,10 @@ export class Connection extends EventEmitter {
     if (entry.unabort) entry.unabort();
     if (entry.socket === null) {
       const index = this.#queue.indexOf(entry);
-      if (index >= 0) this.#queue.splice(index, 1);
+      if (index >= 0) {
+        this.#queue.splice(index, 1);
+        this.#queuedBytes -= entry.bytes;
+      }
     }
     if (this.#pending.size === 0) this.#idle();
     return true;
@@ -220,8 +295,29 @@ export class Connection extends EventEmitter {
 
   #expire(entry) {
     const { method, timeoutMs } = entry;
+    const socket = entry.socket;
     let error;
-    if (entry.socket !== null) {
+    const stalled =
+      socket !== null &&
+      (this.#fatal.get(socket)?.stalled === true ||
+        (!socket.destroyed && (!entry.written || socket.writableLength > this.#maxWriteBufferBytes)));
+    if (stalled) {
+      // credsd is not reading: the frame is still (partly) in this process. Writing it later would deliver a
+      // request given up on, so the connection is dropped; what else waits on it fails retryably (#onClose).
+      error = clientError(
+        ClientReasons.TIMEOUT,
+        `no answer to ${method} from credsd (${this.#path}) within ${timeoutMs} ms, and credsd was not reading: ` +
+          `the request was ${entry.written ? 'written' : 'not fully written'} and the connection was dropped`,
+        { method, data: { timeoutMs, written: entry.written } },
+      );
+      this.#fail(entry, error);
+      if (!socket.destroyed) {
+        this.#fatal.set(socket, { stalled: true });
+        socket.destroy();
+      }
+      return;
+    }
+    if (socket !== null) {
       error = clientError(
         ClientReasons.TIMEOUT,
         `no answer to ${method} from credsd (${this.#path}) within ${timeoutMs} ms; its outcome is unknown`,
@@ -323,13 +419,14 @@ export class Connection extends EventEmitter {
   #attach(socket) {
     this.#socket = socket;
     this.#connects += 1;
-    const decoder = new FrameDecoder();
+    const decoder = new FrameDecoder({ maxFrameBytes: this.#maxAnswerBytes });
     socket.on('data', (chunk) => {
       let frames;
       try {
         frames = decoder.push(chunk);
-      } catch {
-        this.#protocolFailure(socket, 'credsd sent a frame that could not be read');
+      } catch (error) {
+        // The only failure: an announced length over maxAnswerBytes (nothing of that frame is buffered).
+        this.#protocolFailure(socket, `credsd sent a frame that could not be read (${error.message}; maxAnswerBytes)`);
         return;
       }
       for (const body of frames) {
@@ -341,8 +438,10 @@ export class Connection extends EventEmitter {
       // 'close' follows and fails what was in flight.
     });
     socket.on('close', () => this.#onClose(socket));
+    if (this.#readingPaused) socket.pause();
     const queued = this.#queue;
     this.#queue = [];
+    this.#queuedBytes = 0;
     for (const entry of queued) this.#send(entry, socket);
     if (this.#pending.size === 0) this.#idle();
     else socket.ref();
@@ -404,9 +503,16 @@ export class Connection extends EventEmitter {
     for (const entry of [...this.#pending.values()]) {
       if (entry.socket !== socket) continue;
       let error;
-      if (fatal && fatal.rpcError) {
+      if (fatal && fatal.stalled && !entry.written) {
+        error = clientError(
+          ClientReasons.UNAVAILABLE,
+          `credsd (${this.#path}) was not reading and the connection was dropped before ${entry.method} was ` +
+            'fully written; it was not delivered',
+          { method: entry.method, data: { written: false } },
+        );
+      } else if (fatal && fatal.rpcError) {
         error = CredsdError.fromRpcError(fatal.rpcError, entry.method);
-      } else if (fatal) {
+      } else if (fatal && !fatal.stalled) {
         error = clientError(fatal.reason, `${fatal.message} (${entry.method})`, { method: entry.method });
       } else {
         error = clientError(
@@ -417,7 +523,13 @@ export class Connection extends EventEmitter {
       }
       this.#fail(entry, error);
     }
-    this.emit('close', { error: fatal ? fatal.error ?? clientError(fatal.reason, fatal.message) : null });
+    let closeError = null;
+    if (fatal && fatal.stalled) {
+      closeError = clientError(ClientReasons.UNAVAILABLE, `credsd (${this.#path}) was not reading; the connection was dropped`);
+    } else if (fatal) {
+      closeError = fatal.error ?? clientError(fatal.reason, fatal.message);
+    }
+    this.emit('close', { error: closeError });
     if (!this.#closed && this.#queue.length > 0 && this.#socket === null) this.#dial();
   }
 }

@@ -3,6 +3,9 @@
 
 import { Buffer } from 'node:buffer';
 
+/** Largest frame a FrameDecoder accepts unless told otherwise (64 MiB): a peer cannot make it buffer more. */
+export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
+
 /** Encodes one JSON value as a frame. */
 export function encodeFrame(message) {
   const body = Buffer.from(JSON.stringify(message), 'utf8');
@@ -22,9 +25,21 @@ export class FrameDecoder {
   #need = -1; // body length of the frame being read, or -1 while its length prefix is incomplete
   #maxFrameBytes;
 
-  /** @param {{maxFrameBytes?: number}} [options] a larger announced length throws (answers have no limit by default) */
+  /**
+   * @param {{maxFrameBytes?: number}} [options] a larger announced length throws a RangeError as soon as the
+   *   4-byte prefix is read, before any of the body is buffered (default 64 MiB)
+   */
   constructor(options = {}) {
-    this.#maxFrameBytes = options.maxFrameBytes ?? Infinity;
+    const max = options.maxFrameBytes;
+    if (max !== undefined && !(typeof max === 'number' && max >= 0 && !Number.isNaN(max))) {
+      throw new RangeError('maxFrameBytes must be a number, 0 or more');
+    }
+    this.#maxFrameBytes = max ?? DEFAULT_MAX_FRAME_BYTES;
+  }
+
+  /** The largest frame body accepted. */
+  get maxFrameBytes() {
+    return this.#maxFrameBytes;
   }
 
   /** Bytes held that are not yet part of a whole frame. */

@@ -10,6 +10,23 @@ import { inspect } from 'node:util';
 
 export const REDACTED = '[REDACTED]';
 
+/**
+ * The grant each receipt was resolved with, for `report({receipt, outcome})`. Kept outside the object so that
+ * no enumeration, inspect (even with showHidden), JSON or copy of a receipt can show it.
+ */
+const receiptGrants = new WeakMap();
+
+/** Remembers the grant a receipt was resolved with (used by ResolveClient.resolve; not exported by the package). */
+export function attachGrant(receipt, grant) {
+  if (typeof grant === 'string' && grant !== '') receiptGrants.set(receipt, grant);
+  return receipt;
+}
+
+/** The grant a receipt was resolved with, or undefined. */
+export function grantOf(receipt) {
+  return receipt !== null && typeof receipt === 'object' ? receiptGrants.get(receipt) : undefined;
+}
+
 /** Credential members that are not secret and are shown as they are. */
 const PUBLIC_CREDENTIAL_FIELDS = new Set(['tokenType']);
 

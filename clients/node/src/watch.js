@@ -5,10 +5,17 @@
 // sent every 30 s) came for `heartbeatTimeoutMs`, or when you break out of the loop / call close().
 // `endReason` says which: 'resync', 'closed', 'heartbeat_timeout' or 'returned'. A refused watch (a bad grant,
 // say) rejects the first next() and `ready` with the CredsdError (endReason 'error').
+//
+// Events received and not yet yielded are buffered, up to `maxBufferedEvents` (10,000). When the buffer is full
+// the socket is paused (nothing more is read, and credsd, which does not write to a peer that does not read,
+// keeps the events in its outbox); reading resumes once the consumer has taken half of them. Nothing is lost.
+// A consumer more than 10,000 events behind credsd's head gets `resync` (endReason 'resync') from credsd itself.
+// The heartbeat timeout does not run while the socket is paused.
 
 import { Connection } from './connection.js';
 
 const DEFAULT_HEARTBEAT_TIMEOUT_MS = 75_000;
+const DEFAULT_MAX_BUFFERED_EVENTS = 10_000;
 
 export class Watcher {
   #connection;
@@ -20,6 +27,8 @@ export class Watcher {
   #heartbeatTimer = null;
   #onHeartbeat;
   #subscribed = false;
+  #maxBufferedEvents;
+  #paused = false;
 
   /** Why the iteration ended: null while it runs, else 'resync', 'closed', 'heartbeat_timeout', 'returned' or 'error'. */
   endReason = null;
@@ -32,10 +41,14 @@ export class Watcher {
    * Used by ResolveClient.watch and AdminClient.watch.
    * @param {string} socketPath
    * @param {object} params the watch params (sent once, not kept)
-   * @param {object} [options] Connection options, plus heartbeatTimeoutMs (75 s; 0: off) and onHeartbeat()
+   * @param {object} [options] Connection options, plus heartbeatTimeoutMs (75 s; 0: off), onHeartbeat() and
+   *   maxBufferedEvents (10,000: events held before the socket is paused)
    */
   constructor(socketPath, params, options = {}) {
     this.#heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS;
+    const max = options.maxBufferedEvents ?? DEFAULT_MAX_BUFFERED_EVENTS;
+    if (!Number.isInteger(max) || max < 1) throw new RangeError('maxBufferedEvents must be a positive integer');
+    this.#maxBufferedEvents = max;
     this.#onHeartbeat = typeof options.onHeartbeat === 'function' ? options.onHeartbeat : null;
     this.#connection = new Connection(socketPath, { ...options, idleTimeoutMs: 0, unrefWhenIdle: false });
     this.#connection.on('notification', (message) => this.#onNotification(message));
@@ -69,9 +82,23 @@ export class Watcher {
     return this;
   }
 
+  /** Events received and not yet yielded (at most about maxBufferedEvents: reading pauses when it is reached). */
+  get buffered() {
+    return this.#events.length;
+  }
+
   /** @returns {Promise<IteratorResult<object>>} */
   next() {
-    if (this.#events.length > 0) return Promise.resolve({ value: this.#events.shift(), done: false });
+    if (this.#events.length > 0) {
+      const event = this.#events.shift();
+      this.#yielded(event);
+      if (this.#paused && this.#events.length <= this.#maxBufferedEvents / 2) {
+        this.#paused = false;
+        this.#connection.resumeReading();
+        this.#armHeartbeat();
+      }
+      return Promise.resolve({ value: event, done: false });
+    }
     if (this.#error !== null) {
       const error = this.#error;
       this.#error = null;
@@ -99,10 +126,19 @@ export class Watcher {
     switch (message.method) {
       case 'event': {
         const event = message.params;
-        if (event && typeof event.seq === 'number') this.lastSeq = event.seq;
         const waiter = this.#waiters.shift();
-        if (waiter) waiter.resolve({ value: event, done: false });
-        else this.#events.push(event);
+        if (waiter) {
+          this.#yielded(event);
+          waiter.resolve({ value: event, done: false });
+        } else {
+          this.#events.push(event);
+          if (!this.#paused && this.#events.length >= this.#maxBufferedEvents) {
+            // The consumer is behind: stop reading until it catches up (credsd keeps the rest).
+            this.#paused = true;
+            this.#connection.pauseReading();
+            this.#armHeartbeat();
+          }
+        }
         break;
       }
       case 'heartbeat':
@@ -117,10 +153,15 @@ export class Watcher {
     }
   }
 
+  #yielded(event) {
+    if (event && typeof event.seq === 'number') this.lastSeq = event.seq;
+  }
+
   #armHeartbeat() {
     if (this.#heartbeatTimer !== null) clearTimeout(this.#heartbeatTimer);
     this.#heartbeatTimer = null;
-    if (this.#done || !(this.#heartbeatTimeoutMs > 0)) return;
+    // Paused, no frame is read: silence is then this side's doing, not a dead peer.
+    if (this.#done || this.#paused || !(this.#heartbeatTimeoutMs > 0)) return;
     this.#heartbeatTimer = setTimeout(() => {
       this.#end('heartbeat_timeout');
       this.#connection.close();

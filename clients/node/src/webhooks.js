@@ -13,6 +13,14 @@ import { CredsdError, ClientReasons, Reasons, ReasonCodes, clientError } from '.
 
 export const DEFAULT_WEBHOOK_TOLERANCE_SECONDS = 300;
 
+/** Shortest HMAC key accepted (credsd's secrets are 24 or 32 bytes). An empty key would make forging trivial. */
+const MIN_SECRET_BYTES = 16;
+
+/** Canonical standard base64 (padded, no URL-safe alphabet, nothing trailing). */
+function isCanonicalBase64(text) {
+  return /^[A-Za-z0-9+/]+={0,2}$/.test(text) && text.length % 4 === 0 && Buffer.from(text, 'base64').toString('base64') === text;
+}
+
 function webhookError(reason, message) {
   return new CredsdError(reason, message, { code: ReasonCodes[reason], data: { reason } });
 }
@@ -36,17 +44,28 @@ function header(headers, name) {
 }
 
 function secretKey(secret) {
-  if (secret instanceof Uint8Array) return Buffer.from(secret);
-  if (typeof secret !== 'string') {
+  let key;
+  if (secret instanceof Uint8Array) {
+    key = Buffer.from(secret);
+  } else if (typeof secret === 'string') {
+    const text = secret.trim();
+    const encoded = text.startsWith('whsec_') ? text.slice('whsec_'.length) : text;
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) {
+      // The secret itself is not named in the message.
+      throw clientError(ClientReasons.INVALID_ARGUMENT, 'the webhook secret is not whsec_ followed by base64');
+    }
+    key = Buffer.from(encoded, 'base64');
+  } else {
     throw clientError(ClientReasons.INVALID_ARGUMENT, 'the webhook secret must be a whsec_ string or bytes');
   }
-  const text = secret.trim();
-  const encoded = text.startsWith('whsec_') ? text.slice('whsec_'.length) : text;
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) {
-    // The secret itself is not named in the message.
-    throw clientError(ClientReasons.INVALID_ARGUMENT, 'the webhook secret is not whsec_ followed by base64');
+  if (key.length < MIN_SECRET_BYTES) {
+    // An empty or truncated key (`whsec_`, `whsec_A`, '', new Uint8Array(0)) would let anyone sign.
+    throw clientError(
+      ClientReasons.INVALID_ARGUMENT,
+      `the webhook secret decodes to ${key.length} bytes; at least ${MIN_SECRET_BYTES} are required`,
+    );
   }
-  return Buffer.from(encoded, 'base64');
+  return key;
 }
 
 function bodyBytes(body) {
@@ -74,7 +93,9 @@ export function signWebhook({ secret, id, timestamp, body }) {
 /**
  * Verifies a webhook credsd sent and returns `{id, timestamp, event}` (the body parsed as JSON).
  * Throws CredsdError: `invalid_params` (a webhook-* header missing or malformed), `timestamp_out_of_tolerance`
- * (more than `toleranceSeconds` off either way), `signature_invalid` (no signature matches).
+ * (more than `toleranceSeconds` off either way), `signature_invalid` (no signature matches; a signature that is
+ * not canonical base64 never matches), `invalid_argument` (a secret decoding to fewer than 16 bytes, a `now` or
+ * `toleranceSeconds` that is not a finite number, a body that is not JSON).
  * Pass the body exactly as received (the raw bytes or string, before any JSON parsing).
  *
  * @param {{headers: object, body: string|Uint8Array, secret: string|Uint8Array, toleranceSeconds?: number, now?: number|Date}} options
@@ -99,7 +120,14 @@ export function verifyWebhook({ headers, body, secret, toleranceSeconds = DEFAUL
     throw webhookError(Reasons.INVALID_PARAMS, 'the webhook-timestamp header is not whole unix seconds');
   }
   const timestamp = Number(timestampText);
-  const nowMs = now === undefined ? Date.now() : now instanceof Date ? now.getTime() : Number(now);
+  if (typeof toleranceSeconds !== 'number' || !Number.isFinite(toleranceSeconds) || toleranceSeconds < 0) {
+    throw clientError(ClientReasons.INVALID_ARGUMENT, 'toleranceSeconds must be a finite number of seconds, 0 or more');
+  }
+  const nowMs = now === undefined ? Date.now() : now instanceof Date ? now.getTime() : typeof now === 'number' ? now : NaN;
+  if (!Number.isFinite(nowMs)) {
+    // An invalid Date or NaN would switch the timestamp check off.
+    throw clientError(ClientReasons.INVALID_ARGUMENT, 'now must be a valid Date or a finite number of milliseconds');
+  }
   if (Math.abs(Math.floor(nowMs / 1000) - timestamp) > toleranceSeconds) {
     throw webhookError(
       Reasons.TIMESTAMP_OUT_OF_TOLERANCE,
@@ -111,7 +139,10 @@ export function verifyWebhook({ headers, body, secret, toleranceSeconds = DEFAUL
   for (const entry of signatures.split(' ')) {
     const comma = entry.indexOf(',');
     if (comma < 0 || entry.slice(0, comma) !== 'v1') continue;
-    const given = Buffer.from(entry.slice(comma + 1), 'base64');
+    const encoded = entry.slice(comma + 1);
+    // Node's base64 decoder skips junk, padding and the URL-safe alphabet: only canonical base64 may match.
+    if (!isCanonicalBase64(encoded)) continue;
+    const given = Buffer.from(encoded, 'base64');
     // Every candidate is compared (no early exit); lengths are public (always 32 bytes for HMAC-SHA256).
     if (given.length === expected.length && timingSafeEqual(given, expected)) matched = true;
   }

@@ -21,6 +21,7 @@ import {
   ResolveClient,
   Watcher,
   encodeFrame,
+  outcomeFor,
   signWebhook,
   verifyWebhook,
 } from '../index.js';
@@ -36,6 +37,8 @@ export async function executor(grant: string): Promise<number> {
     const response = await fetch('https://example.invalid', { headers });
     const outcome: ReportOutcome = response.status === 429 ? 'rate_limited' : 'ok';
     await credsd.report({ receipt, grant, outcome, httpStatus: response.status, retryAfterSeconds: 3 });
+    const mapped = outcomeFor(response.status);
+    if (mapped !== null) await credsd.report({ receipt, outcome: mapped, httpStatus: response.status });
     await credsd.verifyEvent({ workspaceId: 'ws1', provider: 'resend', grant, headers: { 'svix-id': 'x' }, body: new Uint8Array(2) });
     const health = await credsd.health({ timeoutMs: 100 });
     const status: 'ok' | 'degraded' = health.status;
@@ -94,8 +97,10 @@ export async function controlPlane(): Promise<void> {
   const events: CredsdEvent[] = (await admin.eventsList({ limit: 5 })).events;
   await admin.stats();
   await admin.call('members.list', { workspaceId: 'ws1' });
-  const watcher: Watcher = admin.watch({ workspaceId: 'ws1' }, { heartbeatTimeoutMs: 1000, onHeartbeat: () => {} });
+  const watcher: Watcher = admin.watch({ workspaceId: 'ws1' }, { heartbeatTimeoutMs: 1000, onHeartbeat: () => {}, maxBufferedEvents: 500 });
   await watcher.ready;
+  const held: number = watcher.buffered;
+  void held;
   const first = await watcher.next();
   if (!first.done) void first.value.type;
   await watcher.close();
@@ -106,15 +111,30 @@ export async function controlPlane(): Promise<void> {
 }
 
 export function lowLevel(): void {
-  const connection = new Connection('/tmp/x.sock', { timeoutMs: 1, idleTimeoutMs: 0, reconnectInitialMs: 5, reconnectMaxMs: 50 });
+  const connection = new Connection('/tmp/x.sock', {
+    timeoutMs: 1,
+    idleTimeoutMs: 0,
+    reconnectInitialMs: 5,
+    reconnectMaxMs: 50,
+    maxAnswerBytes: 1 << 20,
+    maxWriteBufferBytes: 1 << 22,
+  });
   connection.on('notification', (message) => void message.method);
+  connection.pauseReading();
+  connection.resumeReading();
+  const unsent: number = connection.writeBuffered;
+  const paused: boolean = connection.readingPaused;
+  void [unsent, paused];
   void connection.request<{ status: string }>('health', {}, { signal: new AbortController().signal });
   const pool = new ConnectionPool('/tmp/x.sock', { pool: 3 });
   void pool.request('health');
   const decoder = new FrameDecoder({ maxFrameBytes: 10 });
+  const limit: number = decoder.maxFrameBytes;
   const frames: Uint8Array[] = decoder.push(encodeFrame({ a: 1 }));
-  const headers = signWebhook({ secret: 'whsec_AAAA', id: 'evt_1', body: '{}' });
-  const verified = verifyWebhook({ headers, body: '{}', secret: 'whsec_AAAA', toleranceSeconds: DEFAULT_WEBHOOK_TOLERANCE_SECONDS });
+  const secret = 'whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=';
+  const headers = signWebhook({ secret, id: 'evt_1', body: '{}' });
+  const verified = verifyWebhook({ headers, body: '{}', secret, toleranceSeconds: DEFAULT_WEBHOOK_TOLERANCE_SECONDS, now: new Date() });
+  void limit;
   const reason: Reason = Reasons.FORBIDDEN;
   const code: number = ReasonCodes[reason];
   const redacted: '[REDACTED]' = REDACTED;

@@ -253,6 +253,81 @@ describe('timeouts and failures', () => {
   });
 });
 
+describe('back-pressure', () => {
+  test('a peer that never reads: calls over 16 MiB unsent are refused; timed-out requests are never delivered', async () => {
+    const stalled = [];
+    const fake = await server(
+      (message, peer) => peer.send({ jsonrpc: '2.0', id: message.id, result: { n: message.params.n ?? null } }),
+      {
+        onConnection(peer) {
+          // The first connection is never read from (until the end of the test); later ones are.
+          if (stalled.length === 0) {
+            peer.socket.pause();
+            stalled.push(peer.socket);
+          }
+        },
+      },
+    );
+    const connection = client(fake.path, { timeoutMs: 1_500 });
+    const big = 'x'.repeat(1024 * 1024);
+    const calls = Array.from({ length: 64 }, (_, n) => {
+      const started = Date.now();
+      return connection.request('health', { n, big }).then(
+        () => assert.fail('answered'),
+        (error) => ({ error, ms: Date.now() - started }),
+      );
+    });
+    const outcomes = await Promise.all(calls);
+    const refused = outcomes.filter(({ ms }) => ms < 1_000);
+    const timedOut = outcomes.filter(({ ms }) => ms >= 1_000);
+    assert.ok(refused.length >= 40, `${refused.length} calls refused at once`);
+    assert.ok(timedOut.length >= 10 && timedOut.length <= 20, `${timedOut.length} calls were buffered (16 MiB)`);
+    for (const { error } of refused) {
+      assert.equal(error.reason, ClientReasons.UNAVAILABLE);
+      assert.ok(error.retryable);
+      assert.match(error.message, /maxWriteBufferBytes.*not sent/);
+      assert.equal(error.data.limit, 16 * 1024 * 1024);
+    }
+    for (const { error } of timedOut) {
+      assert.ok([ClientReasons.TIMEOUT, ClientReasons.UNAVAILABLE].includes(error.reason), error.reason);
+      assert.ok(error.retryable, error.reason);
+      assert.equal(error.data.written, false);
+    }
+    assert.equal(connection.writeBuffered, 0, 'nothing held after the connection was dropped');
+    await waitFor(() => !connection.connected, { what: 'the stalled connection to be dropped' });
+    // The peer starts reading: none of the requests given up on arrives (no whole frame was ever written).
+    for (const socket of stalled) socket.resume();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(fake.received.length, 0, 'no request delivered late');
+    // A new call goes out on a new connection.
+    assert.deepEqual(await connection.request('health', { n: 'after' }), { n: 'after' });
+    assert.equal(connection.connects, 2);
+  });
+
+  test('a call that times out while its frame is not fully written drops the connection; written calls fail retryably', async () => {
+    let peers = 0;
+    const fake = await server(() => {}, {
+      onConnection(peer) {
+        peers += 1;
+        if (peers === 1) peer.socket.pause();
+      },
+    });
+    const connection = client(fake.path, { timeoutMs: 5_000 });
+    const small = connection.request('health', { n: 'small' }).catch((error) => error);
+    await waitFor(() => connection.connected, { what: 'a connection' });
+    // 2 MiB cannot fit in the socket buffers of a peer that does not read.
+    const big = connection.request('health', { big: 'x'.repeat(2 * 1024 * 1024) }, { timeoutMs: 300 }).catch((error) => error);
+    const bigError = await big;
+    assert.equal(bigError.reason, ClientReasons.TIMEOUT);
+    assert.equal(bigError.data.written, false);
+    assert.match(bigError.message, /not reading/);
+    const smallError = await small;
+    assert.equal(smallError.reason, ClientReasons.CONNECTION_CLOSED, 'the small frame was written: outcome unknown');
+    assert.ok(smallError.retryable);
+    assert.equal(connection.connected, false);
+  });
+});
+
 describe('errors', () => {
   test('every reason of proto/errors.md is mapped: with data.reason, and from the code alone', async () => {
     const table = errorsTable();
@@ -367,6 +442,44 @@ describe('watch', () => {
     }
     assert.equal(watcher.endReason, 'returned');
     await waitFor(() => fake.peers.size === 0, { what: 'the watch connection to close' });
+  });
+});
+
+describe('watch back-pressure', () => {
+  test('a slow consumer: the buffer stops at maxBufferedEvents, the socket is paused, no event is lost', async () => {
+    const COUNT = 3_000;
+    const pad = 'p'.repeat(1_000);
+    let watchPeer = null;
+    const fake = await server((message, peer) => {
+      watchPeer = peer;
+      peer.send({ jsonrpc: '2.0', id: message.id, result: {} });
+      for (let seq = 1; seq <= COUNT; seq++) peer.send({ jsonrpc: '2.0', method: 'event', params: { seq, type: 'x', pad } });
+      peer.send({ jsonrpc: '2.0', method: 'resync' });
+    });
+    const admin = new AdminClient(fake.path);
+    cleanups.push(() => admin.close());
+    const watcher = admin.watch({}, { maxBufferedEvents: 100, heartbeatTimeoutMs: 400 });
+    await watcher.ready;
+    await waitFor(() => watcher.buffered >= 100, { what: 'the buffer to fill' });
+    // Longer than the heartbeat timeout: paused by this side, the silence is not a dead peer.
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    // At most one read chunk (64 KiB, about 60 of these events) past the limit.
+    assert.ok(watcher.buffered <= 200, `${watcher.buffered} events buffered`);
+    assert.ok(watchPeer.socket.writableLength > 0, 'credsd (here: the fake) holds the rest');
+    assert.equal(watcher.endReason, null);
+    assert.equal(watcher.lastSeq, null, 'nothing yielded yet');
+    const seqs = [];
+    let most = 0;
+    for await (const event of watcher) {
+      seqs.push(event.seq);
+      most = Math.max(most, watcher.buffered);
+      if (seqs.length === 50) assert.equal(watcher.lastSeq, 50, 'lastSeq is the last event yielded');
+    }
+    assert.equal(seqs.length, COUNT);
+    assert.ok(seqs.every((seq, i) => seq === i + 1), 'every event, in order');
+    assert.ok(most <= 200, `at most ${most} events buffered while consuming`);
+    assert.equal(watcher.endReason, 'resync');
+    assert.equal(watcher.lastSeq, COUNT);
   });
 });
 

@@ -41,6 +41,73 @@ test('the decoder refuses an announced length over its limit', () => {
   assert.throws(() => decoder.push(Buffer.from([0, 0, 0, 11])), RangeError);
 });
 
+test('by default the decoder caps a frame at 64 MiB, before buffering any of it', () => {
+  const decoder = new FrameDecoder();
+  assert.equal(decoder.maxFrameBytes, 64 * 1024 * 1024);
+  assert.throws(() => decoder.push(Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3])), RangeError);
+  assert.equal(decoder.buffered, 0, 'nothing kept after the refusal');
+  const prefix = Buffer.alloc(4);
+  prefix.writeUInt32BE(64 * 1024 * 1024 + 1);
+  assert.throws(() => new FrameDecoder().push(prefix), RangeError);
+  prefix.writeUInt32BE(64 * 1024 * 1024);
+  assert.deepEqual(new FrameDecoder().push(prefix), [], 'exactly the limit is accepted (its body awaited)');
+  assert.equal(new FrameDecoder({ maxFrameBytes: 10 }).push(encodeFrame('12345678')).length, 1, 'a 10-byte body under a limit of 10');
+});
+
+test('an answer announcing a 0xFFFFFFFF-byte frame fails every call on the connection with protocol_error at once', async () => {
+  const server = await fakeServer((message, peer) => {
+    if (message.method !== 'huge') return; // the other calls wait
+    const prefix = Buffer.from([0xff, 0xff, 0xff, 0xff]);
+    peer.socket.write(Buffer.concat([prefix, Buffer.alloc(1024 * 1024, 0x61)]));
+  });
+  servers.push(server);
+  const connection = new Connection(server.path, { timeoutMs: 4_000 });
+  try {
+    const started = Date.now();
+    const other = connection.request('health', {});
+    other.catch(() => {});
+    await waitForReceived(server, 1);
+    const error = await connection.request('huge', {}).then(
+      () => assert.fail('answered'),
+      (e) => e,
+    );
+    assert.equal(error.reason, 'protocol_error');
+    assert.match(error.message, /4294967295 bytes/);
+    const otherError = await other.then(
+      () => assert.fail('answered'),
+      (e) => e,
+    );
+    assert.equal(otherError.reason, 'protocol_error', 'every call on the connection fails');
+    assert.ok(Date.now() - started < 3_000, 'not by the timeout');
+    assert.equal(connection.connected, false);
+    // The next call connects again.
+    server.received.length = 0;
+    const again = connection.request('health', {}, { timeoutMs: 300 });
+    await assert.rejects(again, (e) => e.reason === 'timeout');
+    assert.equal(connection.connects, 2);
+  } finally {
+    await connection.close();
+  }
+});
+
+test('maxAnswerBytes: an answer over the configured limit is a protocol_error', async () => {
+  const server = await fakeServer((message, peer) => {
+    peer.send({ jsonrpc: '2.0', id: message.id, result: { pad: 'x'.repeat(message.params.size) } });
+  });
+  servers.push(server);
+  const connection = new Connection(server.path, { maxAnswerBytes: 1000 });
+  try {
+    assert.equal((await connection.request('health', { size: 900 })).pad.length, 900);
+    await assert.rejects(connection.request('health', { size: 2000 }), (e) => e.reason === 'protocol_error');
+  } finally {
+    await connection.close();
+  }
+});
+
+async function waitForReceived(server, count) {
+  while (server.received.length < count) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
 test('an empty frame body is a frame', () => {
   const decoder = new FrameDecoder();
   assert.deepEqual(decoder.push(Buffer.from([0, 0, 0, 0])).map((b) => b.length), [0]);

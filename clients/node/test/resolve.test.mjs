@@ -157,8 +157,23 @@ describe('resolve', () => {
     assert.equal(back.coolingDownUntil, undefined);
     // Explicit params work too; a report needs a grant like resolve.
     await client.report({ workspaceId: 'ws1', provider: 'fal', grant: grants.ws1, source: 'byo', outcome: 'ok' });
-    const bad = await refusal(client.report({ receipt, outcome: 'ok' }));
+    const bad = await refusal(client.report({ workspaceId: 'ws1', provider: 'fal', source: 'byo', outcome: 'ok' }));
     assert.equal(bad.reason, Reasons.GRANT_REQUIRED);
+  });
+
+  test('report({receipt, outcome}) uses the grant the receipt was resolved with, which nothing shows', async () => {
+    const receipt = await client.resolve({ workspaceId: 'ws1', provider: 'fal', grant: grants.ws1Fal });
+    assert.deepEqual(await client.report({ receipt, outcome: 'ok', httpStatus: 200 }), {});
+    // An explicit grant wins (here one for another workspace: forbidden).
+    const other = await refusal(client.report({ receipt, grant: grants.ws2, outcome: 'ok' }));
+    assert.equal(other.reason, Reasons.FORBIDDEN);
+    // A receipt made by hand carries no grant.
+    const made = new Receipt({ workspaceId: 'ws1', provider: 'fal', source: 'byo', connectionId: falConnection });
+    assert.equal((await refusal(client.report({ receipt: made, outcome: 'ok' }))).reason, Reasons.GRANT_REQUIRED);
+    // Not an own property, not in inspect (even showHidden), JSON, a copy, or the key list.
+    assert.ok(!Reflect.ownKeys(receipt).some((key) => receipt[key] === grants.ws1Fal));
+    assert.ok(!JSON.stringify({ ...receipt }).includes(grants.ws1Fal));
+    assertNoSecrets([receipt, { receipt }, [receipt], { ...receipt }], [grants.ws1Fal], 'receipt');
   });
 
   test('health and providers.list on the resolve socket', async () => {

@@ -98,6 +98,85 @@ describe('verifyWebhook', () => {
   });
 });
 
+describe('verifyWebhook refuses what would weaken it', () => {
+  const now = Math.floor(Date.now() / 1000);
+  const body = JSON.stringify({ seq: 7, type: 'policy.changed' });
+
+  test('a secret that decodes to fewer than 16 bytes is refused (invalid_argument), never used as a key', () => {
+    // Signed with the empty key: what an attacker can compute without knowing anything.
+    const forged = signed('evt_forged', now, body, Buffer.alloc(0));
+    const short = randomBytes(15);
+    for (const [what, weak] of [
+      ['empty bytes', new Uint8Array(0)],
+      ['whsec_A', 'whsec_A'],
+      ['empty string', ''],
+      ['whsec_', 'whsec_'],
+      ['whsec_ and spaces', 'whsec_   '],
+      ['15 bytes', short],
+      ['whsec_ of 15 bytes', `whsec_${short.toString('base64')}`],
+      ['truncated secret', secret.slice(0, 'whsec_'.length + 20)],
+    ]) {
+      const error = refusal(() => verifyWebhook({ headers: forged, body, secret: weak }));
+      assert.equal(error.reason, 'invalid_argument', what);
+      assert.equal(error.code, null);
+      if (typeof weak === 'string' && weak.length > 'whsec_'.length + 4) assert.ok(!error.message.includes(weak.slice(6)), what);
+      assert.throws(() => signWebhook({ secret: weak, id: 'evt_x', body }), (e) => e.reason === 'invalid_argument', what);
+    }
+    // 16 bytes is enough.
+    const key16 = randomBytes(16);
+    assert.equal(verifyWebhook({ headers: signed('evt_16', now, body, key16), body, secret: key16 }).id, 'evt_16');
+  });
+
+  test('now or toleranceSeconds that is not a finite number is refused, not a switched-off timestamp check', () => {
+    const old = signed('evt_1970', 1, body); // 1970: far outside any tolerance
+    for (const [what, options] of [
+      ['invalid Date', { now: new Date('not a date') }],
+      ['NaN now', { now: NaN }],
+      ['string now', { now: String(Date.now()) }],
+      ['Infinity now', { now: Infinity }],
+      ['NaN tolerance', { toleranceSeconds: NaN }],
+      ['string tolerance', { toleranceSeconds: '300' }],
+      ['Infinity tolerance', { toleranceSeconds: Infinity }],
+      ['negative tolerance', { toleranceSeconds: -1 }],
+    ]) {
+      const error = refusal(() => verifyWebhook({ headers: old, body, secret, ...options }));
+      assert.equal(error.reason, 'invalid_argument', what);
+    }
+    assert.equal(
+      refusal(() => verifyWebhook({ headers: old, body, secret, now: new Date(), toleranceSeconds: 300 })).reason,
+      Reasons.TIMESTAMP_OUT_OF_TOLERANCE,
+    );
+  });
+
+  test('only canonical standard base64 matches: junk appended, no padding, the URL-safe alphabet do not', () => {
+    // An id whose signature has '+' or '/' in it, so that its URL-safe form differs.
+    let id;
+    let headers;
+    for (let n = 0; ; n++) {
+      id = `evt_b64_${n}`;
+      headers = signed(id, now, body);
+      if (/[+/]/.test(headers['webhook-signature'])) break;
+    }
+    const good = headers['webhook-signature'].slice('v1,'.length);
+    assert.equal(verifyWebhook({ headers, body, secret }).id, id);
+    for (const [what, value] of [
+      ['junk appended', `${good}!!junk`],
+      ['junk in the middle', `${good.slice(0, 10)}!${good.slice(10)}`],
+      ['no padding', good.replace(/=+$/, '')],
+      ['URL-safe', good.replace(/\+/g, '-').replace(/\//g, '_')],
+      ['URL-safe without padding', good.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')],
+      ['extra padding', `${good}==`],
+      ['a line break', `${good.slice(0, 20)}\n${good.slice(20)}`],
+    ]) {
+      assert.notEqual(value, good, what);
+      const error = refusal(() => verifyWebhook({ headers: { ...headers, 'webhook-signature': `v1,${value}` }, body, secret }));
+      assert.equal(error.reason, Reasons.SIGNATURE_INVALID, what);
+      // A malformed entry just does not match; a good one next to it still does.
+      assert.equal(verifyWebhook({ headers: { ...headers, 'webhook-signature': `v1,${value} v1,${good}` }, body, secret }).id, id, what);
+    }
+  });
+});
+
 describe('credsd webhooks end to end', () => {
   const received = [];
   let server;

@@ -19,6 +19,7 @@ from ._model import (
     SOURCE_BYO,
     GrantInfo,
     Receipt,
+    RedactedDict,
     outcome_for_status,
 )
 from ._transport import (
@@ -43,7 +44,8 @@ __version__ = "0.1.0"
 __all__ = [
     "ADMIN_SOCKET_ENV", "DEFAULT_ADMIN_SOCKET", "DEFAULT_RESOLVE_SOCKET", "RESOLVE_SOCKET_ENV",
     "AdminClient", "ResolveClient", "Watch", "AsyncAdminClient", "AsyncResolveClient", "AsyncWatch",
-    "Receipt", "GrantInfo", "CredsdError", "CredsdTimeout", "CredsdConnectionError", "WebhookVerificationError",
+    "Receipt", "RedactedDict", "GrantInfo", "CredsdError", "CredsdTimeout", "CredsdConnectionError",
+    "WebhookVerificationError",
     "REASONS", "errors", "verify_webhook", "sign_webhook", "outcome_for_status", "OUTCOMES", "OUTCOME_OK",
     "OUTCOME_UNAUTHORIZED", "OUTCOME_RATE_LIMITED", "OUTCOME_QUOTA_EXCEEDED", "OUTCOME_UPSTREAM_ERROR",
     "SOURCE_BYO", "SOURCE_BUILT_IN",

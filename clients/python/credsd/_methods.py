@@ -11,6 +11,7 @@ from ._model import (
     SOURCE_BYO,
     GrantInfo,
     Receipt,
+    Secret,
     body_text,
     grant_text,
     params,
@@ -39,10 +40,10 @@ class _Common:
 class ResolveMethods(_Common):
     """resolve, resolve.report, events.verify, health, providers.list (``watch`` is the client's own)."""
 
-    _grant: Optional[str] = None
+    _grant: Optional[Secret] = None  # the client's default grant, wrapped so that vars(client) does not show it
 
     def _grant_for(self, grant: Any) -> Optional[str]:
-        return grant_text(grant) if grant is not None else self._grant
+        return grant_text(grant if grant is not None else self._grant)
 
     def resolve(
         self,

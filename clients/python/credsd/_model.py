@@ -2,7 +2,7 @@
 
 from typing import Any, Dict, Iterator, Mapping, Optional
 
-from .errors import REDACTED
+from .errors import INVALID_PARAMS, REDACTED, CredsdError
 
 OUTCOME_OK = "ok"
 OUTCOME_UNAUTHORIZED = "unauthorized"
@@ -40,6 +40,50 @@ def params(**values: Any) -> Dict[str, Any]:
     return {camel(name): value for name, value in values.items() if value is not None}
 
 
+class Secret:
+    """A secret held by a client (its default grant): ``repr``, ``str`` and ``vars(client)`` show
+    ``<redacted>``; :meth:`reveal` gives the text. Not pickled."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        object.__setattr__(self, "_value", value)
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("a secret is read-only")
+
+    def __repr__(self) -> str:
+        return f"Secret({REDACTED!r})"
+
+    def __str__(self) -> str:
+        return REDACTED
+
+    def __reduce__(self):
+        raise TypeError("a secret is not pickled")
+
+
+def secret(value: Optional[str]) -> Optional[Secret]:
+    """``value`` wrapped in a :class:`Secret` (``None`` stays ``None``)."""
+    return None if value is None else Secret(value)
+
+
+class RedactedDict(dict):
+    """A ``dict`` (``receipt.headers``, ``receipt.credential``) that works as any other (pass it as an HTTP
+    request's headers) but whose ``repr`` and ``str`` show only its keys, every value ``<redacted>``: so
+    ``print(receipt.headers)`` or a log line shows no credential. ``dict(...)`` of it is a plain dict again."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr({key: REDACTED for key in self})
+
+    __str__ = __repr__
+
+    def copy(self) -> "RedactedDict":
+        return RedactedDict(self)
 
 
 def _redacted_map(value: Any) -> Any:
@@ -55,14 +99,20 @@ class Receipt:
     ``fallback_reason``, ``cooling_down_until``, ``expires_at``, ``scopes``, ``connection_id``, ``policy``,
     ``mode``, ``workspace_id``, ``provider``) and, as credsd names them, ``receipt["builtinKeyId"]`` or
     ``receipt.builtinKeyId``; an absent field is ``None``. ``repr`` and ``str`` show every field but the values
-    of ``credential`` and ``headers``, which are redacted; :meth:`to_dict` gives everything.
+    of ``credential`` and ``headers``, which are redacted; ``credential`` and ``headers`` are
+    :class:`RedactedDict`: dicts whose own ``repr``/``str`` redact their values. :meth:`to_dict` gives everything.
     """
 
     __slots__ = ("_fields", "_grant")
 
-    def __init__(self, fields: Mapping[str, Any], grant: Optional[str] = None) -> None:
-        object.__setattr__(self, "_fields", dict(fields))
-        object.__setattr__(self, "_grant", grant)  # for report(receipt, ...); never shown
+    def __init__(self, fields: Mapping[str, Any], grant: Any = None) -> None:
+        fields = dict(fields)
+        for name in ("credential", "headers"):
+            if isinstance(fields.get(name), Mapping):
+                fields[name] = RedactedDict(fields[name])
+        object.__setattr__(self, "_fields", fields)
+        # for report(receipt, ...); never shown
+        object.__setattr__(self, "_grant", grant if grant is None or isinstance(grant, Secret) else Secret(grant))
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("a receipt is read-only")
@@ -145,9 +195,11 @@ class GrantInfo:
 
 
 def grant_text(grant: Any) -> Optional[str]:
-    """A grant given as text or as the :class:`GrantInfo` that issued it."""
+    """A grant given as text, as the :class:`GrantInfo` that issued it, or as a :class:`Secret`."""
     if isinstance(grant, GrantInfo):
         return grant.grant
+    if isinstance(grant, Secret):
+        return grant.reveal()
     return grant
 
 
@@ -165,7 +217,11 @@ def webhook_headers(headers: Any) -> Dict[str, str]:
             if str(name).lower().startswith(WEBHOOK_HEADER_PREFIXES)}
 
 
-def body_text(body: Any) -> str:
+def body_text(body: Any, method: str = "events.verify") -> str:
     if isinstance(body, (bytes, bytearray, memoryview)):
-        return bytes(body).decode("utf-8")
+        try:
+            return bytes(body).decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise CredsdError(INVALID_PARAMS, f"the body is not UTF-8 (byte {error.start}); nothing was sent",
+                              method=method) from None
     return body

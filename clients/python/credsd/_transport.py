@@ -43,14 +43,19 @@ ADMIN_SOCKET_ENV = "CREDSD_ADMIN_SOCKET"
 RESOLVE_MAX_FRAME_BYTES = 65536
 #: The admin socket's default limit (``limits.maxFrameBytes``).
 ADMIN_MAX_FRAME_BYTES = 1048576
+#: The largest answer (or notification) frame the client reads by default: a frame announcing more is a
+#: ``protocol_error`` and closes the connection, rather than a read of up to 4 GiB.
+DEFAULT_MAX_ANSWER_BYTES = 64 << 20
 
 #: Params whose values are secrets: scrubbed out of any error text (credsd never echoes them anyway).
 SECRET_PARAMS = ("grant", "credentialPayload", "code", "state")
 
-#: Methods that change nothing (or only count), so a call cut off by a closing connection can be sent again.
+#: Methods that change nothing and count nothing, so a call cut off by a closing connection can be sent again.
+#: Not ``resolve``: it counts against budgets (``maxResolves``, ``perMinute``) and in ``usage.get``, so a resend
+#: of one credsd had already carried out would count twice.
 SAFE_TO_REPEAT = frozenset(
     {
-        "resolve", "health", "providers.list", "connections.get", "connections.list", "policy.get", "budgets.get",
+        "health", "providers.list", "connections.get", "connections.list", "policy.get", "budgets.get",
         "usage.get", "members.list", "explain", "keys.status", "audit.list", "audit.verify", "events.list", "stats",
     }
 )
@@ -124,11 +129,20 @@ def encode_frame(request_id: int, method: str, params: Optional[Mapping[str, Any
     return Request(method, params, max_frame_bytes).frame(request_id)
 
 
-class FrameReader:
-    """Splits a byte stream into frames, however it is cut."""
+def check_answer_size(length: int, limit: Optional[int]) -> None:
+    """Raises ``protocol_error`` for a frame announcing more than ``limit`` bytes (``None``: no limit)."""
+    if limit is not None and length > limit:
+        raise CredsdConnectionError(PROTOCOL_ERROR, f"the daemon announced a frame of {length} bytes, over the "
+                                    f"client's limit of {limit} (max_answer_bytes)")
 
-    def __init__(self) -> None:
+
+class FrameReader:
+    """Splits a byte stream into frames, however it is cut. A frame announcing more than ``max_frame_bytes``
+    raises :class:`CredsdConnectionError` (``protocol_error``) as soon as its length is read."""
+
+    def __init__(self, max_frame_bytes: Optional[int] = None) -> None:
         self._buffer = bytearray()
+        self._max_frame_bytes = max_frame_bytes
 
     def feed(self, data: bytes) -> List[bytes]:
         buffer = self._buffer
@@ -137,6 +151,7 @@ class FrameReader:
         position = 0
         while len(buffer) - position >= 4:
             length = int.from_bytes(buffer[position:position + 4], "big")
+            check_answer_size(length, self._max_frame_bytes)
             if len(buffer) - position - 4 < length:
                 break
             frames.append(bytes(buffer[position + 4:position + 4 + length]))
@@ -169,6 +184,7 @@ class Connection:
 
     ``on_notification`` receives every notification (a message with a ``method`` and no ``id``: the ``event``,
     ``heartbeat`` and ``resync`` of ``watch``), then ``None`` once when the connection has closed.
+    ``max_answer_bytes``: a frame from the daemon announcing more is a ``protocol_error`` (the connection closes).
     """
 
     def __init__(
@@ -177,10 +193,12 @@ class Connection:
         *,
         connect_timeout: float = 5.0,
         max_frame_bytes: Optional[int] = None,
+        max_answer_bytes: Optional[int] = DEFAULT_MAX_ANSWER_BYTES,
         on_notification: Optional[Callable[[Notification], None]] = None,
     ) -> None:
         self.path = path
         self.max_frame_bytes = max_frame_bytes
+        self.max_answer_bytes = max_answer_bytes
         self._on_notification = on_notification
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -234,12 +252,18 @@ class Connection:
             heapq.heappush(self._deadlines, (deadline, request_id))
             if len(self._deadlines) > 2 * len(self._pending) + 1024:
                 self._compact_deadlines()
+        # Another thread's frame may be on its way (a large one, to a daemon that reads slowly or not at all):
+        # waiting for it is bounded by this call's own deadline too.
+        if not self._send_lock.acquire(timeout=max(deadline - time.monotonic(), 0.0)):
+            with self._lock:
+                self._pending.pop(request_id, None)
+            raise CredsdTimeout(TIMEOUT, "the connection was busy sending other calls until the call's timeout; "
+                                "nothing was sent", method=method)
         try:
-            with self._send_lock:
-                # A daemon that stops reading must not hold the caller past its deadline: a frame cut short
-                # by the timeout is never read by credsd, as the connection is then closed.
-                self._sock.settimeout(max(deadline - time.monotonic(), 0.001))
-                self._sock.sendall(frame)
+            # A daemon that stops reading must not hold the caller past its deadline: a frame cut short
+            # by the timeout is never read by credsd, as the connection is then closed.
+            self._sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            self._sock.sendall(frame)
         except OSError as error:
             with self._lock:
                 self._pending.pop(request_id, None)
@@ -249,6 +273,8 @@ class Connection:
                 self._break()
             # else credsd closed it: the reader still reads what it said before closing, then the end.
             raise _NotSent(self) from None
+        finally:
+            self._send_lock.release()
         if earliest:
             self._wake()
         return future
@@ -317,7 +343,7 @@ class Connection:
         poller = select.poll()
         poller.register(self._sock.fileno(), select.POLLIN)
         poller.register(self._wake_r, select.POLLIN)
-        frames = FrameReader()
+        frames = FrameReader(self.max_answer_bytes)
         failure: Optional[str] = None
         self._failure_reason = DISCONNECTED
         try:
@@ -372,7 +398,8 @@ class Connection:
                 log.info("credsd: %s answered an error about the connection: %s", self.path, reason)
             return
         with self._lock:
-            entry = self._pending.pop(request_id, None) if isinstance(request_id, int) else None
+            # type() and not isinstance(): true and false are ints to Python, not ids to JSON-RPC
+            entry = self._pending.pop(request_id, None) if type(request_id) is int else None
         if entry is None:
             return  # timed out or abandoned: dropped
         future, method, secrets = entry
@@ -474,6 +501,7 @@ class Pool:
         *,
         connect_timeout: float = 5.0,
         max_frame_bytes: Optional[int] = None,
+        max_answer_bytes: Optional[int] = DEFAULT_MAX_ANSWER_BYTES,
         backoff: Tuple[float, float] = (0.02, 1.0),
     ) -> None:
         if size < 1:
@@ -481,6 +509,7 @@ class Pool:
         self.path = path
         self.connect_timeout = connect_timeout
         self.max_frame_bytes = max_frame_bytes
+        self.max_answer_bytes = max_answer_bytes
         self._slots = [_Slot() for _ in range(size)]
         self._backoffs = [Backoff(*backoff) for _ in range(size)]
         self._turn = itertools.count()
@@ -523,7 +552,8 @@ class Pool:
                 try:
                     connection = Connection(self.path, connect_timeout=min(self.connect_timeout,
                                                                            max(deadline - now, 0.001)),
-                                            max_frame_bytes=self.max_frame_bytes)
+                                            max_frame_bytes=self.max_frame_bytes,
+                                            max_answer_bytes=self.max_answer_bytes)
                 except OSError as error:
                     last_error = error.strerror or type(error).__name__
                     backoff.failed()

@@ -13,8 +13,9 @@ from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from . import _transport as transport
 from ._methods import AdminMethods, ResolveMethods
+from ._model import grant_text, secret
 from ._transport import _NotSent, log
-from .client import DEFAULT_TIMEOUT, WATCH_IDLE_TIMEOUT
+from .client import DEFAULT_TIMEOUT, WATCH_IDLE_TIMEOUT, WATCH_MAX_QUEUED
 from .errors import (
     CLOSED,
     DISCONNECTED,
@@ -29,12 +30,19 @@ from .errors import (
 
 
 class AsyncConnection:
-    """One connection on the running loop: pipelined calls matched by id."""
+    """One connection on the running loop: pipelined calls matched by id.
+
+    Writes are bounded: a call adds its frame only while the transport holds no more than its high-water mark
+    unsent (else it waits for the daemon to read, within its deadline), and a call that times out with its frame
+    still unsent closes the connection, so a daemon that stops reading cannot make the client's memory grow.
+    """
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str,
-                 max_frame_bytes: Optional[int], on_notification: Optional[Callable[[Any], None]]) -> None:
+                 max_frame_bytes: Optional[int], on_notification: Optional[Callable[[Any], None]],
+                 max_answer_bytes: Optional[int] = transport.DEFAULT_MAX_ANSWER_BYTES) -> None:
         self.path = path
         self.max_frame_bytes = max_frame_bytes
+        self.max_answer_bytes = max_answer_bytes
         self._reader = reader
         self._writer = writer
         self._on_notification = on_notification
@@ -44,14 +52,17 @@ class AsyncConnection:
         self._closing = False
         self._connection_error: Optional[Dict[str, Any]] = None
         self._failure_reason = DISCONNECTED
+        self._abort_reason: Optional[str] = None
+        self._written = 0  # bytes handed to the transport so far
         self._drain_lock = asyncio.Lock()
         self._task = asyncio.ensure_future(self._run())
 
     @classmethod
     async def open(cls, path: str, *, timeout: float, max_frame_bytes: Optional[int] = None,
+                   max_answer_bytes: Optional[int] = transport.DEFAULT_MAX_ANSWER_BYTES,
                    on_notification: Optional[Callable[[Any], None]] = None) -> "AsyncConnection":
         reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(path), max(timeout, 0.001))
-        return cls(reader, writer, path, max_frame_bytes, on_notification)
+        return cls(reader, writer, path, max_frame_bytes, on_notification, max_answer_bytes)
 
     @property
     def alive(self) -> bool:
@@ -60,6 +71,26 @@ class AsyncConnection:
     @property
     def connection_error(self) -> Optional[CredsdError]:
         return error_from_answer(self._connection_error) if self._connection_error is not None else None
+
+    def _unsent(self) -> int:
+        """Bytes handed to the transport that the daemon has not taken yet."""
+        transport_ = self._writer.transport
+        return transport_.get_write_buffer_size() if transport_ is not None else 0
+
+    def _high_water(self) -> int:
+        transport_ = self._writer.transport
+        return transport_.get_write_buffer_limits()[1] if transport_ is not None else 0
+
+    async def _drained(self, deadline: float) -> None:
+        """Waits (until ``deadline``: ``asyncio.TimeoutError``) for the transport to take the buffer down."""
+        if time.monotonic() >= deadline:
+            raise asyncio.TimeoutError()
+
+        async def drain() -> None:
+            async with self._drain_lock:  # one drain() at a time (Python 3.9 allows no more)
+                await self._writer.drain()
+
+        await asyncio.wait_for(drain(), max(deadline - time.monotonic(), 0.001))
 
     async def call(self, request: transport.Request, timeout: float) -> Any:
         if not self.alive:
@@ -70,25 +101,48 @@ class AsyncConnection:
         frame = request.frame(request_id)
         future = asyncio.get_running_loop().create_future()
         self._pending[request_id] = (future, method, secrets)
+        end: Optional[int] = None  # the stream offset just past this call's frame, once it is written
         try:
-            self._writer.write(frame)
-        except (OSError, RuntimeError):
-            self._pending.pop(request_id, None)
-            self._abort()
-            raise _NotSent() from None
-        try:
-            if self._writer.transport.get_write_buffer_size() > 0:
-                async with self._drain_lock:
-                    await asyncio.wait_for(self._writer.drain(), max(deadline - time.monotonic(), 0.001))
+            # Back-pressure: while the daemon has not taken what is already written, wait rather than queue more.
+            while self._unsent() > self._high_water():
+                await self._drained(deadline)
+                if self._unsent() > self._high_water():
+                    await asyncio.sleep(0.005)  # a transport that does not pause its writers: poll
+                if not self.alive:
+                    raise _NotSent()
+            if not self.alive:
+                raise _NotSent()
+            try:
+                self._writer.write(frame)
+            except (OSError, RuntimeError):
+                self._abort()
+                raise _NotSent() from None
+            self._written += len(frame)
+            end = self._written
+            if self._unsent() > 0:
+                await self._drained(deadline)
             return await asyncio.wait_for(asyncio.shield(future), max(deadline - time.monotonic(), 0.0))
         except asyncio.TimeoutError:
+            if end is not None and self._written - self._unsent() < end:
+                # The frame is not (wholly) sent: the daemon takes nothing, so whatever follows would pile up
+                # behind it. Close the connection: the other calls on it fail as disconnected.
+                self.abort("a call timed out with its request still unsent (the daemon is not reading)")
             raise CredsdTimeout(TIMEOUT, "no answer within the call's timeout", method=method) from None
         except (ConnectionError, OSError):
+            if end is None:
+                raise _NotSent() from None  # the frame never left: the call was not carried out
             if future.done():
                 return future.result()
             return await future  # the reader settles it as the connection closes
         finally:
             self._pending.pop(request_id, None)
+
+    def abort(self, why: Optional[str] = None) -> None:
+        """Closes the connection at once (from any code on the loop): calls in flight fail as
+        ``disconnected``, with ``why`` in their message."""
+        if why is not None and self._abort_reason is None:
+            self._abort_reason = why
+        self._abort()
 
     def _abort(self) -> None:
         transport_ = self._writer.transport
@@ -99,7 +153,10 @@ class AsyncConnection:
         if self._closed or self._closing:
             return
         self._closing = True
-        self._writer.close()
+        if self._unsent():
+            self._abort()  # a daemon that does not read would hold a graceful close (and this call) forever
+        else:
+            self._writer.close()
         try:
             await self._task
         except Exception:
@@ -110,7 +167,9 @@ class AsyncConnection:
         try:
             while True:
                 header = await self._reader.readexactly(4)
-                body = await self._reader.readexactly(int.from_bytes(header, "big"))
+                length = int.from_bytes(header, "big")
+                transport.check_answer_size(length, self.max_answer_bytes)  # protocol_error: not read at all
+                body = await self._reader.readexactly(length)
                 self._dispatch(body)
         except asyncio.IncompleteReadError:
             failure = "the daemon closed the connection"
@@ -125,6 +184,8 @@ class AsyncConnection:
             failure = f"the connection's reader stopped ({type(error).__name__})"
             log.exception("credsd: reader stopped")
         finally:
+            if self._abort_reason is not None and self._failure_reason == DISCONNECTED:
+                failure = self._abort_reason
             self._finish(failure)
 
     def _dispatch(self, frame: bytes) -> None:
@@ -143,7 +204,8 @@ class AsyncConnection:
             if isinstance(message.get("error"), dict):
                 self._connection_error = message["error"]
             return
-        entry = self._pending.pop(request_id, None) if isinstance(request_id, int) else None
+        # type() and not isinstance(): true and false are ints to Python, not ids to JSON-RPC
+        entry = self._pending.pop(request_id, None) if type(request_id) is int else None
         if entry is None:
             return
         future, method, secrets = entry
@@ -176,7 +238,10 @@ class AsyncConnection:
             future.exception()  # retrieved: no "never retrieved" warning for abandoned calls
         if not closing_by_us:
             log.info("credsd: connection to %s closed (%s)", self.path, failure or "closed")
-        self._writer.close()
+        if self._unsent():
+            self._abort()  # what is still unsent belongs to the calls just failed: drop it
+        else:
+            self._writer.close()
         if self._on_notification is not None:
             self._on_notification(None)
 
@@ -195,6 +260,7 @@ class _AsyncClient:
 
     def __init__(self, socket_path: Optional[str] = None, *, timeout: float = DEFAULT_TIMEOUT, pool_size: int = 1,
                  connect_timeout: float = 5.0, max_frame_bytes: Optional[int] = -1,
+                 max_answer_bytes: Optional[int] = transport.DEFAULT_MAX_ANSWER_BYTES,
                  reconnect_backoff: Tuple[float, float] = (0.02, 1.0)) -> None:
         """As the synchronous clients. Connections belong to the event loop of the first call."""
         if pool_size < 1:
@@ -202,6 +268,7 @@ class _AsyncClient:
         self.socket_path = transport.socket_path(socket_path, self._env, self._default_path)
         self.timeout = timeout
         self._max_frame = self._default_max_frame if max_frame_bytes == -1 else max_frame_bytes
+        self._max_answer = max_answer_bytes
         self._connect_timeout = connect_timeout
         self._slots = [_AsyncSlot(reconnect_backoff) for _ in range(pool_size)]
         self._turn = itertools.count()
@@ -231,7 +298,7 @@ class _AsyncClient:
                 try:
                     connection = await AsyncConnection.open(
                         self.socket_path, timeout=min(self._connect_timeout, deadline - time.monotonic()),
-                        max_frame_bytes=self._max_frame)
+                        max_frame_bytes=self._max_frame, max_answer_bytes=self._max_answer)
                 except (OSError, asyncio.TimeoutError) as error:
                     last_error = getattr(error, "strerror", None) or type(error).__name__
                     slot.backoff.failed()
@@ -269,9 +336,11 @@ class _AsyncClient:
         result = await self.call(method, params, timeout=timeout)
         return wrap(result) if wrap is not None else result
 
-    async def _open_watch(self, params: Dict[str, Any], timeout: Optional[float], idle_timeout: float):
+    async def _open_watch(self, params: Dict[str, Any], timeout: Optional[float], idle_timeout: float,
+                          max_queued: int):
         return await AsyncWatch.open(self.socket_path, params, timeout=self.timeout if timeout is None else timeout,
-                                     idle_timeout=idle_timeout, max_frame_bytes=self._max_frame)
+                                     idle_timeout=idle_timeout, max_frame_bytes=self._max_frame,
+                                     max_answer_bytes=self._max_answer, max_queued=max_queued)
 
     async def close(self) -> None:
         self._closed = True
@@ -299,11 +368,13 @@ class AsyncResolveClient(ResolveMethods, _AsyncClient):
 
     def __init__(self, socket_path: Optional[str] = None, *, grant: Any = None, **options: Any) -> None:
         super().__init__(socket_path, **options)
-        self._grant = self._grant_for(grant)
+        self._grant = secret(grant_text(grant))  # a Secret: vars(client) and repr show no grant
 
     async def watch(self, grant: Any = None, since: Optional[int] = None, workspace_id: Optional[str] = None, *,
-                    timeout: Optional[float] = None, idle_timeout: float = WATCH_IDLE_TIMEOUT) -> "AsyncWatch":
-        return await self._open_watch(self._watch_params(grant, since, workspace_id), timeout, idle_timeout)
+                    timeout: Optional[float] = None, idle_timeout: float = WATCH_IDLE_TIMEOUT,
+                    max_queued: int = WATCH_MAX_QUEUED) -> "AsyncWatch":
+        return await self._open_watch(self._watch_params(grant, since, workspace_id), timeout, idle_timeout,
+                                      max_queued)
 
 
 class AsyncAdminClient(AdminMethods, _AsyncClient):
@@ -318,16 +389,25 @@ class AsyncAdminClient(AdminMethods, _AsyncClient):
         self._actor = actor
 
     async def watch(self, since: Optional[int] = None, workspace_id: Optional[str] = None, *,
-                    timeout: Optional[float] = None, idle_timeout: float = WATCH_IDLE_TIMEOUT) -> "AsyncWatch":
-        return await self._open_watch(self._watch_params(None, since, workspace_id), timeout, idle_timeout)
+                    timeout: Optional[float] = None, idle_timeout: float = WATCH_IDLE_TIMEOUT,
+                    max_queued: int = WATCH_MAX_QUEUED) -> "AsyncWatch":
+        return await self._open_watch(self._watch_params(None, since, workspace_id), timeout, idle_timeout,
+                                      max_queued)
+
+
+_OVERFLOW: Dict[str, Any] = {"method": "<overflow>"}  # put in a watch's queue when it overflowed
 
 
 class AsyncWatch:
-    """:class:`credsd.Watch` for asyncio: ``async for event in watch``; :attr:`ended` and :attr:`last_seq` as
-    there."""
+    """:class:`credsd.Watch` for asyncio: ``async for event in watch``; :attr:`ended` (``"overflow"`` too, after
+    ``max_queued`` events came in unread) and :attr:`last_seq` as there."""
 
-    def __init__(self, idle_timeout: float, since: Optional[int]) -> None:
+    def __init__(self, idle_timeout: float, since: Optional[int], max_queued: int = WATCH_MAX_QUEUED) -> None:
+        if max_queued < 1:
+            raise ValueError("max_queued must be at least 1")
         self._queue: "asyncio.Queue[Any]" = asyncio.Queue()
+        self.max_queued = max_queued
+        self._overflowed = False
         self.idle_timeout = idle_timeout
         self.ended: Optional[str] = None
         self.last_seq = since
@@ -337,12 +417,15 @@ class AsyncWatch:
 
     @classmethod
     async def open(cls, path: str, params: Dict[str, Any], *, timeout: float, idle_timeout: float,
-                   max_frame_bytes: Optional[int]) -> "AsyncWatch":
-        watch = cls(idle_timeout, params.get("since"))
+                   max_frame_bytes: Optional[int],
+                   max_answer_bytes: Optional[int] = transport.DEFAULT_MAX_ANSWER_BYTES,
+                   max_queued: int = WATCH_MAX_QUEUED) -> "AsyncWatch":
+        watch = cls(idle_timeout, params.get("since"), max_queued)
         deadline = time.monotonic() + timeout
         try:
             watch._connection = await AsyncConnection.open(path, timeout=timeout, max_frame_bytes=max_frame_bytes,
-                                                           on_notification=watch._queue.put_nowait)
+                                                           max_answer_bytes=max_answer_bytes,
+                                                           on_notification=watch._receive)
         except (OSError, asyncio.TimeoutError) as error:
             raise CredsdConnectionError(UNAVAILABLE, f"could not connect to {path} "
                                         f"({getattr(error, 'strerror', None) or type(error).__name__})",
@@ -358,6 +441,21 @@ class AsyncWatch:
             raise
         watch._last_frame = time.monotonic()
         return watch
+
+    def _receive(self, message: Any) -> None:
+        """Queues a notification, or ends the watch once ``max_queued`` wait unread."""
+        if message is None:
+            self._queue.put_nowait(None)
+            return
+        if self._overflowed:
+            return
+        if self._queue.qsize() >= self.max_queued:
+            self._overflowed = True
+            self._queue.put_nowait(_OVERFLOW)
+            if self._connection is not None:
+                self._connection.abort(f"the watch overflowed ({self.max_queued} events unread)")
+            return
+        self._queue.put_nowait(message)
 
     def __aiter__(self) -> "AsyncWatch":
         return self
@@ -385,6 +483,9 @@ class AsyncWatch:
             if message is None:
                 self.error = self._connection.connection_error if self._connection else None
                 await self._end("closed")
+                break
+            if message is _OVERFLOW:
+                await self._end("overflow")
                 break
             kind = message.get("method")
             if kind == "event" and isinstance(message.get("params"), dict):

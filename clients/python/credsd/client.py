@@ -7,11 +7,14 @@ from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple
 
 from . import _transport as transport
 from ._methods import AdminMethods, ResolveMethods
+from ._model import grant_text, secret
 from .errors import TIMEOUT, CredsdError, CredsdTimeout
 
 DEFAULT_TIMEOUT = 10.0
 #: credsd sends a heartbeat every 30 s on a watching connection; this long without any frame means it is dead.
 WATCH_IDLE_TIMEOUT = 75.0
+#: The most events (and heartbeats) a watch holds unread: one more ends it as ``"overflow"``.
+WATCH_MAX_QUEUED = 10000
 
 
 class _Client:
@@ -27,20 +30,25 @@ class _Client:
         pool_size: int = 1,
         connect_timeout: float = 5.0,
         max_frame_bytes: Optional[int] = -1,
+        max_answer_bytes: Optional[int] = transport.DEFAULT_MAX_ANSWER_BYTES,
         reconnect_backoff: Tuple[float, float] = (0.02, 1.0),
     ) -> None:
         """``socket_path``: else ``$CREDSD_RESOLVE_SOCKET`` / ``$CREDSD_ADMIN_SOCKET``, else the default under
         ``/run/credsd``. ``timeout``: the default per call, in seconds, connecting included. ``pool_size``:
         connections, calls spread over them in turn (each one pipelines). ``max_frame_bytes``: a request larger
-        than this is refused before it is sent (``frame_too_large``; ``None``: no check). ``reconnect_backoff``:
-        (first delay, largest delay) between attempts to connect again. Nothing connects until the first call.
+        than this is refused before it is sent (``frame_too_large``; ``None``: no check). ``max_answer_bytes``
+        (default 64 MiB): a frame from the daemon announcing more is a ``protocol_error`` and closes the
+        connection (``None``: no limit). ``reconnect_backoff``: (first delay, largest delay) between attempts to
+        connect again. Nothing connects until the first call.
         """
         self.socket_path = transport.socket_path(socket_path, self._env, self._default_path)
         self.timeout = timeout
         self._max_frame = self._default_max_frame if max_frame_bytes == -1 else max_frame_bytes
+        self._max_answer = max_answer_bytes
         self._connect_timeout = connect_timeout
         self._pool = transport.Pool(self.socket_path, pool_size, connect_timeout=connect_timeout,
-                                    max_frame_bytes=self._max_frame, backoff=reconnect_backoff)
+                                    max_frame_bytes=self._max_frame, max_answer_bytes=max_answer_bytes,
+                                    backoff=reconnect_backoff)
 
     def call(self, method: str, params: Optional[Mapping[str, Any]] = None, *, timeout: Optional[float] = None):
         """Any method, by name, with params by their wire (camelCase) names: the answer's ``result``."""
@@ -60,9 +68,11 @@ class _Client:
         result = self.call(method, params, timeout=timeout)
         return wrap(result) if wrap is not None else result
 
-    def _open_watch(self, params: Dict[str, Any], timeout: Optional[float], idle_timeout: float) -> "Watch":
+    def _open_watch(self, params: Dict[str, Any], timeout: Optional[float], idle_timeout: float,
+                    max_queued: int) -> "Watch":
         return Watch(self.socket_path, params, timeout=self._timeout(timeout), idle_timeout=idle_timeout,
-                     connect_timeout=self._connect_timeout, max_frame_bytes=self._max_frame)
+                     connect_timeout=self._connect_timeout, max_frame_bytes=self._max_frame,
+                     max_answer_bytes=self._max_answer, max_queued=max_queued)
 
     def close(self) -> None:
         """Closes every connection; calls in flight fail with reason ``closed``."""
@@ -82,7 +92,8 @@ class ResolveClient(ResolveMethods, _Client):
     """The resolve socket, for executors, export jobs and webhook receivers: :meth:`resolve`, :meth:`report`,
     :meth:`verify_event`, :meth:`watch`, :meth:`health`, :meth:`providers_list`, :meth:`call`.
 
-    ``grant``: the execution grant used when a call names none (never shown by ``repr``).
+    ``grant``: the execution grant used when a call names none (never shown by ``repr`` nor ``vars(client)``:
+    it is held in a wrapper whose ``repr`` is ``<redacted>``).
     """
 
     _env = transport.RESOLVE_SOCKET_ENV
@@ -91,13 +102,15 @@ class ResolveClient(ResolveMethods, _Client):
 
     def __init__(self, socket_path: Optional[str] = None, *, grant: Any = None, **options: Any) -> None:
         super().__init__(socket_path, **options)
-        self._grant = self._grant_for(grant)
+        self._grant = secret(grant_text(grant))  # a Secret: vars(client) and repr show no grant
 
     def watch(self, grant: Any = None, since: Optional[int] = None, workspace_id: Optional[str] = None, *,
-              timeout: Optional[float] = None, idle_timeout: float = WATCH_IDLE_TIMEOUT) -> "Watch":
+              timeout: Optional[float] = None, idle_timeout: float = WATCH_IDLE_TIMEOUT,
+              max_queued: int = WATCH_MAX_QUEUED) -> "Watch":
         """Events in the grant's scope (its workspace and providers), on a connection of their own: iterate
-        the returned :class:`Watch`. ``since``: an event number to start after (default: from now)."""
-        return self._open_watch(self._watch_params(grant, since, workspace_id), timeout, idle_timeout)
+        the returned :class:`Watch`. ``since``: an event number to start after (default: from now).
+        ``max_queued``: events held unread before the watch ends as ``"overflow"``."""
+        return self._open_watch(self._watch_params(grant, since, workspace_id), timeout, idle_timeout, max_queued)
 
 
 class AdminClient(AdminMethods, _Client):
@@ -116,21 +129,33 @@ class AdminClient(AdminMethods, _Client):
         self._actor = actor
 
     def watch(self, since: Optional[int] = None, workspace_id: Optional[str] = None, *,
-              timeout: Optional[float] = None, idle_timeout: float = WATCH_IDLE_TIMEOUT) -> "Watch":
+              timeout: Optional[float] = None, idle_timeout: float = WATCH_IDLE_TIMEOUT,
+              max_queued: int = WATCH_MAX_QUEUED) -> "Watch":
         """Every event (or one workspace's), on a connection of its own: iterate the returned :class:`Watch`."""
-        return self._open_watch(self._watch_params(None, since, workspace_id), timeout, idle_timeout)
+        return self._open_watch(self._watch_params(None, since, workspace_id), timeout, idle_timeout, max_queued)
+
+
+_OVERFLOW: Dict[str, Any] = {"method": "<overflow>"}  # put in a watch's queue when it overflowed
 
 
 class Watch:
     """A ``watch`` in progress. Iterating yields each event (a dict, as ``events.list`` shows it) and stops when
     credsd sends ``resync`` or the connection closes; :attr:`ended` then says which (``"resync"``,
-    ``"closed"``, ``"idle"``: no heartbeat for ``idle_timeout`` seconds, or ``"stopped"``: :meth:`close`).
-    After a ``resync``, catch up with ``events_list(since=watch.last_seq)`` and watch again.
+    ``"closed"``, ``"idle"``: no heartbeat for ``idle_timeout`` seconds, ``"overflow"``: more than
+    ``max_queued`` events came in unread, or ``"stopped"``: :meth:`close`). After a ``resync`` or an
+    ``overflow``, catch up with ``events_list(since=watch.last_seq)`` and watch again. Every event received
+    before an overflow is still yielded first, so ``last_seq`` is exact.
     """
 
     def __init__(self, path: str, params: Dict[str, Any], *, timeout: float, idle_timeout: float,
-                 connect_timeout: float, max_frame_bytes: Optional[int]) -> None:
+                 connect_timeout: float, max_frame_bytes: Optional[int],
+                 max_answer_bytes: Optional[int] = transport.DEFAULT_MAX_ANSWER_BYTES,
+                 max_queued: int = WATCH_MAX_QUEUED) -> None:
+        if max_queued < 1:
+            raise ValueError("max_queued must be at least 1")
         self._queue: "queue.Queue[Optional[Dict[str, Any]]]" = queue.Queue()
+        self.max_queued = max_queued
+        self._overflowed = False
         self.idle_timeout = idle_timeout
         self.ended: Optional[str] = None
         #: ``seq`` of the last event yielded (``since`` for the next watch)
@@ -141,7 +166,8 @@ class Watch:
         try:
             self._connection = transport.Connection(path, connect_timeout=min(connect_timeout, timeout),
                                                     max_frame_bytes=max_frame_bytes,
-                                                    on_notification=self._queue.put)
+                                                    max_answer_bytes=max_answer_bytes,
+                                                    on_notification=self._receive)
         except OSError as error:
             raise transport.CredsdConnectionError(
                 transport.UNAVAILABLE, f"could not connect to {path} ({error.strerror or type(error).__name__})",
@@ -159,6 +185,22 @@ class Watch:
             self._connection.close()
             raise
         self._last_frame = time.monotonic()
+
+    def _receive(self, message: Optional[Dict[str, Any]]) -> None:
+        """On the reader thread: queues a notification, or ends the watch once ``max_queued`` wait unread."""
+        if message is None:
+            self._queue.put(None)  # the close: always queued (once), so the reader ends
+            return
+        if self._overflowed:
+            return
+        if self._queue.qsize() >= self.max_queued:
+            self._overflowed = True
+            self._queue.put(_OVERFLOW)
+            connection = getattr(self, "_connection", None)
+            if connection is not None:
+                connection.close()  # credsd stops sending; None follows in the queue
+            return
+        self._queue.put(message)
 
     def __iter__(self) -> Iterator[Dict[str, Any]]:
         return self
@@ -188,6 +230,9 @@ class Watch:
             if message is None:
                 self.error = self._connection.connection_error
                 self._end("closed")
+                break
+            if message is _OVERFLOW:
+                self._end("overflow")
                 break
             kind = message.get("method")
             if kind == "event" and isinstance(message.get("params"), dict):

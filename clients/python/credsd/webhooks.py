@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 import time
 from typing import Any, Dict, Optional, Union
 
@@ -19,18 +20,33 @@ from .errors import INVALID_PARAMS, SIGNATURE_INVALID, TIMESTAMP_OUT_OF_TOLERANC
 
 #: How far a webhook's timestamp may be from the receiver's clock, either way.
 TOLERANCE_SECONDS = 300
+#: The shortest key accepted (credsd's ``secretFile`` holds at least 16 bytes): an empty or truncated secret
+#: would make signatures anyone can forge.
+MIN_KEY_BYTES = 16
+
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
 def _key(secret: Union[str, bytes]) -> bytes:
-    if isinstance(secret, (bytes, bytearray)):
-        return bytes(secret)
-    text = secret.strip()
-    if text.startswith("whsec_"):
-        text = text[len("whsec_"):]
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise WebhookVerificationError(INVALID_PARAMS, "the webhook secret is not whsec_ and base64") from None
+    """The HMAC key of a ``whsec_…`` secret (or of the key bytes). Never echoes the secret in an error."""
+    if isinstance(secret, (bytes, bytearray, memoryview)):
+        key = bytes(secret)
+    elif isinstance(secret, str):
+        text = secret.strip()
+        if text.startswith("whsec_"):
+            text = text[len("whsec_"):]
+        try:
+            key = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise WebhookVerificationError(INVALID_PARAMS, "the webhook secret is not whsec_ and base64") from None
+    else:
+        raise WebhookVerificationError(INVALID_PARAMS, "the webhook secret must be text (whsec_…) or bytes, not "
+                                       + type(secret).__name__)
+    if len(key) < MIN_KEY_BYTES:
+        raise WebhookVerificationError(INVALID_PARAMS, f"the webhook secret's key is {len(key)} bytes, fewer than "
+                                       f"{MIN_KEY_BYTES}: empty or truncated (check the secret file)",
+                                       data={"keyBytes": len(key), "minimum": MIN_KEY_BYTES})
+    return key
 
 
 def _header(headers: Any, name: str) -> Optional[str]:
@@ -45,8 +61,12 @@ def sign_webhook(secret: Union[str, bytes], webhook_id: str, timestamp: Union[in
                  body: Union[bytes, str]) -> str:
     """The ``webhook-signature`` value (``v1,<base64>``) credsd sends for this id, timestamp and body."""
     payload = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+    return _signature(_key(secret), webhook_id, timestamp, payload)
+
+
+def _signature(key: bytes, webhook_id: str, timestamp: Union[int, str], payload: bytes) -> str:
     message = f"{webhook_id}.{timestamp}.".encode("utf-8") + payload
-    return "v1," + base64.b64encode(hmac.new(_key(secret), message, hashlib.sha256).digest()).decode("ascii")
+    return "v1," + base64.b64encode(hmac.new(key, message, hashlib.sha256).digest()).decode("ascii")
 
 
 def verify_webhook(
@@ -63,8 +83,11 @@ def verify_webhook(
     ``http.server``'s ``self.headers``, or pairs; ``body``: the raw bytes as received. Raises
     :class:`WebhookVerificationError` with reason ``timestamp_out_of_tolerance`` (more than ``tolerance``
     seconds off, either way), ``signature_invalid`` (no ``v1`` signature matches; compared in constant time) or
-    ``invalid_params`` (a header missing or malformed). De-duplicate on ``webhook-id``: a delivery may repeat.
+    ``invalid_params`` (a header missing or malformed, or a secret that is not ``whsec_`` and base64 of at least
+    16 bytes: an empty or truncated secret is refused, never used as a key). De-duplicate on ``webhook-id``: a
+    delivery may repeat.
     """
+    key = _key(secret)  # before anything else: a bad secret is the receiver's bug, whatever the request
     webhook_id = _header(headers, "webhook-id")
     timestamp = _header(headers, "webhook-timestamp")
     signatures = _header(headers, "webhook-signature")
@@ -73,17 +96,17 @@ def verify_webhook(
     if missing:
         raise WebhookVerificationError(INVALID_PARAMS, "missing header " + ", ".join(missing),
                                        data={"missing": missing})
-    timestamp = timestamp.strip()  # type: ignore[union-attr]
-    try:
-        sent_at = int(timestamp)
-    except ValueError:
-        raise WebhookVerificationError(INVALID_PARAMS, "webhook-timestamp is not unix seconds") from None
+    timestamp = timestamp.strip(" \t")  # type: ignore[union-attr]  # HTTP's optional white space only
+    # ASCII digits only: int() would also take "+17…", "1_7…", other scripts' digits, and overflow a float
+    if not _TIMESTAMP.fullmatch(timestamp):  # type: ignore[arg-type]
+        raise WebhookVerificationError(INVALID_PARAMS, "webhook-timestamp is not unix seconds")
+    sent_at = int(timestamp)  # type: ignore[arg-type]
     current = time.time() if now is None else now
     if abs(current - sent_at) > tolerance:
         raise WebhookVerificationError(TIMESTAMP_OUT_OF_TOLERANCE,
                                        f"the webhook's timestamp is more than {tolerance} s from this clock")
     payload = body.encode("utf-8") if isinstance(body, str) else bytes(body)
-    expected = sign_webhook(secret, webhook_id, timestamp, payload).encode("ascii")  # type: ignore[arg-type]
+    expected = _signature(key, webhook_id, timestamp, payload).encode("ascii")  # type: ignore[arg-type]
     matched = False
     for candidate in signatures.split():  # type: ignore[union-attr]
         # every candidate is compared, so the time taken does not tell which one (or how much) matched

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import os
+import queue
 import shutil
 import signal
 import socket
@@ -34,6 +35,40 @@ def wait_for(condition, timeout=20.0, interval=0.01, what="condition"):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(interval)
+
+
+def strings_reachable(root):
+    """Every string (and bytes) reachable from ``root`` through the attributes of credsd's own objects and the
+    dicts, lists, tuples, sets and queues they hold; not through a ``credsd._model.Secret``, whose job it is to
+    hold one. For checks that a client or watch keeps a grant nowhere else."""
+    from credsd._model import Secret
+
+    found, seen, stack = [], set(), [root]
+    while stack:
+        value = stack.pop()
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if isinstance(value, str):
+            found.append(value)
+        elif isinstance(value, (bytes, bytearray)):
+            found.append(bytes(value).decode("latin-1"))
+        elif isinstance(value, Secret):
+            continue
+        elif isinstance(value, dict):
+            stack += list(value.keys()) + list(value.values())
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            stack += list(value)
+        elif isinstance(value, queue.Queue):
+            stack += list(value.queue)
+        elif type(value).__module__.split(".")[0] == "credsd":
+            stack += list(getattr(value, "__dict__", {}).values())
+            for cls in type(value).__mro__:
+                slots = getattr(cls, "__slots__", ())
+                for name in (slots,) if isinstance(slots, str) else slots:
+                    if hasattr(value, name):
+                        stack.append(getattr(value, name))
+    return found
 
 
 def write_secret(directory, name, text):

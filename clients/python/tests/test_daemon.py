@@ -357,7 +357,12 @@ class PipeliningTests(DaemonCase):
 class WatchAndWebhookTests(DaemonCase):
     def test_watch_receives_an_event_and_the_webhook_verifies(self):
         with self.client.watch() as watch:
-            self.assertNotIn(self.grant.grant, repr(watch))
+            # the client's grant was sent, and is kept nowhere in sight: not in vars() or repr of the client
+            # or the watch, and nowhere reachable from them but inside the client's redacted Secret
+            for thing in (self.client, watch):
+                self.assert_no_secret(repr(thing) + str(thing) + repr(vars(thing)))
+                self.assertFalse(any(self.grant.grant in text for text in support.strings_reachable(thing)))
+            self.assertIn("<redacted>", repr(vars(self.client)))
             connection_id = self.add_fal()
             event = watch.next_event(timeout=20)
             self.assertEqual((event["type"], event["workspaceId"], event["connectionId"]),
@@ -374,7 +379,8 @@ class WatchAndWebhookTests(DaemonCase):
             credsd.verify_webhook(OWN_WEBHOOK_SECRET, headers, body.replace(b"connection.created", b"connection.xreated"))
         self.assertEqual(caught.exception.reason, errors.SIGNATURE_INVALID)
         with self.assertRaises(credsd.WebhookVerificationError) as caught:
-            credsd.verify_webhook("whsec_" + base64.b64encode(b"another secret").decode(), headers, body)
+            credsd.verify_webhook("whsec_" + base64.b64encode(b"another secret, of 32 bytes too.").decode(), headers,
+                                  body)
         self.assertEqual(caught.exception.reason, errors.SIGNATURE_INVALID)
         stamp = int(headers["webhook-timestamp"])
         with self.assertRaises(credsd.WebhookVerificationError) as caught:
@@ -461,7 +467,9 @@ class LeakTests(DaemonCase):
             connection_id = self.add_fal()
             receipt = self.client.resolve(self.ws, "fal")
             texts += [repr(receipt), str(receipt), repr(self.grant), str(self.grant), repr(self.client),
-                      repr(self.admin)]
+                      repr(self.admin), repr(vars(self.client)), str(self.client.__dict__), str(receipt.headers),
+                      repr(receipt.headers), str(receipt.credential), f"{receipt.credential}"]
+            self.assertEqual(receipt.headers, {"Authorization": "Key " + FAL_KEY})
             revoked = self.admin.grants_issue(self.ws)
             D.secrets.append(revoked.grant)
             self.admin.grants_revoke(revoked.grant)

@@ -12,13 +12,22 @@ import credsd
 from credsd import errors
 from credsd._transport import FrameReader, encode_frame
 
-from .support import LogCapture, UnixServer, frame, read_frame, wait_for
+from .support import LogCapture, UnixServer, frame, read_frame, strings_reachable, wait_for
 from .test_errors_table import table_of_errors_md
+
+
+def json_bytes(message):
+    return frame(message)[4:]
 
 
 def echo_result(request):
     return {"jsonrpc": "2.0", "id": request["id"], "result": {"method": request["method"],
                                                              "params": request.get("params")}}
+
+
+def mute(conn):
+    """Reads nothing, answers nothing."""
+    threading.Event().wait(30)
 
 
 def byte_by_byte_server(conn):
@@ -95,6 +104,78 @@ class FramingTests(unittest.TestCase):
         reader = FrameReader()
         self.assertEqual(reader.feed(stream), [f[4:] for f in frames])
         self.assertEqual(reader.feed(b"}"), [b'{"jsonrpc": "2.0", "id": 99, "result": {}}'])
+
+    def test_frame_reader_refuses_a_frame_over_its_limit_as_soon_as_the_length_is_read(self):
+        reader = FrameReader(1000)
+        small = {"id": 1, "result": "x" * 900}
+        self.assertEqual(reader.feed(frame(small)), [json_bytes(small)])
+        with self.assertRaises(credsd.CredsdConnectionError) as caught:
+            reader.feed(b"\xff\xff\xff\xff")
+        self.assertEqual(caught.exception.reason, errors.PROTOCOL_ERROR)
+        self.assertIn("4294967295", caught.exception.message)
+
+    def test_an_answer_over_the_limit_is_a_protocol_error_and_closes_the_connection(self):
+        def huge(conn):
+            while True:
+                request = read_frame(conn)
+                if request is None:
+                    return
+                if request["method"] == "small":
+                    conn.sendall(frame({"jsonrpc": "2.0", "id": request["id"], "result": "y" * 2000}))
+                else:
+                    conn.sendall(b"\xff\xff\xff\xff" + b"x" * 1000)  # 4 GiB announced, then nothing
+
+        server = UnixServer(huge)
+        self.addCleanup(server.close)
+        with credsd.ResolveClient(server.path) as client:
+            started = time.monotonic()
+            with self.assertRaises(credsd.CredsdConnectionError) as caught:
+                client.health(timeout=3)
+            self.assertEqual(caught.exception.reason, errors.PROTOCOL_ERROR)
+            self.assertLess(time.monotonic() - started, 2)
+            wait_for(lambda: not client._pool.connections()[0].alive, what="the connection to close")
+            self.assertEqual(len(client.call("small", timeout=3)), 2000)  # under the default 64 MiB
+        with credsd.AdminClient(server.path, max_answer_bytes=1000) as client:
+            with self.assertRaises(credsd.CredsdConnectionError) as caught:
+                client.call("small", timeout=3)
+            self.assertEqual(caught.exception.reason, errors.PROTOCOL_ERROR)
+
+        async def run():
+            async with credsd.AsyncResolveClient(server.path) as client:
+                with self.assertRaises(credsd.CredsdConnectionError) as caught:
+                    await client.health(timeout=3)
+                self.assertEqual(caught.exception.reason, errors.PROTOCOL_ERROR)
+                self.assertFalse(client._slots[0].connection.alive)
+                self.assertEqual(len(await client.call("small", timeout=3)), 2000)
+            async with credsd.AsyncAdminClient(server.path, max_answer_bytes=1000) as client:
+                with self.assertRaises(credsd.CredsdConnectionError) as caught:
+                    await client.call("small", timeout=3)
+                self.assertEqual(caught.exception.reason, errors.PROTOCOL_ERROR)
+
+        started = time.monotonic()
+        asyncio.run(run())
+        self.assertLess(time.monotonic() - started, 4)
+
+    def test_an_answer_with_a_boolean_id_settles_no_call(self):
+        def forger(conn):
+            while True:
+                request = read_frame(conn)
+                if request is None:
+                    return
+                for forged_id in (True, False, 1.0):
+                    conn.sendall(frame({"jsonrpc": "2.0", "id": forged_id, "result": "forged"}))
+                conn.sendall(frame(echo_result(request)))
+
+        server = UnixServer(forger)
+        self.addCleanup(server.close)
+        with credsd.ResolveClient(server.path) as client:
+            self.assertEqual(client.call("health", timeout=5), {"method": "health", "params": {}})
+
+        async def run():
+            async with credsd.AsyncResolveClient(server.path) as client:
+                return await client.call("health", timeout=5)
+
+        self.assertEqual(asyncio.run(run()), {"method": "health", "params": {}})
 
     def test_answers_split_into_single_bytes(self):
         server = UnixServer(byte_by_byte_server)
@@ -220,6 +301,59 @@ class TimeoutTests(unittest.TestCase):
             with self.assertRaises(credsd.CredsdTimeout):
                 client.call("keys.status", {"padding": "x" * (8 << 20)}, timeout=0.5)
             self.assertLess(time.monotonic() - started, 5)
+
+    def test_a_call_behind_another_threads_large_write_keeps_its_own_timeout(self):
+        server = UnixServer(mute)
+        self.addCleanup(server.close)
+        outcome = {}
+        with credsd.AdminClient(server.path) as client:
+            def large():
+                try:
+                    client.call("keys.status", {"padding": "x" * (8 << 20)}, timeout=2.5)
+                except credsd.CredsdError as error:
+                    outcome["large"] = error
+
+            thread = threading.Thread(target=large)
+            thread.start()
+            self.addCleanup(thread.join, 10)
+
+            def sending():
+                connection = client._pool.connections()[0]
+                return connection is not None and connection._send_lock.locked()
+
+            wait_for(sending, what="the large write to be under way")
+            started = time.monotonic()
+            with self.assertRaises(credsd.CredsdTimeout) as caught:
+                client.health(timeout=0.2)  # the same connection (a pool of one), its writer busy
+            self.assertLess(time.monotonic() - started, 1.0)
+            self.assertEqual(caught.exception.reason, errors.TIMEOUT)
+            thread.join(10)
+        self.assertEqual(outcome["large"].reason, errors.TIMEOUT)
+
+    def test_async_writes_to_a_daemon_that_does_not_read_stay_bounded(self):
+        server = UnixServer(mute)
+        self.addCleanup(server.close)
+
+        async def run():
+            async with credsd.AsyncAdminClient(server.path) as client:
+                calls = [asyncio.ensure_future(client.call("m", {"i": i, "padding": "x" * (1 << 20)}, timeout=0.6))
+                         for i in range(16)]
+                await asyncio.sleep(0.3)
+                connection = client._slots[0].connection
+                unsent = connection._writer.transport.get_write_buffer_size()
+                results = await asyncio.gather(*calls, return_exceptions=True)
+                return unsent, connection, results
+
+        started = time.monotonic()
+        unsent, connection, results = asyncio.run(run())
+        self.assertLess(time.monotonic() - started, 5)
+        # back-pressure: one 1 MiB frame at a time waits in the buffer, not all sixteen
+        self.assertLess(unsent, 3 << 20)
+        # the first call timed out with its frame unsent: the connection was closed, its buffer dropped
+        self.assertFalse(connection.alive)
+        self.assertEqual(connection._writer.transport.get_write_buffer_size(), 0)
+        self.assertTrue(all(isinstance(r, credsd.CredsdError) for r in results), results)
+        self.assertIsInstance(results[0], credsd.CredsdTimeout)
 
     def test_async_call_times_out(self):
         gate = Gate()
@@ -382,6 +516,38 @@ class ReconnectTests(unittest.TestCase):
             self.assertEqual(caught.exception.reason, errors.DISCONNECTED)
         self.assertEqual(seen, ["health", "health", "members.set"])
 
+    def test_a_resolve_cut_off_is_not_sent_again(self):
+        seen = []
+
+        def close_on_first(conn):
+            while True:
+                request = read_frame(conn)
+                if request is None:
+                    return
+                seen.append(request["method"])
+                if len(seen) in (1, 3):
+                    return  # closes without answering
+                conn.sendall(frame(echo_result(request)))
+
+        server = UnixServer(close_on_first)
+        self.addCleanup(server.close)
+        with credsd.ResolveClient(server.path, grant="cg_" + "r" * 43) as client:
+            # it counts against budgets: sent again, it could count twice
+            with self.assertRaises(credsd.CredsdConnectionError) as caught:
+                client.resolve("ws1", "fal")
+            self.assertEqual(caught.exception.reason, errors.DISCONNECTED)
+            self.assertEqual(client.health()["method"], "health")
+
+        async def run():
+            async with credsd.AsyncResolveClient(server.path, grant="cg_" + "r" * 43) as client:
+                with self.assertRaises(credsd.CredsdConnectionError) as caught:
+                    await client.resolve("ws1", "fal")
+                return caught.exception.reason
+
+        self.assertEqual(asyncio.run(run()), errors.DISCONNECTED)
+        self.assertEqual(seen, ["resolve", "health", "resolve"])
+        self.assertNotIn("resolve", credsd._transport.SAFE_TO_REPEAT)
+
     def test_no_daemon_is_unavailable_after_backoff_until_the_deadline(self):
         missing = os.path.join(os.path.dirname(os.path.abspath(__file__)), "no-such-dir", "credsd.sock")
         with LogCapture() as logs, credsd.ResolveClient(missing, reconnect_backoff=(0.01, 0.05)) as client:
@@ -449,11 +615,16 @@ class WatchFakeTests(unittest.TestCase):
             threading.Event().wait(10)
 
         server = self.watch_server(resync)
-        with credsd.ResolveClient(server.path) as client:
-            with client.watch(grant="cg_" + "g" * 43, since=4) as watch:
+        grant = "cg_" + "g" * 43
+        with credsd.ResolveClient(server.path, grant=grant) as client:
+            with client.watch(since=4) as watch:
+                # the grant was sent (with the client's default), yet neither object shows or keeps it
+                for thing in (client, watch, watch._connection):
+                    for text in (repr(thing), str(thing), repr(vars(thing))):
+                        self.assertNotIn(grant, text)
+                    self.assertFalse(any(grant in text for text in strings_reachable(thing)), thing)
                 self.assertEqual([e["seq"] for e in watch], [5, 6])
                 self.assertEqual((watch.ended, watch.last_seq), ("resync", 6))
-                self.assertNotIn("cg_", repr(watch))
 
     def test_watch_ends_when_the_connection_closes(self):
         server = self.watch_server(lambda conn: None)
@@ -485,6 +656,53 @@ class WatchFakeTests(unittest.TestCase):
             return seqs, watch.ended
 
         self.assertEqual(asyncio.run(run()), ([5, 6], "resync"))
+
+    def flood_server(self, count):
+        """Answers the watch, then sends ``count`` events at once and waits."""
+        def handler(conn):
+            request = read_frame(conn)
+            conn.sendall(frame({"jsonrpc": "2.0", "id": request["id"], "result": {}}))
+            conn.sendall(b"".join(frame({"jsonrpc": "2.0", "method": "event", "params": {"seq": seq, "type": "x"}})
+                                  for seq in range(1, count + 1)))
+            threading.Event().wait(10)
+        server = UnixServer(handler)
+        self.addCleanup(server.close)
+        return server
+
+    def test_a_watch_read_too_slowly_ends_as_overflow(self):
+        self.assertEqual(credsd.client.WATCH_MAX_QUEUED, 10000)
+        server = self.flood_server(50)
+        with credsd.AdminClient(server.path) as client:
+            watch = client.watch(max_queued=10)
+            wait_for(lambda: watch._queue.qsize() > 10, what="the events to come in")
+            time.sleep(0.1)
+            self.assertLessEqual(watch._queue.qsize(), 12)  # 10 events, the overflow, the close
+            self.assertEqual([e["seq"] for e in watch], list(range(1, 11)))
+            # every event received before the overflow is yielded: events_list(since=10) catches up exactly
+            self.assertEqual((watch.ended, watch.last_seq), ("overflow", 10))
+            self.assertFalse(watch._connection.alive)
+            self.assertIsNone(watch.next_event())
+
+    def test_an_async_watch_read_too_slowly_ends_as_overflow(self):
+        server = self.flood_server(50)
+
+        async def run():
+            client = credsd.AsyncAdminClient(server.path)
+            watch = await client.watch(max_queued=10)
+            deadline = time.monotonic() + 10
+            while watch._queue.qsize() <= 10 and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.1)
+            queued = watch._queue.qsize()
+            seqs = [event["seq"] async for event in watch]
+            alive = watch._connection.alive
+            await client.close()
+            return queued, seqs, watch.ended, watch.last_seq, alive
+
+        queued, seqs, ended, last_seq, alive = asyncio.run(run())
+        self.assertLessEqual(queued, 12)
+        self.assertEqual(seqs, list(range(1, 11)))
+        self.assertEqual((ended, last_seq, alive), ("overflow", 10, False))
 
 
 if __name__ == "__main__":

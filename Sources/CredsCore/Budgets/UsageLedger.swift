@@ -381,10 +381,12 @@ final class UsageLedger: Sendable {
     private static func crossings(
         from used: Int64, by amount: Int64, of max: Int64, key: Key, budget: Budget, today: UTCDay, what: String
     ) -> [EventDraft] {
-        guard max > 0 else { return [] }
-        let after = UsageCounts.sum(used, amount)
         // ⌈0.8 × max⌉ without an overflow for any max.
-        let thresholds: [(percent: Int, at: Int64)] = [(80, max - max / 5), (100, max)]
+        let eighty = max - max / 5
+        let after = UsageCounts.sum(used, amount)
+        // Runs on every admission: nothing is built unless a threshold is crossed.
+        guard max > 0, used < max, after >= eighty else { return [] }
+        let thresholds: [(percent: Int, at: Int64)] = [(80, eighty), (100, max)]
         let resetsAt = budget.period.end(of: today).start.rfc3339
         let noun = what == "max_resolves" ? "built-in resolves" : "units reported for built-in use"
         return thresholds.filter { used < $0.at && after >= $0.at }.map { threshold in

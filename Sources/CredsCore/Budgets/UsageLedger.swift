@@ -36,6 +36,27 @@ final class UsageLedger: Sendable {
         var entries: [Key: Entry] = [:]
         /// Keys whose `pending` holds counts.
         var dirty: Set<Key> = []
+
+        /// Runs `body` on the entry of `key` (a new one if none) in place: no copy of its tables on every call.
+        /// `body` says whether it added counts; the key is then queued for the store if it was not.
+        mutating func withEntry<Result>(
+            _ key: Key, now: Int64, _ body: (inout Entry) throws -> (Result, counted: Bool)
+        ) rethrows -> Result {
+            var queue = false
+            let result = try modify(&entries[key, default: Entry(lastUsed: now)]) { entry in
+                entry.lastUsed = now
+                let wasPending = !entry.pending.isEmpty
+                let (result, counted) = try body(&entry)
+                queue = counted && !wasPending
+                return result
+            }
+            if queue { dirty.insert(key) }
+            return result
+        }
+
+        private func modify<Result>(_ entry: inout Entry, _ body: (inout Entry) throws -> Result) rethrows -> Result {
+            try body(&entry)
+        }
     }
 
     /// What the store takes in the next audit batch.
@@ -101,33 +122,29 @@ final class UsageLedger: Sendable {
         let minute = now.seconds / 60
         var crossings: [EventDraft] = []
         let refusal = try shard(key).mutex.withLock { shard throws -> RPCError? in
-            var entry = shard.entries[key] ?? Entry(lastUsed: now.seconds)
-            defer { shard.entries[key] = entry }
-            entry.lastUsed = now.seconds
-            var local = try entry.local ?? load(today)
-            local.roll(to: today)
-            entry.others?.roll(to: today)
-            entry.local = local
-            if entry.minute != minute {
-                entry.minute = minute
-                entry.minuteResolves = 0
+            try shard.withEntry(key, now: now.seconds) { entry throws -> (RPCError?, counted: Bool) in
+                if entry.local == nil { entry.local = try load(today) }
+                entry.local?.roll(to: today)
+                entry.others?.roll(to: today)
+                if entry.minute != minute {
+                    entry.minute = minute
+                    entry.minuteResolves = 0
+                }
+                if let budget, let refusal = Self.refusal(budget, entry: entry, now: now, today: today, minute: minute)
+                {
+                    return (refusal, false)
+                }
+                guard consume else { return (nil, false) }
+                if let budget, let max = budget.maxResolves, let local = entry.local {
+                    let used = Self.total(local.resolves(budget.period), entry.others?.resolves(budget.period))
+                    crossings = Self.crossings(
+                        from: used, by: 1, of: max, key: key, budget: budget, today: today, what: "max_resolves")
+                }
+                entry.local?.add(resolves: 1, units: 0)
+                entry.minuteResolves &+= 1
+                Self.count(&entry.pending[today, default: UsageCounts()], fallbackReason: fallbackReason)
+                return (nil, true)
             }
-            if let budget, let refusal = Self.refusal(budget, entry: entry, now: now, today: today, minute: minute) {
-                return refusal
-            }
-            guard consume else { return nil }
-            if let budget, let max = budget.maxResolves {
-                let used = Self.total(local.resolves(budget.period), entry.others?.resolves(budget.period))
-                crossings = Self.crossings(
-                    from: used, by: 1, of: max, key: key, budget: budget, today: today, what: "max_resolves")
-            }
-            entry.local?.add(resolves: 1, units: 0)
-            entry.minuteResolves &+= 1
-            Self.markDirty(&shard, key, &entry, today) { counts in
-                counts.builtInResolves = UsageCounts.sum(counts.builtInResolves, 1)
-                if let fallbackReason { counts.fallbacks[fallbackReason, default: 0] += 1 }
-            }
-            return nil
         }
         // Events before the flag: a drain that clears the flag takes them too.
         if !crossings.isEmpty { events.withLock { $0 += crossings } }
@@ -195,28 +212,27 @@ final class UsageLedger: Sendable {
         let today = UTCDay(now)
         var crossings: [EventDraft] = []
         try shard(key).mutex.withLock { shard throws in
-            var entry = shard.entries[key] ?? Entry(lastUsed: now.seconds)
-            defer { shard.entries[key] = entry }
-            entry.lastUsed = now.seconds
-            if source == .builtIn, units > 0 {
-                var local = try entry.local ?? load(today)
-                local.roll(to: today)
-                entry.others?.roll(to: today)
-                if let budget, let max = budget.maxUnits {
-                    let used = Self.total(local.units(budget.period), entry.others?.units(budget.period))
-                    crossings = Self.crossings(
-                        from: used, by: units, of: max, key: key, budget: budget, today: today, what: "max_units")
+            try shard.withEntry(key, now: now.seconds) { entry throws -> ((), counted: Bool) in
+                if source == .builtIn, units > 0 {
+                    if entry.local == nil { entry.local = try load(today) }
+                    entry.local?.roll(to: today)
+                    entry.others?.roll(to: today)
+                    if let budget, let max = budget.maxUnits, let local = entry.local {
+                        let used = Self.total(local.units(budget.period), entry.others?.units(budget.period))
+                        crossings = Self.crossings(
+                            from: used, by: units, of: max, key: key, budget: budget, today: today, what: "max_units")
+                    }
+                    entry.local?.add(resolves: 0, units: units)
                 }
-                local.add(resolves: 0, units: units)
-                entry.local = local
-            }
-            Self.markDirty(&shard, key, &entry, today) { counts in
-                counts.reports[outcome, default: 0] += 1
+                entry.pending[today, default: UsageCounts()].reports[outcome, default: 0] += 1
                 if source == .builtIn {
-                    counts.builtInUnits = UsageCounts.sum(counts.builtInUnits, units)
+                    entry.pending[today, default: UsageCounts()].builtInUnits = UsageCounts.sum(
+                        entry.pending[today, default: UsageCounts()].builtInUnits, units)
                 } else {
-                    counts.byoUnits = UsageCounts.sum(counts.byoUnits, units)
+                    entry.pending[today, default: UsageCounts()].byoUnits = UsageCounts.sum(
+                        entry.pending[today, default: UsageCounts()].byoUnits, units)
                 }
+                return ((), true)
             }
         }
         if !crossings.isEmpty { events.withLock { $0 += crossings } }
@@ -232,13 +248,17 @@ final class UsageLedger: Sendable {
     ) {
         let today = UTCDay(now)
         return try shard(key).mutex.withLock { shard throws in
-            var entry = shard.entries[key] ?? Entry(lastUsed: now.seconds)
-            defer { shard.entries[key] = entry }
-            var local = try entry.local ?? load(today)
-            local.roll(to: today)
-            entry.others?.roll(to: today)
-            entry.local = local
-            return (local, entry.others, entry.minute == now.seconds / 60 ? entry.minuteResolves : 0)
+            try shard.withEntry(key, now: now.seconds) { entry throws in
+                if entry.local == nil { entry.local = try load(today) }
+                entry.local?.roll(to: today)
+                entry.others?.roll(to: today)
+                let use = (
+                    entry.local ?? WindowUse(day: today), entry.others,
+                    entry.minute == now.seconds / 60
+                        ? entry.minuteResolves : 0
+                )
+                return (use, counted: false)
+            }
         }
     }
 
@@ -356,20 +376,18 @@ final class UsageLedger: Sendable {
     private func update(_ key: Key, now: Timestamp, _ body: (inout Entry, UTCDay) -> Void) {
         let today = UTCDay(now)
         shard(key).mutex.withLock { shard in
-            var entry = shard.entries[key] ?? Entry(lastUsed: now.seconds)
-            entry.lastUsed = now.seconds
-            body(&entry, today)
-            shard.dirty.insert(key)
-            shard.entries[key] = entry
+            shard.withEntry(key, now: now.seconds) { entry in
+                body(&entry, today)
+                return ((), counted: true)
+            }
         }
         waiting.store(true, ordering: .releasing)
     }
 
-    private static func markDirty(
-        _ shard: inout Shard, _ key: Key, _ entry: inout Entry, _ today: UTCDay, _ body: (inout UsageCounts) -> Void
-    ) {
-        body(&entry.pending[today, default: UsageCounts()])
-        shard.dirty.insert(key)
+    /// A built-in resolve in a day's counts.
+    private static func count(_ counts: inout UsageCounts, fallbackReason: String?) {
+        counts.builtInResolves = UsageCounts.sum(counts.builtInResolves, 1)
+        if let fallbackReason { counts.fallbacks[fallbackReason, default: 0] += 1 }
     }
 
     private static func total(_ local: Int64, _ others: Int64?) -> Int64 {

@@ -4,7 +4,7 @@ DEV := $(CURDIR)/.dev
 APT_PACKAGES := libsodium-dev liblmdb-dev pkg-config postgresql
 PREFIX ?= /usr/local
 
-.PHONY: deps build release run cluster-demo test lint format install bench bench-budgets bench-cluster crash-test fuzz soak clean
+.PHONY: deps client-tools build release run cluster-demo test lint format install bench bench-budgets bench-cluster crash-test fuzz soak clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -45,7 +45,18 @@ run: release
 cluster-demo: release
 	python3 tools/cluster_demo.py
 
-test: deps
+# The client libraries' tests (clients/) need python3 and node: Debian's python3 and nodejs do (installed when
+# missing and make runs as root).
+client-tools:
+	@if ! command -v python3 >/dev/null || ! command -v node >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 nodejs; \
+	  else \
+	    echo "make test needs python3 and node; run: sudo apt-get install -y python3 nodejs"; exit 1; \
+	  fi; \
+	fi
+
+test: deps client-tools
 	$(SWIFT) build
 	$(SWIFT) test
 	CREDSD_BIN=$(CURDIR)/.build/debug/credsd python3 -m unittest discover -s clients/python/tests -t clients/python

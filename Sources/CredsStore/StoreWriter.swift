@@ -149,9 +149,12 @@ public final class StoreWriter: @unchecked Sendable {
                 mdb_txn_abort(parent)
                 throw LMDBError(code, "txn_begin")
             }
+            // Whether the child still needs an abort: `mdb_txn_commit` frees it, failed or not.
+            var childOpen = true
             do {
                 let (finish, rollBack) = try job.run(
                     Transaction(txn: child!, journal: job.rehearsal ? WriteJournal() : nil))
+                childOpen = false
                 if rollBack {
                     mdb_txn_abort(child)
                 } else {
@@ -160,11 +163,11 @@ public final class StoreWriter: @unchecked Sendable {
                 }
                 finishers.append(finish)
             } catch let error as LMDBError where error.isMapFull {
-                mdb_txn_abort(child)
+                if childOpen { mdb_txn_abort(child) }
                 mdb_txn_abort(parent)
                 throw error
             } catch {
-                mdb_txn_abort(child)
+                if childOpen { mdb_txn_abort(child) }
                 finishers.append { job.fail(error) }
             }
         }

@@ -16,6 +16,14 @@ final class AuditWriter: Sendable {
     /// CPU per resolve from 17.6-22.1 µs to 14.5-19.9 µs (three back-to-back pairs, `make bench`'s load).
     static let gatherTime = TimeAmount.milliseconds(2)
 
+    /// What one job took: entries, whether more wait, usage counts, and the prune slice.
+    private struct Taken {
+        var drafts: [AuditDraft]
+        var more: Bool
+        var usage: UsageLedger.Batch
+        var prune: (keepFrom: UTCDay, from: [UInt8])?
+    }
+
     private let database: CredsDatabase
     private let logger: Logger
     /// Usage counted since the last job: written in the same transaction as the entries (SPEC 12).
@@ -62,28 +70,30 @@ final class AuditWriter: Sendable {
         let auditLog = database.auditLog
         let queue = self.queue
         let logger = self.logger
-        // Drained once: if the writer re-runs the job (after growing a full map), the same entries go in.
         let usage = self.usage
         let database = self.database
-        let taken = Mutex<(drafts: [AuditDraft], more: Bool, usage: UsageLedger.Batch)?>(nil)
+        // Taken once: if the writer runs the job again (after growing a full map), the same entries, counts and
+        // prune slice go in. The prune's cursor moves on only once the slice is committed.
+        let taken = Mutex<Taken?>(nil)
         database.writer.submit(
             followUp: followUp,
-            { txn in
-                let (drafts, batch) = taken.withLock { taken in
+            { txn -> [UInt8]?? in
+                let job = taken.withLock { taken in
                     if taken == nil {
                         let drained = queue.drain()
-                        taken = (drained.drafts, drained.more, usage.drain())
+                        taken = Taken(
+                            drafts: drained.drafts, more: drained.more, usage: usage.drain(), prune: usage.pruneStep())
                     }
-                    return (taken?.drafts ?? [], taken?.usage ?? UsageLedger.Batch())
+                    return taken!
                 }
-                try auditLog.append(txn, drafts)
-                try database.merge(txn, batch)
-                if let step = usage.pruneStep() {
-                    usage.pruned(through: try database.pruneUsage(txn, before: step.keepFrom, from: step.from))
-                }
+                try auditLog.append(txn, job.drafts)
+                try database.merge(txn, job.usage)
+                guard let step = job.prune else { return .none }
+                return .some(try database.pruneUsage(txn, before: step.keepFrom, from: step.from))
             }
         ) { result in
             let drained = taken.withLock { $0 }
+            if case .success(.some(let next)) = result { usage.pruned(through: next) }
             if case .success = result, let batch = drained?.usage { usage.committed(batch) }
             if case .failure = result, let batch = drained?.usage { usage.restore(batch) }
             if case .failure(let error) = result, drained?.drafts.isEmpty == false || drained?.usage.isEmpty == false {

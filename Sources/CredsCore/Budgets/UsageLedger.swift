@@ -43,7 +43,7 @@ final class UsageLedger: Sendable {
             _ key: Key, now: Int64, _ body: (inout Entry) throws -> (Result, counted: Bool)
         ) rethrows -> Result {
             var queue = false
-            let result = try modify(&entries[key, default: Entry(lastUsed: now)]) { entry in
+            let result = try Self.modify(&entries[key, default: Entry(lastUsed: now)]) { entry in
                 entry.lastUsed = now
                 let wasPending = !entry.pending.isEmpty
                 let (result, counted) = try body(&entry)
@@ -54,7 +54,11 @@ final class UsageLedger: Sendable {
             return result
         }
 
-        private func modify<Result>(_ entry: inout Entry, _ body: (inout Entry) throws -> Result) rethrows -> Result {
+        /// Static: an instance method would copy the shard (and its table) while the entry is being modified,
+        /// which unoptimized builds do not elide.
+        private static func modify<Result>(_ entry: inout Entry, _ body: (inout Entry) throws -> Result) rethrows
+            -> Result
+        {
             try body(&entry)
         }
     }

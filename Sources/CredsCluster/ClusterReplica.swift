@@ -338,7 +338,7 @@ public final class ClusterReplica: ClusterLink, Sendable {
                     try await exchange.others(since: cursor, today: today, on: connection)
                 }
             }
-            let changed = usage.withLock { usage -> [(OtherHostsUse.Key, OtherHostsUse.Sums)] in
+            let changed = usage.withLock { usage -> [(OtherHostsUse.Key, WindowUse)] in
                 var touched = usage.others.apply(rows, today: today)
                 if usage.today.monthNumber != today.monthNumber {
                     touched.formUnion(usage.others.forget(before: today))
@@ -349,10 +349,7 @@ public final class ClusterReplica: ClusterLink, Sendable {
                 return touched.map { ($0, usage.others.sums($0, today: today)) }
             }
             for (key, sums) in changed {
-                store.setOtherHostsUse(
-                    workspaceId: key.workspaceId, provider: key.provider, today: today,
-                    dayResolves: sums.dayResolves, dayUnits: sums.dayUnits, monthResolves: sums.monthResolves,
-                    monthUnits: sums.monthUnits)
+                store.setOtherHostsUse(workspaceId: key.workspaceId, provider: key.provider, sums)
             }
         } catch {
             logger.warning(

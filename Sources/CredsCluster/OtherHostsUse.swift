@@ -9,13 +9,6 @@ struct OtherHostsUse: Sendable {
         let provider: String
     }
 
-    struct Sums: Sendable {
-        var dayResolves: Int64 = 0
-        var dayUnits: Int64 = 0
-        var monthResolves: Int64 = 0
-        var monthUnits: Int64 = 0
-    }
-
     private var rows: [Key: [String: [UTCDay: (resolves: Int64, units: Int64)]]] = [:]
 
     /// Takes the rows read; returns the keys they changed.
@@ -49,24 +42,18 @@ struct OtherHostsUse: Sendable {
     }
 
     /// The sums over the other hosts of `key`'s use on `today` and in its month.
-    func sums(_ key: Key, today: UTCDay) -> Sums {
-        var sums = Sums()
+    func sums(_ key: Key, today: UTCDay) -> WindowUse {
+        var sums = WindowUse(day: today)
         let monthStart = today.monthStart
         for days in (rows[key] ?? [:]).values {
             for (day, use) in days where day >= monthStart && day <= today {
-                sums.monthResolves = Self.sum(sums.monthResolves, use.resolves)
-                sums.monthUnits = Self.sum(sums.monthUnits, use.units)
                 if day == today {
-                    sums.dayResolves = Self.sum(sums.dayResolves, use.resolves)
-                    sums.dayUnits = Self.sum(sums.dayUnits, use.units)
+                    sums.add(resolves: use.resolves, units: use.units)
+                } else {
+                    sums.addToMonth(resolves: use.resolves, units: use.units)
                 }
             }
         }
         return sums
-    }
-
-    private static func sum(_ a: Int64, _ b: Int64) -> Int64 {
-        let (total, overflow) = a.addingReportingOverflow(b)
-        return overflow ? .max : total
     }
 }

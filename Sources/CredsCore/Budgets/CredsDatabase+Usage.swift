@@ -60,9 +60,8 @@ extension CredsDatabase {
     ) throws -> [Identifier: [UTCDay: UsageCounts]] {
         var found: [Identifier: [UTCDay: UsageCounts]] = [:]
         try txn.scan(usage, prefix: StoreKeys.ownerPrefix(workspaceId, provider)) { key, value in
-            guard let day = StoreKeys.usageDay(key), day >= from, day <= to else { return true }
-            let withoutDay = Array(key.dropLast(9))
-            found[StoreKeys.lastPart(withoutDay), default: [:]][day] = UsageCounts(stored: value)
+            guard let parts = StoreKeys.usageParts(key), parts.day >= from, parts.day <= to else { return true }
+            found[parts.provider, default: [:]][parts.day] = UsageCounts(stored: value)
             return true
         }
         return found
@@ -83,7 +82,7 @@ extension CredsDatabase {
                 return false
             }
             scanned += 1
-            if let day = StoreKeys.usageDay(key), day < first { stale.append(key) }
+            if let day = StoreKeys.usageParts(key)?.day, day < first { stale.append(key) }
             return true
         }
         for key in stale { _ = try txn.delete(usage, key) }

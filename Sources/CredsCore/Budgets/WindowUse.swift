@@ -1,15 +1,15 @@
-import CredsProtocol
+public import CredsProtocol
 
 /// Built-in use in a budget's windows: the UTC day `day` and the month it falls in. Counted by this host, or
-/// (in cluster mode) summed over the other hosts.
-struct WindowUse: Sendable, Equatable {
-    var day: UTCDay
-    var dayResolves: Int64 = 0
-    var dayUnits: Int64 = 0
-    var monthResolves: Int64 = 0
-    var monthUnits: Int64 = 0
+/// (in cluster mode) summed over the other hosts (`OtherHostsUse` makes those sums). Sums saturate.
+public struct WindowUse: Sendable, Equatable {
+    public var day: UTCDay
+    public var dayResolves: Int64 = 0
+    public var dayUnits: Int64 = 0
+    public var monthResolves: Int64 = 0
+    public var monthUnits: Int64 = 0
 
-    init(day: UTCDay) {
+    public init(day: UTCDay) {
         self.day = day
     }
 
@@ -29,10 +29,16 @@ struct WindowUse: Sendable, Equatable {
     func resolves(_ period: BudgetPeriod) -> Int64 { period == .day ? dayResolves : monthResolves }
     func units(_ period: BudgetPeriod) -> Int64 { period == .day ? dayUnits : monthUnits }
 
-    mutating func add(resolves: Int64, units: Int64) {
-        dayResolves = UsageCounts.sum(dayResolves, resolves)
+    /// Use of an earlier day of the month: counts in the month only.
+    public mutating func addToMonth(resolves: Int64, units: Int64) {
         monthResolves = UsageCounts.sum(monthResolves, resolves)
-        dayUnits = UsageCounts.sum(dayUnits, units)
         monthUnits = UsageCounts.sum(monthUnits, units)
+    }
+
+    /// Use of the day `day`: counts in the day and the month.
+    public mutating func add(resolves: Int64, units: Int64) {
+        dayResolves = UsageCounts.sum(dayResolves, resolves)
+        dayUnits = UsageCounts.sum(dayUnits, units)
+        addToMonth(resolves: resolves, units: units)
     }
 }

@@ -32,14 +32,19 @@ enum StoreKeys {
         Array(day.description.utf8.filter { $0 != UInt8(ascii: "-") })
     }
 
-    /// The day of a usage key's last 8 digits.
-    static func usageDay(_ key: [UInt8]) -> UTCDay? {
-        guard key.count >= 8 else { return nil }
-        let digits = Array(key.suffix(8))
-        let text =
-            String(decoding: digits[0..<4], as: UTF8.self) + "-" + String(decoding: digits[4..<6], as: UTF8.self)
-            + "-" + String(decoding: digits[6..<8], as: UTF8.self)
-        return UTCDay(text)
+    /// What a usage key names: its workspace, provider and day; nil for a key not of that layout.
+    static func usageParts(_ key: [UInt8]) -> (workspaceId: Identifier, provider: Identifier, day: UTCDay)? {
+        let parts = key.split(separator: 0, omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[2].count == 8 else { return nil }
+        let digits = parts[2]
+        func text(_ range: Range<Int>) -> String {
+            String(decoding: digits.dropFirst(range.lowerBound).prefix(range.count), as: UTF8.self)
+        }
+        guard let day = UTCDay(text(0..<4) + "-" + text(4..<6) + "-" + text(6..<8)) else { return nil }
+        return (
+            Identifier(stored: String(decoding: parts[0], as: UTF8.self)),
+            Identifier(stored: String(decoding: parts[1], as: UTF8.self)), day
+        )
     }
 
     static func member(_ workspaceId: Identifier, _ principal: Identifier) -> [UInt8] {

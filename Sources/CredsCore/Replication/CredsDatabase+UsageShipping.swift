@@ -11,13 +11,10 @@ extension CredsDatabase {
         var due: Set<UsageLedger.ShipKey> = []
         try environment.read { txn in
             try txn.scan(usage, from: []) { key, _ in
-                guard let day = StoreKeys.usageDay(key), day >= monthStart,
-                    let separator = key.firstIndex(of: 0)
-                else { return true }
-                let provider = StoreKeys.lastPart(Array(key.dropLast(9)))
-                let workspace = Identifier(stored: String(decoding: key[..<separator], as: UTF8.self))
+                guard let parts = StoreKeys.usageParts(key), parts.day >= monthStart else { return true }
                 due.insert(
-                    UsageLedger.ShipKey(key: UsageLedger.Key(workspaceId: workspace, provider: provider), day: day))
+                    UsageLedger.ShipKey(
+                        key: UsageLedger.Key(workspaceId: parts.workspaceId, provider: parts.provider), day: parts.day))
                 return true
             }
         }
@@ -51,16 +48,8 @@ extension CredsDatabase {
         usageLedger.putBack(shipment.keys)
     }
 
-    /// The other hosts' built-in use of a workspace's provider in the UTC day `today` and its month.
-    public func setOtherHostsUse(
-        workspaceId: String, provider: String, today: UTCDay, dayResolves: Int64, dayUnits: Int64,
-        monthResolves: Int64, monthUnits: Int64
-    ) {
-        var use = WindowUse(day: today)
-        use.dayResolves = dayResolves
-        use.dayUnits = dayUnits
-        use.monthResolves = monthResolves
-        use.monthUnits = monthUnits
+    /// The other hosts' built-in use of a workspace's provider in the UTC day of `use` and its month.
+    public func setOtherHostsUse(workspaceId: String, provider: String, _ use: WindowUse) {
         usageLedger.setOthers(
             UsageLedger.Key(workspaceId: Identifier(stored: workspaceId), provider: Identifier(stored: provider)), use,
             now: .now())

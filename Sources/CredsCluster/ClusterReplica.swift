@@ -506,14 +506,22 @@ public final class ClusterReplica: ClusterLink, Sendable {
     private func followOn(_ connection: PostgresConnection, poll: Duration, patience: Duration) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                try await connection.listen(on: ClusterWriter.channel) { notifications in
-                    try await self.follow(connection, notifications: notifications, poll: poll)
+                // Not `listen(on:consume:)`: its LISTEN is not bounded (the connection is closed after the session
+                // in any case, which ends the listening).
+                let notifications = try await withDeadline(self.queryTimeout, "cluster listen") {
+                    try await connection.listen(ClusterWriter.channel)
                 }
+                try await self.follow(connection, notifications: notifications, poll: poll)
             }
             group.addTask {
                 while true {
                     try await Task.sleep(for: .milliseconds(250))
-                    if self.progress.sinceLast > patience { throw DeadlineExceeded(what: "cluster heartbeat") }
+                    if self.progress.sinceLast > patience {
+                        self.logger.warning(
+                            "cluster database silent: closing the replica's connection",
+                            metadata: ["cluster.silentSeconds": "\(self.progress.sinceLast.components.seconds)"])
+                        throw DeadlineExceeded(what: "cluster heartbeat")
+                    }
                 }
             }
             defer { group.cancelAll() }
@@ -584,7 +592,11 @@ public final class ClusterReplica: ClusterLink, Sendable {
         let from = cursor?.seq ?? 0
         let page: FeedPage
         do {
-            page = try await feed.read(after: from, limit: Self.pageSize, on: connection)
+            // Bounded: a read in flight when the connection closed under it was seen to never end (the session
+            // then waited on it forever, "connected" to a database that was gone).
+            page = try await withDeadline(queryTimeout, "cluster feed read") { [feed] in
+                try await feed.read(after: from, limit: Self.pageSize, on: connection)
+            }
         } catch let hole as FeedHole {
             try await resync(on: connection, because: "a hole in the feed after \(from) (at \(hole.expected))")
             return .caughtUp
@@ -665,8 +677,27 @@ public final class ClusterReplica: ClusterLink, Sendable {
         metrics.resyncs.increment()
         state.withLock { $0.resyncing() }
         let started = ContinuousClock.now
+        // Bounded by a stall limit rather than a total: a large snapshot streams as long as it needs to.
+        let snapshot = try await withDeadline(queryTimeout, stalled: progress, "cluster snapshot read") {
+            try await self.readSnapshot(on: connection)
+        }
+        let refused = try await store.resync(snapshot.rows, cursor: snapshot.cursor)
+        state.withLock { $0.resynced() }
+        report(refused)
+        state.withLock { $0.applied(snapshot.cursor, head: snapshot.cursor.seq) }
+        logger.notice(
+            "cluster replica resynced",
+            metadata: [
+                "cluster.records": "\(snapshot.rows.count)", "cluster.seq": "\(snapshot.cursor.seq)",
+                "duration": "\(ContinuousClock.now - started)",
+            ])
+    }
+
+    /// Every record, and the cursor at the feed's head, from one repeatable-read snapshot on `connection`.
+    private func readSnapshot(on connection: PostgresConnection) async throws
+        -> (rows: [ReplicatedRow], cursor: ReplicaCursor)
+    {
         try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
-        let snapshot: (rows: [ReplicatedRow], cursor: ReplicaCursor)
         do {
             var head: (seq: Int64, epoch: UUID)?
             for try await (seq, epoch) in try await connection.query(
@@ -690,6 +721,7 @@ public final class ClusterReplica: ClusterLink, Sendable {
             for try await (entity, key, version, value) in try await connection.query(
                 "SELECT entity, key, version, value FROM credsd_records", logger: logger
             ).decode((String, ByteBuffer, Int64, ByteBuffer?).self) {
+                if rows.count % 1_000 == 0 { progress.mark() }
                 guard let entity = ReplicatedEntity(rawValue: entity) else { continue }
                 rows.append(
                     ReplicatedRow(
@@ -698,48 +730,10 @@ public final class ClusterReplica: ClusterLink, Sendable {
             }
             try await connection.query("COMMIT", logger: logger)
             progress.mark()
-            snapshot = (rows, ReplicaCursor(seq: head.seq, epoch: head.epoch.uuidString.lowercased(), mark: mark))
+            return (rows, ReplicaCursor(seq: head.seq, epoch: head.epoch.uuidString.lowercased(), mark: mark))
         } catch {
             _ = try? await connection.query("ROLLBACK", logger: logger)
             throw error
         }
-        let refused = try await store.resync(snapshot.rows, cursor: snapshot.cursor)
-        state.withLock { $0.resynced() }
-        report(refused)
-        state.withLock { $0.applied(snapshot.cursor, head: snapshot.cursor.seq) }
-        logger.notice(
-            "cluster replica resynced",
-            metadata: [
-                "cluster.records": "\(snapshot.rows.count)", "cluster.seq": "\(snapshot.cursor.seq)",
-                "duration": "\(ContinuousClock.now - started)",
-            ])
-    }
-}
-
-/// When the replica loop last made progress, for the session's watchdog.
-private final class PassClock: Sendable {
-    private let last = Mutex(ContinuousClock.now)
-
-    func mark() { last.withLock { $0 = .now } }
-
-    var sinceLast: Duration { ContinuousClock.now - last.withLock { $0 } }
-}
-
-/// Wakes the replica loop: many wake-ups before it looks count as one.
-private final class WakeSignal: Sendable {
-    private let continuation = Mutex<AsyncStream<Void>.Continuation?>(nil)
-
-    /// A new stream of wake-ups (one per session), replacing the last one.
-    func stream() -> AsyncStream<Void> {
-        let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        self.continuation.withLock {
-            $0?.finish()
-            $0 = continuation
-        }
-        return stream
-    }
-
-    func wake() {
-        _ = continuation.withLock { $0 }?.yield()
     }
 }

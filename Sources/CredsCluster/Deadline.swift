@@ -8,16 +8,37 @@ public struct DeadlineExceeded: Error, Sendable, CustomStringConvertible {
 
 /// Runs `body` in a task of its own and returns what it returns, or throws `DeadlineExceeded` once `timeout`
 /// has passed without waiting for `body` to notice: a frozen database (SIGSTOP) answers neither queries nor
-/// cancellation, and a caller must not wait on it. The body is cancelled and left to end on its own.
+/// cancellation, a query in flight on a connection closed under it was seen to never end, and a caller must not
+/// wait on either. The body is cancelled and left to end on its own; what it returns late is dropped.
 public func withDeadline<Value: Sendable>(
     _ timeout: Duration,
+    _ what: String,
+    _ body: @escaping @Sendable () async throws -> Value
+) async throws -> Value {
+    try await race(.after(timeout), what, body)
+}
+
+/// `withDeadline` for a long read that marks `progress` as it goes: it is given up only once `timeout` passed
+/// since its last mark (or since the call), however long it runs while it moves.
+func withDeadline<Value: Sendable>(
+    _ timeout: Duration,
+    stalled progress: PassClock,
+    _ what: String,
+    _ body: @escaping @Sendable () async throws -> Value
+) async throws -> Value {
+    progress.mark()
+    return try await race(.stalled(timeout, progress), what, body)
+}
+
+private func race<Value: Sendable>(
+    _ limit: DeadlineRace<Value>.Limit,
     _ what: String,
     _ body: @escaping @Sendable () async throws -> Value
 ) async throws -> Value {
     let race = DeadlineRace<Value>()
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { continuation in
-            race.start(continuation, timeout: timeout, what: what, body)
+            race.start(continuation, limit: limit, what: what, body)
         }
     } onCancel: {
         race.finish(.failure(CancellationError()))
@@ -26,12 +47,20 @@ public func withDeadline<Value: Sendable>(
 
 /// The body, the timer and cancellation racing to answer one continuation: the first wins.
 private final class DeadlineRace<Value: Sendable>: Sendable {
+    enum Limit: Sendable {
+        /// A fixed time from the start.
+        case after(Duration)
+        /// A time without progress.
+        case stalled(Duration, PassClock)
+    }
+
     private let waiter = Mutex<CheckedContinuation<Value, any Error>?>(nil)
     private let work = Mutex<Task<Void, Never>?>(nil)
+    private let timer = Mutex<Task<Void, Never>?>(nil)
 
     func start(
         _ continuation: CheckedContinuation<Value, any Error>,
-        timeout: Duration,
+        limit: Limit,
         what: String,
         _ body: @escaping @Sendable () async throws -> Value
     ) {
@@ -40,15 +69,24 @@ private final class DeadlineRace<Value: Sendable>: Sendable {
             do { self.finish(.success(try await body())) } catch { self.finish(.failure(error)) }
         }
         work.withLock { $0 = task }
-        Task {
-            try? await Task.sleep(for: timeout)
+        let clock = Task {
+            switch limit {
+            case .after(let timeout):
+                guard (try? await Task.sleep(for: timeout)) != nil else { return }
+            case .stalled(let timeout, let progress):
+                while progress.sinceLast <= timeout {
+                    guard (try? await Task.sleep(for: min(timeout, .milliseconds(100)))) != nil else { return }
+                }
+            }
             self.finish(.failure(DeadlineExceeded(what: what)))
         }
+        timer.withLock { $0 = clock }
     }
 
     func finish(_ result: Result<Value, any Error>) {
         guard let continuation = waiter.withLock({ $0.take() }) else { return }
         if case .failure = result { work.withLock { $0 }?.cancel() }
+        timer.withLock { $0 }?.cancel()
         continuation.resume(with: result)
     }
 }

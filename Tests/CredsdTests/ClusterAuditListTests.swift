@@ -125,9 +125,7 @@ struct ClusterAuditListTests {
         // With the database away: this host's own chain still lists, anything that needs the database is
         // store_unavailable (never a partial list).
         try cluster.server.stop(mode: "fast")
-        try eventually {
-            guard try hosts[0].adminCall("health")["cluster"]?["state"] == "disconnected" else { throw Pending() }
-        }
+        try awaitClusterState(hosts[0], "disconnected")
         #expect(Self.places(try hosts[0].adminCall("audit.list", ["hostId": "host-1", "limit": 1000])).count > 0)
         #expect(reason { try hosts[0].adminCall("audit.list") } == "store_unavailable")
         #expect(reason { try hosts[0].adminCall("audit.list", ["hostId": "host-2"]) } == "store_unavailable")
@@ -230,9 +228,7 @@ struct ClusterAuditListTests {
         try Self.awaitShipped(cluster, 0)
         // A write refused while the database is away is audited here, not shipped.
         try cluster.server.stop(mode: "fast")
-        try eventually(within: 15) {
-            guard try one.adminCall("health")["cluster"]?["state"] == "disconnected" else { throw Pending() }
-        }
+        try awaitClusterState(one, "disconnected")
         #expect(reason { try Self.write(one, "refused") } == "store_unavailable")
         // The refusal's entry is written just after its answer: wait for it.
         let unshipped = try eventually {

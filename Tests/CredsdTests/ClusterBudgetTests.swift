@@ -75,9 +75,7 @@ struct ClusterBudgetTests {
             "budgets.set",
             ["workspaceId": "ws1", "provider": "fal", "period": "month", "maxResolves": 2, "actor": "alice"])
         try cluster.server.stop(mode: "fast")
-        try eventually {
-            guard try one.adminCall("health")["cluster"]?["state"] == "disconnected" else { throw Pending() }
-        }
+        try awaitClusterState(one, "disconnected")
         for _ in 0..<2 { _ = try Self.resolve(one, grant: grant) }
         #expect(reason { try Self.resolve(one, grant: grant) } == "budget_exhausted")
         #expect(try Self.used(one)["used"]?["resolves"] == 2)

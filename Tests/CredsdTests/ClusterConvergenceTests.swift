@@ -269,9 +269,7 @@ struct ClusterConvergenceTests {
         #expect(try cluster.server.psql("SELECT count(*) FROM credsd_webhook_ids") == "2")
         // The database away: each host still refuses what it saw itself.
         try cluster.server.stop(mode: "fast")
-        try eventually {
-            guard try two.adminCall("health")["cluster"]?["state"] == "disconnected" else { throw Pending() }
-        }
+        try awaitClusterState(two, "disconnected")
         #expect(try verify(two, id: "msg_2")["verified"] == true)
         #expect(reason { try verify(two, id: "msg_2") } == "replayed")
         try cluster.server.startAgain()

@@ -48,9 +48,7 @@ struct ClusterEventsTests {
         try one.upsert(provider: "fal", payload: ["apiKey": "fal_cluster_report"])
         let grant = try one.grant()
         try cluster.server.stop(mode: "fast")
-        try eventually {
-            guard try one.adminCall("health")["cluster"]?["state"] == "disconnected" else { throw Pending() }
-        }
+        try awaitClusterState(one, "disconnected")
         let report: [String: JSONValue] = [
             "workspaceId": "ws1", "provider": "fal", "grant": .string(grant), "source": "byo",
             "outcome": "rate_limited",

@@ -67,9 +67,7 @@ struct ClusterOutageTests {
         try cluster.server.stop(mode: mode)
         // The hosts notice (the connection closes), say so in health, and refuse writes without waiting.
         for host in [one, two] {
-            try eventually {
-                guard try host.adminCall("health")["cluster"]?["state"] == "disconnected" else { throw Pending() }
-            }
+            try awaitClusterState(host, "disconnected")
         }
         let health = try two.adminCall("health")
         #expect(health["status"] == "degraded")
@@ -112,9 +110,7 @@ struct ClusterOutageTests {
             #expect(reason { try Self.write(one, name: "frozen-again") } == "store_unavailable")
         }
         #expect(second < 0.5, "a write after the freeze was noticed took \(second) s")
-        try eventually(within: 15) {
-            guard try two.adminCall("health")["cluster"]?["state"] == "disconnected" else { throw Pending() }
-        }
+        try awaitClusterState(two, "disconnected")
         cluster.server.signalAll(SIGCONT)
         for host in [one, two] {
             try Self.awaitHealthy(host)
@@ -128,6 +124,29 @@ struct ClusterOutageTests {
             let (answered, refused) = loop.stop()
             #expect(refused.isEmpty, "\(refused.prefix(3))")
             #expect(answered > 50)
+        }
+    }
+
+    @Test("a feed read that never answers (its table locked): the host gives the session up, then follows again")
+    func feedReadHangs() throws {
+        let (cluster, grant) = try Self.cluster()
+        let two = cluster.hosts[1]
+        // The lock makes every read of the feed wait, on an open connection to a database that answers everything
+        // else: the replica's watchdog closes the connection, and the read in flight must not hold the session.
+        let held = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            _ = try? cluster.server.psql(
+                "BEGIN; LOCK TABLE credsd_changes IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(14); COMMIT;")
+            held.signal()
+        }
+        try awaitClusterState(two, "disconnected")
+        #expect(try two.resolveCall("resolve", Self.resolveParams(grant))["credential"] == ["apiKey": "vck_outage"])
+        held.wait()
+        try Self.awaitHealthy(two)
+        try Self.write(cluster.hosts[0], name: "after the lock")
+        try eventually {
+            let list = try two.adminCall("connections.list", ["workspaceId": "ws1", "actor": "alice"])
+            guard list["connections"]?.arrayValue?.count == 2 else { throw Pending() }
         }
     }
 

@@ -123,9 +123,7 @@ struct ClusterRefreshLeaseTests {
         let (one, two) = (cluster.hosts[0], cluster.hosts[1])
         let version = try cluster.server.psql("SELECT version FROM credsd_records WHERE entity = 'connection'")
         try cluster.server.stop(mode: "fast")
-        try eventually {
-            guard try one.adminCall("health")["cluster"]?["state"] == "disconnected" else { throw Pending() }
-        }
+        try awaitClusterState(one, "disconnected")
         let fresh = try one.resolveCall("resolve", Self.resolveParams)["credential"]?["accessToken"]?.stringValue
         #expect(fresh != nil && fresh != "ya29.before")
         #expect(provider.read { $0.refreshCalls } == 1)

@@ -119,7 +119,7 @@ struct AuditShipper: Sendable {
             try await connection.query("COMMIT", logger: logger)
             return .shipped(last.seq)
         } catch {
-            _ = try? await connection.query("ROLLBACK", logger: logger)
+            await connection.rollBackQuietly(logger: logger)
             throw error
         }
     }

@@ -121,7 +121,7 @@ public struct ChangeFeed: Sendable {
             try await connection.query("COMMIT", logger: logger)
             return FeedPage(entries: entries, head: head, epoch: epoch, markAtCursor: markAtCursor)
         } catch {
-            _ = try? await connection.query("ROLLBACK", logger: logger)
+            await connection.rollBackQuietly(logger: logger)
             throw error
         }
     }

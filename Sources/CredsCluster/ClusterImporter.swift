@@ -63,7 +63,7 @@ public struct ClusterImporter: Sendable {
             try await connection.query("COMMIT", logger: logger)
             return head
         } catch {
-            _ = try? await connection.query("ROLLBACK", logger: logger)
+            await connection.rollBackQuietly(logger: logger)
             throw error
         }
     }

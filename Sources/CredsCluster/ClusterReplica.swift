@@ -114,7 +114,7 @@ public final class ClusterReplica: ClusterLink, Sendable {
                         return heads
                     } catch {
                         // Not back to the pool inside a read-only snapshot.
-                        _ = try? await connection.query("ROLLBACK", logger: logger)
+                        await connection.rollBackQuietly(logger: logger)
                         throw error
                     }
                 }
@@ -223,7 +223,7 @@ public final class ClusterReplica: ClusterLink, Sendable {
         wakes.wake()
         let deadline = ContinuousClock.now + queryTimeout
         while state.withLock({ $0.passesCompleted <= asked }) && ContinuousClock.now < deadline
-            && state.withLock({ $0.inContact })
+            && state.withLock({ $0.inContact }) && !Task.isCancelled
         {
             try? await Task.sleep(for: .milliseconds(1))
         }
@@ -506,12 +506,11 @@ public final class ClusterReplica: ClusterLink, Sendable {
     private func followOn(_ connection: PostgresConnection, poll: Duration, patience: Duration) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                // Not `listen(on:consume:)`: its LISTEN is not bounded (the connection is closed after the session
-                // in any case, which ends the listening).
-                let notifications = try await withDeadline(self.queryTimeout, "cluster listen") {
-                    try await connection.listen(ClusterWriter.channel)
+                // LISTEN needs no deadline of its own: it is written with a promise, which a close fails, and the
+                // watchdog closes a silent connection.
+                try await connection.listen(on: ClusterWriter.channel) { notifications in
+                    try await self.follow(connection, notifications: notifications, poll: poll)
                 }
-                try await self.follow(connection, notifications: notifications, poll: poll)
             }
             group.addTask {
                 while true {
@@ -592,8 +591,10 @@ public final class ClusterReplica: ClusterLink, Sendable {
         let from = cursor?.seq ?? 0
         let page: FeedPage
         do {
-            // Bounded: a read in flight when the connection closed under it was seen to never end (the session
-            // then waited on it forever, "connected" to a database that was gone).
+            // Bounded: a statement written after the connection closed is dropped unanswered by PostgresNIO 1.33
+            // (its query is written without a promise; vapor/postgres-nio#487 fixed that and was reverted), and
+            // the session then waited on it forever, "connected" to a database that was gone. A read that
+            // fails on a closing connection, then sends ROLLBACK, meets exactly that.
             page = try await withDeadline(queryTimeout, "cluster feed read") { [feed] in
                 try await feed.read(after: from, limit: Self.pageSize, on: connection)
             }
@@ -677,10 +678,13 @@ public final class ClusterReplica: ClusterLink, Sendable {
         metrics.resyncs.increment()
         state.withLock { $0.resyncing() }
         let started = ContinuousClock.now
-        // Bounded by a stall limit rather than a total: a large snapshot streams as long as it needs to.
-        let snapshot = try await withDeadline(queryTimeout, stalled: progress, "cluster snapshot read") {
-            try await self.readSnapshot(on: connection)
+        // Bounded by a stall limit rather than a total: a large snapshot streams as long as it needs to. The read
+        // has a clock of its own (nothing else can push its limit back), and marks the session's for the watchdog.
+        let reading = PassClock()
+        let snapshot = try await withDeadline(queryTimeout, stalled: reading, "cluster snapshot read") {
+            try await self.readSnapshot(on: connection, marking: reading)
         }
+        progress.mark()
         let refused = try await store.resync(snapshot.rows, cursor: snapshot.cursor)
         state.withLock { $0.resynced() }
         report(refused)
@@ -693,8 +697,9 @@ public final class ClusterReplica: ClusterLink, Sendable {
             ])
     }
 
-    /// Every record, and the cursor at the feed's head, from one repeatable-read snapshot on `connection`.
-    private func readSnapshot(on connection: PostgresConnection) async throws
+    /// Every record, and the cursor at the feed's head, from one repeatable-read snapshot on `connection`; marks
+    /// `reading` (and the session's watchdog clock) as rows come.
+    private func readSnapshot(on connection: PostgresConnection, marking reading: PassClock) async throws
         -> (rows: [ReplicatedRow], cursor: ReplicaCursor)
     {
         try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
@@ -721,7 +726,10 @@ public final class ClusterReplica: ClusterLink, Sendable {
             for try await (entity, key, version, value) in try await connection.query(
                 "SELECT entity, key, version, value FROM credsd_records", logger: logger
             ).decode((String, ByteBuffer, Int64, ByteBuffer?).self) {
-                if rows.count % 1_000 == 0 { progress.mark() }
+                if rows.count % 1_000 == 0 {
+                    reading.mark()
+                    progress.mark()
+                }
                 guard let entity = ReplicatedEntity(rawValue: entity) else { continue }
                 rows.append(
                     ReplicatedRow(
@@ -729,10 +737,9 @@ public final class ClusterReplica: ClusterLink, Sendable {
                         value: value.map { Array(buffer: $0) }))
             }
             try await connection.query("COMMIT", logger: logger)
-            progress.mark()
             return (rows, ReplicaCursor(seq: head.seq, epoch: head.epoch.uuidString.lowercased(), mark: mark))
         } catch {
-            _ = try? await connection.query("ROLLBACK", logger: logger)
+            await connection.rollBackQuietly(logger: logger)
             throw error
         }
     }

@@ -93,7 +93,7 @@ public struct ClusterUpkeep: Sendable {
             try await connection.query("COMMIT", logger: logger)
             return report
         } catch {
-            _ = try? await connection.query("ROLLBACK", logger: logger)
+            await connection.rollBackQuietly(logger: logger)
             throw error
         }
     }
@@ -172,7 +172,7 @@ public struct ClusterUpkeep: Sendable {
             try await connection.query("COMMIT", logger: logger)
             return changes.count
         } catch {
-            _ = try? await connection.query("ROLLBACK", logger: logger)
+            await connection.rollBackQuietly(logger: logger)
             throw error
         }
     }

@@ -126,7 +126,7 @@ struct ClusterWriter: Sendable {
             try await connection.query("COMMIT", logger: logger)
             return versions
         } catch {
-            if !stage.committing { _ = try? await connection.query("ROLLBACK", logger: logger) }
+            if !stage.committing { await connection.rollBackQuietly(logger: logger) }
             throw error
         }
     }

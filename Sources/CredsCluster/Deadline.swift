@@ -45,7 +45,8 @@ private func race<Value: Sendable>(
     }
 }
 
-/// The body, the timer and cancellation racing to answer one continuation: the first wins.
+/// The body, the timer and cancellation racing to answer one continuation: the first wins, and cancels the
+/// others. Everything is under one lock, so a cancellation that comes before `start` (or while it runs) is not lost.
 private final class DeadlineRace<Value: Sendable>: Sendable {
     enum Limit: Sendable {
         /// A fixed time from the start.
@@ -54,9 +55,13 @@ private final class DeadlineRace<Value: Sendable>: Sendable {
         case stalled(Duration, PassClock)
     }
 
-    private let waiter = Mutex<CheckedContinuation<Value, any Error>?>(nil)
-    private let work = Mutex<Task<Void, Never>?>(nil)
-    private let timer = Mutex<Task<Void, Never>?>(nil)
+    private struct State {
+        var waiter: CheckedContinuation<Value, any Error>?
+        var outcome: Result<Value, any Error>?
+        var tasks: [Task<Void, Never>] = []
+    }
+
+    private let state = Mutex(State())
 
     func start(
         _ continuation: CheckedContinuation<Value, any Error>,
@@ -64,12 +69,19 @@ private final class DeadlineRace<Value: Sendable>: Sendable {
         what: String,
         _ body: @escaping @Sendable () async throws -> Value
     ) {
-        waiter.withLock { $0 = continuation }
-        let task = Task {
+        let early = state.withLock { state -> Result<Value, any Error>? in
+            if let outcome = state.outcome { return outcome }
+            state.waiter = continuation
+            return nil
+        }
+        if let early {
+            continuation.resume(with: early)
+            return
+        }
+        let work = Task {
             do { self.finish(.success(try await body())) } catch { self.finish(.failure(error)) }
         }
-        work.withLock { $0 = task }
-        let clock = Task {
+        let timer = Task {
             switch limit {
             case .after(let timeout):
                 guard (try? await Task.sleep(for: timeout)) != nil else { return }
@@ -80,13 +92,25 @@ private final class DeadlineRace<Value: Sendable>: Sendable {
             }
             self.finish(.failure(DeadlineExceeded(what: what)))
         }
-        timer.withLock { $0 = clock }
+        let over = state.withLock { state in
+            state.tasks = [work, timer]
+            return state.outcome != nil
+        }
+        if over {
+            work.cancel()
+            timer.cancel()
+        }
     }
 
+    /// Answers the caller once; later calls do nothing. A cancellation before `start` is kept for it.
     func finish(_ result: Result<Value, any Error>) {
-        guard let continuation = waiter.withLock({ $0.take() }) else { return }
-        if case .failure = result { work.withLock { $0 }?.cancel() }
-        timer.withLock { $0 }?.cancel()
-        continuation.resume(with: result)
+        let (waiter, tasks) = state.withLock { state -> (CheckedContinuation<Value, any Error>?, [Task<Void, Never>]) in
+            guard state.outcome == nil else { return (nil, []) }
+            state.outcome = result
+            defer { state.waiter = nil }
+            return (state.waiter, state.tasks)
+        }
+        for task in tasks { task.cancel() }
+        waiter?.resume(with: result)
     }
 }

@@ -32,7 +32,7 @@ public struct SchemaMigrator: Sendable {
             try await connection.query("COMMIT", logger: logger)
             return outcome
         } catch {
-            _ = try? await connection.query("ROLLBACK", logger: logger)
+            await connection.rollBackQuietly(logger: logger)
             throw error
         }
     }

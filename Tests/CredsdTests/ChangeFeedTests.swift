@@ -1,4 +1,4 @@
-import CredsCluster
+@testable import CredsCluster
 import CredsCore
 import CredsCrypto
 import CredsProtocol
@@ -24,6 +24,26 @@ struct ChangeFeedTests {
             try await SchemaMigrator(hostId: Identifier(stored: "h1"), logger: logger).migrate(connection)
         }
         return (server, database)
+    }
+
+    @Test("a statement written after its connection closed is never answered: deadlines give it up, no ROLLBACK goes")
+    func closedConnection() async throws {
+        let (server, database) = try await Self.cluster()
+        defer { withExtendedLifetime(server) {} }
+        let connection = try await database.connect()
+        try await connection.close()
+        // What the replica's deadlines are for: PostgresNIO drops the statement and never answers it.
+        await #expect(throws: DeadlineExceeded.self) {
+            try await withDeadline(.milliseconds(500), "a statement on a closed connection") {
+                try await connection.query("SELECT 1", logger: Self.logger)
+            }
+        }
+        // A failure's ROLLBACK (every catch in CredsCluster) is not sent on it, so nothing waits.
+        let ended = try? await withDeadline(.seconds(30), "rollBackQuietly on a closed connection") {
+            await connection.rollBackQuietly(logger: Self.logger)
+            return true
+        }
+        #expect(ended == true)
     }
 
     @Test("4 writers (some rolling back) and 3 readers by cursor: every committed change read once, in a dense order")

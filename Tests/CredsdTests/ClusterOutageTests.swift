@@ -142,7 +142,10 @@ struct ClusterOutageTests {
         try awaitClusterState(two, "disconnected")
         #expect(try two.resolveCall("resolve", Self.resolveParams(grant))["credential"] == ["apiKey": "vck_outage"])
         held.wait()
-        try Self.awaitHealthy(two)
+        // Both hosts read the feed, and both lost their sessions to the lock.
+        for host in cluster.hosts {
+            try Self.awaitHealthy(host)
+        }
         try Self.write(cluster.hosts[0], name: "after the lock")
         try eventually {
             let list = try two.adminCall("connections.list", ["workspaceId": "ws1", "actor": "alice"])

@@ -120,7 +120,7 @@ struct BuiltinPoolTests {
         let fourth = "fal-pool-key-four-4444"
         daemon.setBuiltinPools(["fal": [Self.keys[1], Self.keys[2], fourth]])
         daemon.reload()
-        try eventually(within: 5) {
+        try eventually {
             let served = try Self.resolves(daemon, grant: grant, count: 2)
             guard served.contains(where: { $0.key == fourth }) else { throw Pending() }
         }

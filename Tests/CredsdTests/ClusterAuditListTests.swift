@@ -144,7 +144,7 @@ struct ClusterAuditListTests {
     /// Waits until the database holds `host`'s chain as far as the host has written it.
     private static func awaitShipped(_ cluster: ClusterFixture, _ index: Int) throws {
         let id = "host-\(index + 1)"
-        try eventually(within: 10) {
+        try eventually(within: 30) {
             let own = places(try cluster.hosts[index].adminCall("audit.list", ["hostId": .string(id), "limit": 1000]))
             let shipped = try cluster.server.psql(
                 "SELECT count(*) || ' ' || coalesce(max(seq), 0) FROM credsd_audit WHERE host_id = '\(id)'")

@@ -31,7 +31,7 @@ struct ClusterBudgetTests {
         for _ in 0..<3 { _ = try Self.resolve(two, grant: grant) }
         // Each host sees the other's within its exchanges (a second each way).
         for host in [one, two] {
-            try eventually(within: 10) {
+            try eventually(within: 30) {
                 let budget = try Self.used(host)
                 guard budget["used"]?["resolves"] == 7, budget["othersAsOf"]?.stringValue != nil else {
                     throw Pending()
@@ -46,14 +46,14 @@ struct ClusterBudgetTests {
         #expect(reason { try Self.resolve(two, grant: grant) } == "budget_exhausted")
         // One learns of two's within the exchanges; until then it would still admit (the overshoot documented in
         // proto/cluster.md), so it is asked once it knows.
-        try eventually(within: 10) { guard try Self.used(one)["used"]?["resolves"] == 10 else { throw Pending() } }
+        try eventually(within: 30) { guard try Self.used(one)["used"]?["resolves"] == 10 else { throw Pending() } }
         #expect(reason { try Self.resolve(one, grant: grant) } == "budget_exhausted")
         // The database holds each host's own row (shipped within a second), and usage.get sums them.
-        try eventually(within: 10) {
+        try eventually(within: 30) {
             let rows = try cluster.server.psql("SELECT host_id, builtin_resolves FROM credsd_usage ORDER BY host_id")
             guard rows == "host-1|3\nhost-2|7" else { throw Pending() }
         }
-        let totals = try eventually(within: 10) {
+        let totals = try eventually(within: 30) {
             let totals = try one.adminCall("usage.get", ["workspaceId": "ws1", "provider": "fal", "actor": "alice"])
             guard (totals["days"]?.arrayValue?.first?["refused"]?["budget_exhausted"]?.intValue ?? 0) >= 2 else {
                 throw Pending()

@@ -29,7 +29,7 @@ struct ClusterEventsTests {
         #expect(created?["connectionId"] == .string(id))
         // A new epoch makes every host resync: every record is written again, and no event comes of it.
         try cluster.server.psql("UPDATE credsd_feed_head SET epoch = gen_random_uuid()")
-        try eventually(within: 10) {
+        try eventually(within: 30) {
             guard two.daemonLog.components(separatedBy: "cluster replica resynced").count > 2 else { throw Pending() }
         }
         try one.adminCall("connections.revoke", ["connectionId": .string(id), "actor": "alice"])
@@ -72,7 +72,7 @@ struct ClusterEventsTests {
         try awaitMembers(two)
         let first = try one.upsert(provider: "fal", payload: ["apiKey": "fal_cluster_hook_1"])
         let second = try two.upsert(provider: "fal", payload: ["apiKey": "fal_cluster_hook_2"])
-        try eventually(within: 10) {
+        try eventually(within: 30) {
             guard receiver.requests.count >= 2 else { throw Pending() }
         }
         // A moment more: a duplicate from the other host would arrive within it.

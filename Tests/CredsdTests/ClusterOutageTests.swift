@@ -168,7 +168,7 @@ struct ClusterOutageTests {
         try server.stop(mode: "fast")
         // Within the limit it still answers; past it, it refuses.
         try host.resolveCall("resolve", Self.resolveParams(grant))
-        try eventually(within: 10) {
+        try eventually(within: 30) {
             guard reason({ try host.resolveCall("resolve", Self.resolveParams(grant)) }) == "store_unavailable" else {
                 throw Pending()
             }

@@ -127,7 +127,7 @@ struct LeakTests {
             String(
                 decoding: try daemon.adminCall("connections.test", ["connectionId": .string(eleven), "actor": "alice"])
                     .serialized(), as: UTF8.self))
-        try eventually(within: 10) {
+        try eventually {
             guard receiver.requests.contains(where: { $0.uri == "/hooks" }) else { throw Pending() }
         }
         let rotatedKey = daemon.makeKey(named: "rotated.key")

@@ -189,12 +189,12 @@ struct ProbeTests {
         try daemon.addWriter()
         let id = try daemon.upsert(provider: "elevenlabs", payload: ["apiKey": "sk_background_probe"])
         // Valid keys are probed and left alone.
-        try eventually(within: 10) { guard server.requests.count >= 2 else { throw Pending() } }
+        try eventually { guard server.requests.count >= 2 else { throw Pending() } }
         #expect(try Self.status(daemon, id) == "active")
         #expect(server.requests.allSatisfy { $0.header("xi-api-key") == "sk_background_probe" })
         // Revoked at the provider: the next round finds it.
         rejecting.withLock { $0 = true }
-        try eventually(within: 10) { guard try Self.status(daemon, id) == "error" else { throw Pending() } }
+        try eventually { guard try Self.status(daemon, id) == "error" else { throw Pending() } }
         let changed = (try daemon.adminCall("events.list")["events"]?.arrayValue ?? []).filter {
             $0["type"] == "connection.status_changed"
         }

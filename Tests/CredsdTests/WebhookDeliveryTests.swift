@@ -93,14 +93,14 @@ struct WebhookDeliveryTests {
             try daemon.upsert(provider: "fal", payload: ["apiKey": .string("fal_order_2_\(index)")], workspace: "ws2")
         }
         // ws2's three arrive while ws1's first keeps failing.
-        try eventually(within: 10) {
+        try eventually {
             let ok = receiver.requests.filter {
                 (try? JSONValue.parse($0.body))?["workspaceId"] == "ws2"
             }
             guard ok.count == 3 else { throw Pending() }
         }
         // ws1's first event is tried again after a backoff (about a second), never its later ones ahead of it.
-        let tried = try eventually(within: 10) {
+        let tried = try eventually {
             let tried = receiver.requests.filter { (try? JSONValue.parse($0.body))?["workspaceId"] == "ws1" }
             guard tried.count >= 2 else { throw Pending() }
             return tried
@@ -140,7 +140,7 @@ struct WebhookDeliveryTests {
         down.withLock { $0 = false }
         let before = receiver.requests.count
         try daemon.start()
-        try eventually(within: 10) {
+        try eventually {
             guard try daemon.adminCall("stats")["webhooks"]?["delivered"]?.intValue == 2 else { throw Pending() }
         }
         let after = receiver.requests.dropFirst(before).compactMap { try? JSONValue.parse($0.body) }

@@ -1,4 +1,5 @@
-"""The methods of both sockets, written once for the sync and the async clients.
+"""The methods of both sockets, written once for the sync and the async clients (with each socket's defaults
+and the client's own ``grant`` or ``actor``).
 
 Each method builds its params and hands them to ``self._invoke(method, params, wrap, timeout)``: the sync
 clients return ``wrap(result)``, the async ones a coroutine of it.
@@ -6,6 +7,13 @@ clients return ``wrap(result)``, the async ones a coroutine of it.
 
 from typing import Any, Iterable, Mapping, Optional
 
+from ._core import (
+    ADMIN_SOCKET_ENV,
+    DEFAULT_ADMIN_SOCKET,
+    DEFAULT_RESOLVE_SOCKET,
+    RESOLVE_MAX_FRAME_BYTES,
+    RESOLVE_SOCKET_ENV,
+)
 from ._model import (
     SOURCE_BUILT_IN,
     SOURCE_BYO,
@@ -15,6 +23,7 @@ from ._model import (
     body_text,
     grant_text,
     params,
+    secret,
     webhook_headers,
 )
 
@@ -41,6 +50,13 @@ class ResolveMethods(_Common):
     """resolve, resolve.report, events.verify, health, providers.list (``watch`` is the client's own)."""
 
     _grant: Optional[Secret] = None  # the client's default grant, wrapped so that vars(client) does not show it
+    _env = RESOLVE_SOCKET_ENV
+    _default_path = DEFAULT_RESOLVE_SOCKET
+    _default_max_frame: Optional[int] = RESOLVE_MAX_FRAME_BYTES
+
+    def __init__(self, socket_path: Optional[str] = None, *, grant: Any = None, **options: Any) -> None:
+        super().__init__(socket_path, **options)  # type: ignore[call-arg]
+        self._grant = secret(grant_text(grant))  # a Secret: vars(client) and repr show no grant
 
     def _grant_for(self, grant: Any) -> Optional[str]:
         return grant_text(grant if grant is not None else self._grant)
@@ -136,6 +152,13 @@ class AdminMethods(_Common):
     :meth:`grants_issue` (a :class:`GrantInfo`). ``actor`` defaults to the client's."""
 
     _actor: Optional[str] = None
+    _env = ADMIN_SOCKET_ENV
+    _default_path = DEFAULT_ADMIN_SOCKET
+    _default_max_frame: Optional[int] = None  # limits.maxFrameBytes is the operator's: let credsd judge
+
+    def __init__(self, socket_path: Optional[str] = None, *, actor: Optional[str] = None, **options: Any) -> None:
+        super().__init__(socket_path, **options)  # type: ignore[call-arg]
+        self._actor = actor
 
     def _a(self, actor: Optional[str]) -> Optional[str]:
         return actor if actor is not None else self._actor

@@ -6,22 +6,21 @@ import time
 from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple
 
 from . import _transport as transport
+from ._core import (  # noqa: F401 (DEFAULT_TIMEOUT and the watch's defaults are this module's names too)
+    DEFAULT_TIMEOUT,
+    WATCH_IDLE_TIMEOUT,
+    WATCH_MAX_QUEUED,
+    ClientCore,
+    WatchCore,
+    call_timeout,
+    watch_closed,
+    watch_unreachable,
+)
 from ._methods import AdminMethods, ResolveMethods
-from ._model import grant_text, secret
-from .errors import TIMEOUT, CredsdError, CredsdTimeout
-
-DEFAULT_TIMEOUT = 10.0
-#: credsd sends a heartbeat every 30 s on a watching connection; this long without any frame means it is dead.
-WATCH_IDLE_TIMEOUT = 75.0
-#: The most events (and heartbeats) a watch holds unread: one more ends it as ``"overflow"``.
-WATCH_MAX_QUEUED = 10000
+from .errors import TIMEOUT, CredsdError, CredsdTimeout  # noqa: F401
 
 
-class _Client:
-    _env = ""
-    _default_path = ""
-    _default_max_frame: Optional[int] = None
-
+class _Client(ClientCore):
     def __init__(
         self,
         socket_path: Optional[str] = None,
@@ -41,11 +40,7 @@ class _Client:
         connection (``None``: no limit). ``reconnect_backoff``: (first delay, largest delay) between attempts to
         connect again. Nothing connects until the first call.
         """
-        self.socket_path = transport.socket_path(socket_path, self._env, self._default_path)
-        self.timeout = timeout
-        self._max_frame = self._default_max_frame if max_frame_bytes == -1 else max_frame_bytes
-        self._max_answer = max_answer_bytes
-        self._connect_timeout = connect_timeout
+        self._configure(socket_path, timeout, connect_timeout, max_frame_bytes, max_answer_bytes)
         self._pool = transport.Pool(self.socket_path, pool_size, connect_timeout=connect_timeout,
                                     max_frame_bytes=self._max_frame, max_answer_bytes=max_answer_bytes,
                                     backoff=reconnect_backoff)
@@ -59,9 +54,6 @@ class _Client:
         """Sends a call and returns at once: a ``Future`` of its ``result`` (or its :class:`CredsdError`).
         Many calls submitted from one thread are pipelined on the connection."""
         return transport.submit(self._pool, method, dict(params or {}), self._timeout(timeout))
-
-    def _timeout(self, timeout: Optional[float]) -> float:
-        return self.timeout if timeout is None else float(timeout)
 
     def _invoke(self, method: str, params: Dict[str, Any], wrap: Optional[Callable[[Any], Any]],
                 timeout: Optional[float]):
@@ -96,14 +88,6 @@ class ResolveClient(ResolveMethods, _Client):
     it is held in a wrapper whose ``repr`` is ``<redacted>``).
     """
 
-    _env = transport.RESOLVE_SOCKET_ENV
-    _default_path = transport.DEFAULT_RESOLVE_SOCKET
-    _default_max_frame = transport.RESOLVE_MAX_FRAME_BYTES
-
-    def __init__(self, socket_path: Optional[str] = None, *, grant: Any = None, **options: Any) -> None:
-        super().__init__(socket_path, **options)
-        self._grant = secret(grant_text(grant))  # a Secret: vars(client) and repr show no grant
-
     def watch(self, grant: Any = None, since: Optional[int] = None, workspace_id: Optional[str] = None, *,
               timeout: Optional[float] = None, idle_timeout: float = WATCH_IDLE_TIMEOUT,
               max_queued: int = WATCH_MAX_QUEUED) -> "Watch":
@@ -120,14 +104,6 @@ class AdminClient(AdminMethods, _Client):
     ``actor``: the actor used when a call names none.
     """
 
-    _env = transport.ADMIN_SOCKET_ENV
-    _default_path = transport.DEFAULT_ADMIN_SOCKET
-    _default_max_frame = None  # limits.maxFrameBytes is the operator's: let credsd judge
-
-    def __init__(self, socket_path: Optional[str] = None, *, actor: Optional[str] = None, **options: Any) -> None:
-        super().__init__(socket_path, **options)
-        self._actor = actor
-
     def watch(self, since: Optional[int] = None, workspace_id: Optional[str] = None, *,
               timeout: Optional[float] = None, idle_timeout: float = WATCH_IDLE_TIMEOUT,
               max_queued: int = WATCH_MAX_QUEUED) -> "Watch":
@@ -135,10 +111,7 @@ class AdminClient(AdminMethods, _Client):
         return self._open_watch(self._watch_params(None, since, workspace_id), timeout, idle_timeout, max_queued)
 
 
-_OVERFLOW: Dict[str, Any] = {"method": "<overflow>"}  # put in a watch's queue when it overflowed
-
-
-class Watch:
+class Watch(WatchCore):
     """A ``watch`` in progress. Iterating yields each event (a dict, as ``events.list`` shows it) and stops when
     credsd sends ``resync`` or the connection closes; :attr:`ended` then says which (``"resync"``,
     ``"closed"``, ``"idle"``: no heartbeat for ``idle_timeout`` seconds, ``"overflow"``: more than
@@ -151,17 +124,8 @@ class Watch:
                  connect_timeout: float, max_frame_bytes: Optional[int],
                  max_answer_bytes: Optional[int] = transport.DEFAULT_MAX_ANSWER_BYTES,
                  max_queued: int = WATCH_MAX_QUEUED) -> None:
-        if max_queued < 1:
-            raise ValueError("max_queued must be at least 1")
-        self._queue: "queue.Queue[Optional[Dict[str, Any]]]" = queue.Queue()
-        self.max_queued = max_queued
-        self._overflowed = False
-        self.idle_timeout = idle_timeout
-        self.ended: Optional[str] = None
-        #: ``seq`` of the last event yielded (``since`` for the next watch)
-        self.last_seq: Optional[int] = params.get("since")
-        #: the error credsd sent about the connection before closing it (a revoked peer uid), if any
-        self.error: Optional[CredsdError] = None
+        queue_: "queue.Queue[Optional[Dict[str, Any]]]" = queue.Queue()
+        self._init_watch(queue_, idle_timeout, params.get("since"), max_queued)
         deadline = time.monotonic() + timeout
         try:
             self._connection = transport.Connection(path, connect_timeout=min(connect_timeout, timeout),
@@ -169,38 +133,23 @@ class Watch:
                                                     max_answer_bytes=max_answer_bytes,
                                                     on_notification=self._receive)
         except OSError as error:
-            raise transport.CredsdConnectionError(
-                transport.UNAVAILABLE, f"could not connect to {path} ({error.strerror or type(error).__name__})",
-                method="watch") from None
+            raise watch_unreachable(path, error) from None
         try:
             future = self._connection.submit(transport.Request("watch", params, max_frame_bytes), timeout)
             future.result(timeout=max(deadline - time.monotonic(), 0.0) + 2.0)
         except transport._NotSent:
             self._connection.close()
-            raise transport.CredsdConnectionError(transport.DISCONNECTED, "the connection closed", method="watch")
+            raise watch_closed()
         except concurrent.futures.TimeoutError:
             self._connection.close()
-            raise CredsdTimeout(TIMEOUT, "no answer within the call's timeout", method="watch") from None
+            raise call_timeout("watch") from None
         except BaseException:
             self._connection.close()
             raise
         self._last_frame = time.monotonic()
 
-    def _receive(self, message: Optional[Dict[str, Any]]) -> None:
-        """On the reader thread: queues a notification, or ends the watch once ``max_queued`` wait unread."""
-        if message is None:
-            self._queue.put(None)  # the close: always queued (once), so the reader ends
-            return
-        if self._overflowed:
-            return
-        if self._queue.qsize() >= self.max_queued:
-            self._overflowed = True
-            self._queue.put(_OVERFLOW)
-            connection = getattr(self, "_connection", None)
-            if connection is not None:
-                connection.close()  # credsd stops sending; None follows in the queue
-            return
-        self._queue.put(message)
+    def _stop_overflowing(self, connection: "transport.Connection", why: str) -> None:
+        connection.close()  # on the reader thread
 
     def __iter__(self) -> Iterator[Dict[str, Any]]:
         return self
@@ -214,41 +163,24 @@ class Watch:
     def next_event(self, timeout: Optional[float] = None) -> Optional[Dict[str, Any]]:
         """The next event; ``None`` once the watch has ended. With ``timeout``, raises :class:`CredsdTimeout`
         when no event came within it (the watch goes on)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = self._deadline(timeout)
         while self.ended is None:
-            wait = self._last_frame + self.idle_timeout - time.monotonic()
-            if deadline is not None:
-                wait = min(wait, deadline - time.monotonic())
             try:
-                message = self._queue.get(timeout=max(wait, 0.0))
+                message = self._queue.get(timeout=self._wait(deadline))
             except queue.Empty:
-                if time.monotonic() >= self._last_frame + self.idle_timeout:
-                    self._end("idle")
-                    break
-                raise CredsdTimeout(TIMEOUT, "no event within the timeout", method="watch") from None
-            self._last_frame = time.monotonic()
-            if message is None:
-                self.error = self._connection.connection_error
-                self._end("closed")
+                self._nothing_came()
+                self._end("idle")
                 break
-            if message is _OVERFLOW:
-                self._end("overflow")
+            event, end = self._read(message)
+            if end is not None:
+                self._end(end)
                 break
-            kind = message.get("method")
-            if kind == "event" and isinstance(message.get("params"), dict):
-                event = message["params"]
-                if isinstance(event.get("seq"), int):
-                    self.last_seq = event["seq"]
+            if event is not None:
                 return event
-            if kind == "resync":
-                self._end("resync")
-                break
-            # heartbeat (or a notification this client does not know): only proof of life
         return None
 
     def _end(self, why: str) -> None:
-        if self.ended is None:
-            self.ended = why
+        self._ending(why)
         self._connection.close()
 
     def close(self) -> None:

@@ -560,6 +560,28 @@ class ReconnectTests(unittest.TestCase):
             self.assertGreater(client._pool._backoffs[0].failures, 3)
         self.assertTrue(any("cannot connect" in line for line in logs.lines))
 
+    def test_async_pool_short_call_does_not_wait_out_another_calls_reconnect(self):
+        # One slot, no daemon: a long call backs off inside the slot's lock; a short call behind it gives up at
+        # its own deadline (it waited the long call's whole backoff before).
+        missing = os.path.join(os.path.dirname(os.path.abspath(__file__)), "no-such-dir", "credsd.sock")
+
+        async def run():
+            async with credsd.AsyncResolveClient(missing, reconnect_backoff=(1.0, 4.0)) as client:
+                long_call = asyncio.ensure_future(client.health(timeout=8))
+                await asyncio.sleep(0.05)
+                started = time.monotonic()
+                with self.assertRaises(credsd.CredsdConnectionError) as caught:
+                    await client.health(timeout=0.3)
+                waited = time.monotonic() - started
+                long_call.cancel()
+                with self.assertRaises((asyncio.CancelledError, credsd.CredsdConnectionError)):
+                    await long_call
+                return caught.exception.reason, waited
+
+        reason, waited = asyncio.run(run())
+        self.assertEqual(reason, errors.UNAVAILABLE)
+        self.assertLess(waited, 3.0)
+
     def test_the_server_coming_back_is_found_again(self):
         directory_server = UnixServer(Gate())
         path = directory_server.path

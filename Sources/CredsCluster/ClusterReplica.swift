@@ -593,8 +593,8 @@ public final class ClusterReplica: ClusterLink, Sendable {
         do {
             // Bounded: a statement written after the connection closed is dropped unanswered by PostgresNIO 1.33
             // (its query is written without a promise; vapor/postgres-nio#487 fixed that and was reverted), and
-            // the session then waited on it forever, "connected" to a database that was gone. A read that
-            // fails on a closing connection, then sends ROLLBACK, meets exactly that.
+            // the session then waited on it forever, "connected" to a database that was gone. The watchdog's
+            // close can come between any two statements of a page.
             page = try await withDeadline(queryTimeout, "cluster feed read") { [feed] in
                 try await feed.read(after: from, limit: Self.pageSize, on: connection)
             }

@@ -30,6 +30,13 @@ final class UsageLedger: Sendable {
         /// Counts not yet in the store, by day.
         var pending: [UTCDay: UsageCounts] = [:]
         var lastUsed: Int64
+
+        /// Loads this host's use from the store the first time, then moves both windows to `today`.
+        mutating func roll(to today: UTCDay, load: (UTCDay) throws -> WindowUse) rethrows {
+            if local == nil { local = try load(today) }
+            local?.roll(to: today)
+            others?.roll(to: today)
+        }
     }
 
     private struct Shard {
@@ -127,9 +134,7 @@ final class UsageLedger: Sendable {
         var crossings: [EventDraft] = []
         let refusal = try shard(key).mutex.withLock { shard throws -> RPCError? in
             try shard.withEntry(key, now: now.seconds) { entry throws -> (RPCError?, counted: Bool) in
-                if entry.local == nil { entry.local = try load(today) }
-                entry.local?.roll(to: today)
-                entry.others?.roll(to: today)
+                try entry.roll(to: today, load: load)
                 if entry.minute != minute {
                     entry.minute = minute
                     entry.minuteResolves = 0
@@ -218,9 +223,7 @@ final class UsageLedger: Sendable {
         try shard(key).mutex.withLock { shard throws in
             try shard.withEntry(key, now: now.seconds) { entry throws -> ((), counted: Bool) in
                 if source == .builtIn, units > 0 {
-                    if entry.local == nil { entry.local = try load(today) }
-                    entry.local?.roll(to: today)
-                    entry.others?.roll(to: today)
+                    try entry.roll(to: today, load: load)
                     if let budget, let max = budget.maxUnits, let local = entry.local {
                         let used = Self.total(local.units(budget.period), entry.others?.units(budget.period))
                         crossings = Self.crossings(
@@ -228,14 +231,8 @@ final class UsageLedger: Sendable {
                     }
                     entry.local?.add(resolves: 0, units: units)
                 }
-                entry.pending[today, default: UsageCounts()].reports[outcome, default: 0] += 1
-                if source == .builtIn {
-                    entry.pending[today, default: UsageCounts()].builtInUnits = UsageCounts.sum(
-                        entry.pending[today, default: UsageCounts()].builtInUnits, units)
-                } else {
-                    entry.pending[today, default: UsageCounts()].byoUnits = UsageCounts.sum(
-                        entry.pending[today, default: UsageCounts()].byoUnits, units)
-                }
+                Self.count(
+                    &entry.pending[today, default: UsageCounts()], outcome: outcome, source: source, units: units)
                 return ((), true)
             }
         }
@@ -253,9 +250,7 @@ final class UsageLedger: Sendable {
         let today = UTCDay(now)
         return try shard(key).mutex.withLock { shard throws in
             try shard.withEntry(key, now: now.seconds) { entry throws in
-                if entry.local == nil { entry.local = try load(today) }
-                entry.local?.roll(to: today)
-                entry.others?.roll(to: today)
+                try entry.roll(to: today, load: load)
                 let use = (
                     entry.local ?? WindowUse(day: today), entry.others,
                     entry.minute == now.seconds / 60
@@ -392,6 +387,15 @@ final class UsageLedger: Sendable {
     private static func count(_ counts: inout UsageCounts, fallbackReason: String?) {
         counts.builtInResolves = UsageCounts.sum(counts.builtInResolves, 1)
         if let fallbackReason { counts.fallbacks[fallbackReason, default: 0] += 1 }
+    }
+
+    private static func count(_ counts: inout UsageCounts, outcome: String, source: CredentialSource, units: Int64) {
+        counts.reports[outcome, default: 0] += 1
+        if source == .builtIn {
+            counts.builtInUnits = UsageCounts.sum(counts.builtInUnits, units)
+        } else {
+            counts.byoUnits = UsageCounts.sum(counts.byoUnits, units)
+        }
     }
 
     private static func total(_ local: Int64, _ others: Int64?) -> Int64 {
